@@ -1,0 +1,54 @@
+# o2c_pipeline — the two commands a new user needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export O2C_SANDBOX_HOME ?= $(CURDIR)/.o2c/sandbox
+export O2C_WAREHOUSE ?= $(CURDIR)/.o2c/warehouse.duckdb
+export O2C_CHECKPOINT_URL ?= sqlite:///$(CURDIR)/.o2c/checkpoints.sqlite
+export DAGSTER_HOME ?= $(CURDIR)/.o2c/dagster_home
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test ui sandbox sandbox-stop lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: set everything up, start the sandbox if none is running, sync its whole history, print a summary
+run: $(STAMP) sandbox
+	mkdir -p $(DAGSTER_HOME)
+	cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	eval "$$($(BIN)/o2c sandbox credentials)" && $(BIN)/o2c run --history
+
+## sandbox: start the sandbox in the background unless one already answers
+sandbox: $(STAMP)
+	@$(BIN)/python -m o2c_pipeline.sandbox.ensure_running --state-dir "$(O2C_SANDBOX_HOME)"
+
+sandbox-stop: $(STAMP)
+	@$(BIN)/python -m o2c_pipeline.sandbox.ensure_running --state-dir "$(O2C_SANDBOX_HOME)" --stop
+
+## ui: the sandbox plus the Dagster UI on http://127.0.0.1:3000
+ui: $(STAMP) sandbox
+	mkdir -p $(DAGSTER_HOME)
+	cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	eval "$$($(BIN)/o2c sandbox credentials)" && $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## test: the whole suite (what CI runs)
+test: $(STAMP)
+	$(BIN)/ruff check o2c_pipeline o2c_pipeline_tests benchmarks
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check o2c_pipeline o2c_pipeline_tests benchmarks
+	$(BIN)/ruff format --check o2c_pipeline o2c_pipeline_tests benchmarks
+
+## bench: the performance benchmarks (large world; minutes)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf .o2c $(VENV)

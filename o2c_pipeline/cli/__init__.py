@@ -1,0 +1,18 @@
+"""``o2c``: the command line for those who prefer a terminal to the Dagster UI."""
+
+from __future__ import annotations
+
+import click
+
+from o2c_pipeline.cli.sandbox import sandbox
+
+
+@click.group()
+def main() -> None:
+    """o2c_pipeline: Salesforce <-> NetSuite order-to-cash sync on Dagster."""
+
+
+main.add_command(sandbox)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from o2c_pipeline.cli import main
+
+main()

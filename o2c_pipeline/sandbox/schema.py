@@ -1,0 +1,439 @@
+"""The sandbox world's schema: every Salesforce object and NetSuite table, declared once.
+
+Both sandbox servers, the world generator and the simulator read these declarations; the DuckDB
+DDL, Salesforce ``describe`` answers and SuiteQL table names are all derived from them, so a new
+field is one line here.
+
+Storage: one DuckDB file, schema ``sf`` for Salesforce objects (table = object API name, columns
+= field API names) and schema ``ns`` for NetSuite SuiteQL tables (lowercase names, as SuiteQL
+exposes them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# ---------------------------------------------------------------------------------------------
+# Salesforce
+# ---------------------------------------------------------------------------------------------
+
+#: Salesforce field type -> DuckDB column type.
+SF_DUCKDB_TYPES = {
+    "id": "VARCHAR",
+    "reference": "VARCHAR",
+    "string": "VARCHAR",
+    "textarea": "VARCHAR",
+    "picklist": "VARCHAR",
+    "phone": "VARCHAR",
+    "url": "VARCHAR",
+    "email": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "datetime": "TIMESTAMP",  # stored as naive UTC
+    "date": "DATE",
+    "double": "DOUBLE",
+    "currency": "DOUBLE",
+    "int": "INTEGER",
+}
+
+
+@dataclass(frozen=True)
+class SfField:
+    name: str
+    type: str
+    length: int = 0
+    reference_to: str | None = None
+    relationship_name: str | None = None  # parent relationship, e.g. AccountId -> "Account"
+    external_id: bool = False
+    unique: bool = False
+    custom: bool = False
+    createable: bool = True
+    updateable: bool = True
+    nillable: bool = True
+    picklist: tuple[str, ...] = ()
+
+    @property
+    def duckdb_type(self) -> str:
+        return SF_DUCKDB_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class SfChildRelationship:
+    name: str  # e.g. "OrderItems"
+    child_object: str  # e.g. "OrderItem"
+    field: str  # the child's reference field, e.g. "OrderId"
+
+
+@dataclass(frozen=True)
+class SfObject:
+    name: str
+    key_prefix: str  # first three characters of every Id
+    fields: tuple[SfField, ...]
+    children: tuple[SfChildRelationship, ...] = ()
+    custom: bool = False
+    label: str = ""
+
+    def field(self, name: str) -> SfField:
+        for f in self.fields:
+            if f.name.lower() == name.lower():
+                return f
+        raise KeyError(name)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+def _system_fields() -> tuple[SfField, ...]:
+    return (
+        SfField("Id", "id", 18, createable=False, updateable=False, nillable=False),
+        SfField("IsDeleted", "boolean", createable=False, updateable=False, nillable=False),
+        SfField("CreatedDate", "datetime", createable=False, updateable=False, nillable=False),
+        SfField("LastModifiedDate", "datetime", createable=False, updateable=False, nillable=False),
+        SfField("SystemModstamp", "datetime", createable=False, updateable=False, nillable=False),
+    )
+
+
+def _obj(name, prefix, fields, children=(), custom=False):
+    return SfObject(name, prefix, _system_fields() + tuple(fields), tuple(children), custom, name)
+
+
+ORDER_STATUSES = ("Draft", "Activated", "Shipped", "Partially Shipped", "Cancelled")
+PAYMENT_STATUSES = ("Unpaid", "Partially Paid", "Paid")
+
+SF_OBJECTS: dict[str, SfObject] = {
+    o.name: o
+    for o in (
+        _obj(
+            "Account",
+            "001",
+            [
+                SfField("Name", "string", 255, nillable=False),
+                SfField("AccountNumber", "string", 40),
+                SfField("Type", "picklist", 40, picklist=("Prospect", "Customer", "Partner")),
+                SfField("Industry", "picklist", 40),
+                SfField("Phone", "phone", 40),
+                SfField("Website", "url", 255),
+                SfField("BillingStreet", "textarea", 255),
+                SfField("BillingCity", "string", 40),
+                SfField("BillingState", "string", 80),
+                SfField("BillingPostalCode", "string", 20),
+                SfField("BillingCountry", "string", 80),
+                SfField("CurrencyIsoCode", "picklist", 3),
+                SfField("NetSuite_Customer_ID__c", "string", 40, custom=True, external_id=True),
+            ],
+            [
+                SfChildRelationship("Contacts", "Contact", "AccountId"),
+                SfChildRelationship("Opportunities", "Opportunity", "AccountId"),
+                SfChildRelationship("Orders", "Order", "AccountId"),
+                SfChildRelationship("Invoices__r", "Invoice__c", "Account__c"),
+            ],
+        ),
+        _obj(
+            "Contact",
+            "003",
+            [
+                SfField("AccountId", "reference", 18, reference_to="Account", relationship_name="Account"),
+                SfField("FirstName", "string", 40),
+                SfField("LastName", "string", 80, nillable=False),
+                SfField("Email", "email", 80),
+                SfField("Phone", "phone", 40),
+            ],
+        ),
+        _obj(
+            "Product2",
+            "01t",
+            [
+                SfField("Name", "string", 255, nillable=False),
+                SfField("ProductCode", "string", 255),
+                SfField("Description", "textarea", 4000),
+                SfField("Family", "picklist", 40),
+                SfField("IsActive", "boolean", nillable=False),
+                SfField("NetSuite_Item_ID__c", "string", 40, custom=True, external_id=True, unique=True),
+            ],
+        ),
+        _obj(
+            "Pricebook2",
+            "01s",
+            [
+                SfField("Name", "string", 255, nillable=False),
+                SfField("IsActive", "boolean", nillable=False),
+                SfField("IsStandard", "boolean", createable=False, updateable=False, nillable=False),
+            ],
+        ),
+        _obj(
+            "PricebookEntry",
+            "01u",
+            [
+                SfField("Pricebook2Id", "reference", 18, reference_to="Pricebook2", relationship_name="Pricebook2", nillable=False),
+                SfField("Product2Id", "reference", 18, reference_to="Product2", relationship_name="Product2", nillable=False),
+                SfField("UnitPrice", "currency", nillable=False),
+                SfField("IsActive", "boolean", nillable=False),
+                SfField("UseStandardPrice", "boolean"),
+            ],
+        ),
+        _obj(
+            "Opportunity",
+            "006",
+            [
+                SfField("AccountId", "reference", 18, reference_to="Account", relationship_name="Account"),
+                SfField("Name", "string", 120, nillable=False),
+                SfField("StageName", "picklist", 40, nillable=False, picklist=("Prospecting", "Negotiation", "Closed Won", "Closed Lost")),
+                SfField("CloseDate", "date", nillable=False),
+                SfField("Amount", "currency"),
+            ],
+        ),
+        _obj(
+            "Order",
+            "801",
+            [
+                SfField("AccountId", "reference", 18, reference_to="Account", relationship_name="Account", nillable=False),
+                SfField("OpportunityId", "reference", 18, reference_to="Opportunity", relationship_name="Opportunity"),
+                SfField("Pricebook2Id", "reference", 18, reference_to="Pricebook2", relationship_name="Pricebook2"),
+                SfField("OrderNumber", "string", 30, createable=False, updateable=False, nillable=False),
+                SfField("Status", "picklist", 40, nillable=False, picklist=ORDER_STATUSES),
+                SfField("EffectiveDate", "date", nillable=False),
+                SfField("ActivatedDate", "datetime"),
+                SfField("TotalAmount", "currency", createable=False, updateable=False),
+                SfField("NetSuite_Sales_Order_ID__c", "string", 40, custom=True, external_id=True),
+                SfField("Fulfillment_Status__c", "picklist", 40, custom=True),
+                SfField("Tracking_Number__c", "string", 255, custom=True),
+            ],
+            [SfChildRelationship("OrderItems", "OrderItem", "OrderId"), SfChildRelationship("Invoices__r", "Invoice__c", "Order__c")],
+        ),
+        _obj(
+            "OrderItem",
+            "802",
+            [
+                SfField("OrderId", "reference", 18, reference_to="Order", relationship_name="Order", nillable=False),
+                SfField("Product2Id", "reference", 18, reference_to="Product2", relationship_name="Product2"),
+                SfField("PricebookEntryId", "reference", 18, reference_to="PricebookEntry", relationship_name="PricebookEntry"),
+                SfField("OrderItemNumber", "string", 30, createable=False, updateable=False),
+                SfField("Quantity", "double", nillable=False),
+                SfField("UnitPrice", "currency", nillable=False),
+                SfField("TotalPrice", "currency", createable=False, updateable=False),
+            ],
+        ),
+        _obj(
+            "Invoice__c",
+            "a01",
+            [
+                SfField("Name", "string", 80),
+                SfField("Order__c", "reference", 18, reference_to="Order", relationship_name="Order__r", custom=True),
+                SfField("Account__c", "reference", 18, reference_to="Account", relationship_name="Account__r", custom=True),
+                SfField("NetSuite_Invoice_ID__c", "string", 40, custom=True, external_id=True, unique=True),
+                SfField("Invoice_Number__c", "string", 40, custom=True),
+                SfField("Invoice_Date__c", "date", custom=True),
+                SfField("Due_Date__c", "date", custom=True),
+                SfField("Amount__c", "currency", custom=True),
+                SfField("Amount_Paid__c", "currency", custom=True),
+                SfField("Payment_Status__c", "picklist", 40, custom=True, picklist=PAYMENT_STATUSES),
+                SfField("Status__c", "picklist", 40, custom=True),
+            ],
+            custom=True,
+        ),
+    )
+}
+
+# ---------------------------------------------------------------------------------------------
+# NetSuite
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NsColumn:
+    name: str  # SuiteQL column name (lowercase)
+    type: str  # DuckDB type
+    record_field: str | None = None  # camelCase field in the record API, when exposed there
+
+
+@dataclass(frozen=True)
+class NsTable:
+    name: str
+    columns: tuple[NsColumn, ...]
+    primary_key: tuple[str, ...] = ("id",)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _c(name, typ="VARCHAR", record_field=None):
+    return NsColumn(name, typ, record_field)
+
+
+#: Transaction type codes as SuiteQL shows them in ``transaction.type``.
+NS_TRANSACTION_TYPES = {
+    "salesOrder": "SalesOrd",
+    "itemFulfillment": "ItemShip",
+    "invoice": "CustInvc",
+    "customerPayment": "CustPymt",
+    "creditMemo": "CustCred",
+    "customerRefund": "CustRfnd",
+}
+
+#: NetSuite status letters per transaction type (``transaction.status``) and their display text.
+NS_STATUSES = {
+    "SalesOrd": {
+        "A": "Pending Approval",
+        "B": "Pending Fulfillment",
+        "D": "Partially Fulfilled",
+        "E": "Pending Billing/Partially Fulfilled",
+        "F": "Pending Billing",
+        "G": "Billed",
+        "H": "Closed",
+    },
+    "ItemShip": {"A": "Picked", "B": "Packed", "C": "Shipped"},
+    "CustInvc": {"A": "Open", "B": "Paid In Full"},
+    "CustPymt": {"B": "Not Deposited", "C": "Deposited"},
+    "CustCred": {"A": "Open", "B": "Fully Applied"},
+    "CustRfnd": {"A": "Voided"},
+}
+
+NS_TABLES: dict[str, NsTable] = {
+    t.name: t
+    for t in (
+        NsTable(
+            "customer",
+            (
+                _c("id", "BIGINT", "id"),
+                _c("entityid", record_field="entityId"),
+                _c("companyname", record_field="companyName"),
+                _c("email", record_field="email"),
+                _c("phone", record_field="phone"),
+                _c("externalid", record_field="externalId"),
+                _c("isinactive", "VARCHAR", "isInactive"),  # 'T' / 'F'
+                _c("subsidiary", "BIGINT", "subsidiary"),
+                _c("currency", "BIGINT", "currency"),
+                _c("billaddr1", record_field="addr1"),
+                _c("billaddr2", record_field="addr2"),
+                _c("billaddr3", record_field="addr3"),
+                _c("billcity", record_field="city"),
+                _c("billstate", record_field="state"),
+                _c("billzip", record_field="zip"),
+                _c("billcountry", record_field="country"),  # NetSuite enum, e.g. _unitedStates
+                _c("datecreated", "TIMESTAMP", "dateCreated"),
+                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+            ),
+        ),
+        NsTable(
+            "item",
+            (
+                _c("id", "BIGINT", "id"),
+                _c("itemid", record_field="itemId"),  # the SKU
+                _c("displayname", record_field="displayName"),
+                _c("description", record_field="salesDescription"),
+                _c("itemtype", record_field=None),  # InvtPart
+                _c("baseprice", "DOUBLE", "basePrice"),
+                _c("isinactive", "VARCHAR", "isInactive"),
+                _c("externalid", record_field="externalId"),
+                _c("createddate", "TIMESTAMP", "createdDate"),
+                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+            ),
+        ),
+        NsTable(
+            "transaction",
+            (
+                _c("id", "BIGINT", "id"),
+                _c("tranid", record_field="tranId"),
+                _c("trandate", "DATE", "tranDate"),
+                _c("type"),  # SalesOrd, ItemShip, CustInvc, CustPymt, CustCred, CustRfnd
+                _c("status", record_field="status"),  # letter code, see NS_STATUSES
+                _c("entity", "BIGINT", "entity"),
+                _c("currency", "BIGINT", "currency"),
+                _c("foreigntotal", "DOUBLE", "total"),
+                _c("foreignamountpaid", "DOUBLE", "amountPaid"),
+                _c("foreignamountunpaid", "DOUBLE", "amountRemaining"),
+                _c("externalid", record_field="externalId"),
+                _c("otherrefnum", record_field="otherRefNum"),
+                _c("memo", record_field="memo"),
+                _c("createdfrom", "BIGINT", "createdFrom"),
+                _c("duedate", "DATE", "dueDate"),
+                _c("trackingnumbers", record_field="linkedTrackingNumbers"),
+                _c("createddate", "TIMESTAMP", "createdDate"),
+                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+            ),
+        ),
+        NsTable(
+            "transactionline",
+            (
+                _c("id", "BIGINT", "line"),  # line id, unique within its transaction
+                _c("transaction", "BIGINT"),
+                _c("uniquekey", "BIGINT"),  # unique across all lines
+                _c("linesequencenumber", "INTEGER"),
+                _c("mainline", "VARCHAR"),  # 'T' for the header line, 'F' otherwise
+                _c("taxline", "VARCHAR"),
+                _c("item", "BIGINT", "item"),
+                _c("quantity", "DOUBLE", "quantity"),  # negative on sales lines, as in NetSuite
+                _c("rate", "DOUBLE", "rate"),
+                _c("netamount", "DOUBLE", "amount"),  # negative on sales lines
+                _c("createdfrom", "BIGINT"),
+                _c("isclosed", "VARCHAR", "isClosed"),
+                _c("linelastmodifieddate", "TIMESTAMP"),
+            ),
+            primary_key=("transaction", "id"),
+        ),
+        NsTable(
+            "previoustransactionlink",
+            (
+                _c("previousdoc", "BIGINT"),
+                _c("nextdoc", "BIGINT"),
+                _c("linktype"),  # OrdFul, OrdBill, Payment
+                _c("foreignamount", "DOUBLE"),
+                _c("lastmodifieddate", "TIMESTAMP"),
+            ),
+            primary_key=("previousdoc", "nextdoc"),
+        ),
+        NsTable(
+            "deletedrecord",
+            (
+                _c("recordid", "BIGINT"),
+                _c("recordtypeid"),  # record API type name: customer, salesOrder, invoice, ...
+                _c("type"),  # transaction type code for transactions, else the record type
+                _c("name"),
+                _c("context"),
+                _c("deleteddate", "TIMESTAMP"),
+            ),
+            primary_key=("recordtypeid", "recordid"),
+        ),
+    )
+}
+
+#: Record API type -> (table, fixed filters). Transactions share one table, split by type code.
+NS_RECORD_TYPES: dict[str, tuple[str, dict[str, str]]] = {
+    "customer": ("customer", {}),
+    "inventoryItem": ("item", {"itemtype": "InvtPart"}),
+    **{rt: ("transaction", {"type": code}) for rt, code in NS_TRANSACTION_TYPES.items()},
+}
+
+
+@dataclass
+class Credentials:
+    """Fixed sandbox credentials; ``o2c sandbox credentials`` prints them for the pipeline."""
+
+    sf_client_id: str = "o2c-sandbox-consumer-key"
+    sf_client_secret: str = "o2c-sandbox-consumer-secret"
+    sf_username: str = "integration@o2c-sandbox.example"
+    sf_password: str = "o2c-sandbox-password"
+    ns_account_id: str = "1234567_SB1"
+    ns_consumer_key: str = "o2c-ns-consumer-key"
+    ns_consumer_secret: str = "o2c-ns-consumer-secret"
+    ns_token_id: str = "o2c-ns-token-id"
+    ns_token_secret: str = "o2c-ns-token-secret"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def sf_ddl() -> list[str]:
+    stmts = ["CREATE SCHEMA IF NOT EXISTS sf"]
+    for obj in SF_OBJECTS.values():
+        cols = ", ".join(f'"{f.name}" {f.duckdb_type}' for f in obj.fields)
+        stmts.append(f'CREATE TABLE IF NOT EXISTS sf."{obj.name}" ({cols}, PRIMARY KEY ("Id"))')
+    return stmts
+
+
+def ns_ddl() -> list[str]:
+    stmts = ["CREATE SCHEMA IF NOT EXISTS ns"]
+    for table in NS_TABLES.values():
+        cols = ", ".join(f'"{c.name}" {c.type}' for c in table.columns)
+        pk = ", ".join(f'"{k}"' for k in table.primary_key)
+        stmts.append(f'CREATE TABLE IF NOT EXISTS ns."{table.name}" ({cols}, PRIMARY KEY ({pk}))')
+    return stmts
