@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from o2c_pipeline.cli.dlq import dlq
+from o2c_pipeline.cli.run import run
 from o2c_pipeline.cli.sandbox import sandbox
 
 
@@ -13,6 +15,8 @@ def main() -> None:
 
 
 main.add_command(sandbox)
+main.add_command(run)
+main.add_command(dlq)
 
 if __name__ == "__main__":
     main()

@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from o2c_pipeline.sandbox.schema import Credentials, ns_ddl, sf_ddl
+from o2c_pipeline.sandbox.schema import NS_TABLES, SF_OBJECTS, Credentials, ns_ddl, sf_ddl
 
 ADMIN_PREFIX = "/__sandbox__/"
 
@@ -72,9 +72,10 @@ class Knobs:
         unknown = sorted(set(changes) - set(known))
         if unknown:
             raise ValueError(f"unknown sandbox knob(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        for name, value in changes.items():
-            current = getattr(self, name)
-            setattr(self, name, type(current)(value))
+        # convert everything first, so a bad value changes nothing
+        converted = {name: type(getattr(self, name))(value) for name, value in changes.items()}
+        for name, value in converted.items():
+            setattr(self, name, value)
 
 
 class Counters:
@@ -248,7 +249,10 @@ class SandboxApp:
             response = self.handle(request)
         except _DropConnection:
             _reset(environ)
-            response = Response(b"", status=500)
+            # werkzeug treats a ConnectionError from the app as a dropped connection and writes
+            # nothing; the socket then closes with SO_LINGER 0 (a reset). Answering anything here
+            # would reach the client, since the close is deferred until werkzeug is done.
+            raise ConnectionAbortedError("sandbox fault: connection dropped") from None
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
@@ -338,8 +342,10 @@ def _reset(environ) -> None:
     if sock is None:
         return
     try:
+        # shutdown() acts at once (close() would wait for werkzeug's file objects); linger 0 turns
+        # the final close into a reset
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
+        sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
 
@@ -374,13 +380,13 @@ def admin_response(ctx: SandboxContext, request: Request) -> Response:
 
 
 def world_stats(store: Store) -> dict[str, Any]:
+    """Row counts per Salesforce object and NetSuite table, from the schema declarations."""
     cur = store.cursor()
-    rows = cur.execute(
-        "SELECT table_schema, table_name, estimated_size FROM duckdb_tables() "
-        "WHERE table_schema IN ('sf', 'ns') ORDER BY 1, 2"
-    ).fetchall()
+    tables = [("sf", name) for name in SF_OBJECTS] + [("ns", name) for name in NS_TABLES]
+    counts = cur.execute(
+        "SELECT " + ", ".join(f'(SELECT count(*) FROM {schema}."{name}")' for schema, name in tables)
+    ).fetchall()[0]
     out: dict[str, Any] = {}
-    for schema, table, _ in rows:
-        n = cur.execute(f'SELECT count(*) FROM {schema}."{table}"').fetchone()[0]
-        out.setdefault(schema, {})[table] = n
+    for (schema, name), n in zip(tables, counts, strict=True):
+        out.setdefault(schema, {})[name] = n
     return out

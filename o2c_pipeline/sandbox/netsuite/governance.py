@@ -19,16 +19,22 @@ from contextlib import contextmanager
 
 from o2c_pipeline.sandbox.core import ApiError, Counters, Knobs
 
-CONCURRENCY_DETAIL = ("Concurrent request limit exceeded. Request blocked. The account allows {limit} "
-                      "concurrent requests.")
-FREQUENCY_DETAIL = ("Request limit exceeded. The account allows {limit} requests per {window:g} s; "
-                    "retry after {retry_after} s.")
+CONCURRENCY_DETAIL = (
+    "Concurrent request limit exceeded. Request blocked. The account allows {limit} "
+    "concurrent requests."
+)
+FREQUENCY_DETAIL = (
+    "Request limit exceeded. The account allows {limit} requests per {window:g} s; "
+    "retry after {retry_after} s."
+)
 
 
 class Governor:
     """Admission control for one NetSuite account."""
 
-    def __init__(self, knobs: Knobs, counters: Counters, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, knobs: Knobs, counters: Counters, clock: Callable[[], float] = time.monotonic
+    ):
         self.knobs = knobs
         self.counters = counters
         self._clock = clock
@@ -52,15 +58,21 @@ class Governor:
         now = self._clock()
         with self._lock:
             if self.counters.ns_in_flight >= limit:
-                raise ApiError(429, "CONCURRENCY_LIMIT_EXCEEDED", CONCURRENCY_DETAIL.format(limit=limit))
+                raise ApiError(
+                    429, "CONCURRENCY_LIMIT_EXCEEDED", CONCURRENCY_DETAIL.format(limit=limit)
+                )
             while self._admitted and now - self._admitted[0] >= window:
                 self._admitted.popleft()
             if len(self._admitted) >= allowed:
                 retry_after = max(1, math.ceil(window - (now - self._admitted[0])))
-                raise ApiError(429, "REQUEST_LIMIT_EXCEEDED",
-                               FREQUENCY_DETAIL.format(limit=allowed, window=window, retry_after=retry_after),
-                               headers={"Retry-After": str(retry_after)})
+                raise ApiError(
+                    429,
+                    "REQUEST_LIMIT_EXCEEDED",
+                    FREQUENCY_DETAIL.format(limit=allowed, window=window, retry_after=retry_after),
+                    headers={"Retry-After": str(retry_after)},
+                )
             self._admitted.append(now)
             self.counters.ns_in_flight += 1
-            self.counters.ns_peak_in_flight = max(self.counters.ns_peak_in_flight,
-                                                  self.counters.ns_in_flight)
+            self.counters.ns_peak_in_flight = max(
+                self.counters.ns_peak_in_flight, self.counters.ns_in_flight
+            )

@@ -1,0 +1,97 @@
+"""Run the pipeline's extraction assets for a partition range as one Dagster run, in this process,
+and report what happened as JSON (used by the benchmarks, which launch it as a subprocess).
+
+It goes through the same code a user's ``o2c run`` does: the definitions' resources built from the
+environment (``settings.build_resources``), the real extraction assets and warehouse IO manager, and
+``o2c_pipeline.cli.run.execute`` (single run over the range). Input on stdin::
+
+    {"entities": ["netsuite.customers", ...], "start": "2025-01-01" | null, "end": ... | null,
+     "config": {ExtractConfig fields}, "reset_counters_url": "https://.../__sandbox__/counters/reset"}
+
+``start: null`` is the sources' whole history (``earliest_partition``), ``end: null`` today.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import requests
+
+
+def scalar_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The materialization's metadata values that are plain JSON (figures, not schemas)."""
+    out: dict[str, Any] = {}
+    for name, entry in metadata.items():
+        value = getattr(entry, "value", entry)
+        if isinstance(value, str | int | float | bool) or value is None:
+            out[name] = value
+    return out
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    from o2c_pipeline.assets.extract import EXTRACT_ASSETS
+    from o2c_pipeline.cli.run import earliest_partition, execute
+    from o2c_pipeline.definitions import build_resources
+    from o2c_pipeline.partitions import open_partition_key
+
+    resources = build_resources()
+    wanted = set(request["entities"])
+    selected = [a for a in EXTRACT_ASSETS if ".".join(a.key.path) in wanted]
+    missing = wanted - {".".join(a.key.path) for a in selected}
+    if missing:
+        raise SystemExit(f"unknown entities: {', '.join(sorted(missing))}")
+    job = dg.define_asset_job("benchmark", selection=dg.AssetSelection.assets(*selected))
+    job_def = dg.Definitions(
+        assets=EXTRACT_ASSETS, jobs=[job], resources=resources
+    ).resolve_job_def("benchmark")
+    start = request.get("start") or earliest_partition(resources).isoformat()
+    end = request.get("end") or open_partition_key()
+    config = request.get("config") or {}
+    run_config = {"ops": {a.op.name: {"config": config} for a in selected}} if config else None
+    if request.get("reset_counters_url"):  # planning above is not part of the measured run
+        requests.post(
+            request["reset_counters_url"], verify=os.environ.get("O2C_CA_BUNDLE"), timeout=60
+        )
+    started = time.perf_counter()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = execute(
+            job_def, instance, start=start, end=end, run_config=run_config, progress=False
+        )
+        seconds = time.perf_counter() - started
+        assets: dict[str, dict[str, Any]] = {}
+        for event in result.get_asset_materialization_events():  # one per partition, same figures
+            assets[".".join(event.asset_key.path)] = scalar_metadata(
+                dict(event.materialization.metadata)
+            )
+        success = result.success
+    return {
+        "success": success,
+        "seconds": seconds,
+        # Linux reports ru_maxrss in KiB: the high-water mark of this process's resident set
+        "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "start": start,
+        "end": end,
+        "assets": assets,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--output", type=Path, required=True, help="Where to write the JSON answer."
+    )
+    args = parser.parse_args()
+    answer = run(json.load(sys.stdin))
+    args.output.write_text(json.dumps(answer))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""``o2c run``: materialize ``o2c_sync`` for a partition, a range or the whole history, in process.
+
+The run goes through a real ``DagsterInstance`` (``$DAGSTER_HOME`` if set, else an ephemeral one),
+so it shows up in the UI like any other run and the single-run backfill policy applies: a range
+is one run. A progress bar follows the steps; a per-table summary closes the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import click
+import dagster as dg
+from dagster import DagsterEventType
+from tqdm import tqdm
+
+from o2c_pipeline import settings
+from o2c_pipeline.entities import ENTITIES
+from o2c_pipeline.partitions import HISTORY_START, open_partition_key
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+SUMMARY_FIELDS = ("rows", "versions", "deletes", "api_calls", "seconds")
+
+
+def earliest_partition(resources: dict[str, Any]) -> dt.date:
+    """The first day any entity has a record in (one cheap query per entity and delete source)."""
+    from o2c_pipeline.assets.extract import SOURCES
+
+    with dg.build_resources(resources) as live:
+
+        def first(entity):  # noqa: ANN001, ANN202
+            return SOURCES[entity.system](getattr(live, entity.system)).earliest(entity)
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            stamps = [s for s in pool.map(first, ENTITIES) if s is not None]
+    day = min(stamps).date() if stamps else dt.datetime.now(dt.UTC).date()
+    return max(day, HISTORY_START)
+
+
+def partition_tags(start: str, end: str) -> dict[str, str]:
+    return {RANGE_START_TAG: start, RANGE_END_TAG: end}
+
+
+def execute(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    *,
+    start: str,
+    end: str,
+    run_config: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dg.ExecuteInProcessResult:
+    """Run ``job`` over ``[start, end]`` as one run, following its steps with a progress bar."""
+    run_id = str(uuid.uuid4())
+    kwargs: dict[str, Any] = (
+        {"partition_key": start} if start == end else {"tags": partition_tags(start, end)}
+    )
+
+    def run_job() -> dg.ExecuteInProcessResult:
+        return job.execute_in_process(
+            run_config=run_config, instance=instance, run_id=run_id, raise_on_error=False, **kwargs
+        )
+
+    if not progress:
+        return run_job()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = run_job()
+        except BaseException as exc:  # surfaced in the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="o2c-run", daemon=True)
+    worker.start()
+    finished = {DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+    cursor: str | None = None
+    with tqdm(
+        total=len(job.nodes_in_topological_order), desc=f"{job.name} {start}..{end}", unit="step"
+    ) as bar:
+        while True:
+            alive = worker.is_alive()
+            # only step-end events, read from where the last poll stopped: cheap however long the run
+            page = instance.get_records_for_run(run_id, cursor=cursor, of_type=finished)
+            cursor = page.cursor
+            bar.update(len(page.records))
+            if not alive and not page.has_more:
+                break
+            time.sleep(0.5)
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def summary_rows(result: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:
+    """One row per table: a range run records one materialization per partition, all carrying
+    the same figures (the step's), so each asset is counted once."""
+    rows: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        metadata = event.materialization.metadata
+        row: dict[str, Any] = {"table": ".".join(event.asset_key.path)}
+        for name in SUMMARY_FIELDS:
+            value = metadata.get(name)
+            row[name] = getattr(value, "value", value)
+        rows[row["table"]] = row
+    return sorted(rows.values(), key=lambda r: r["table"])
+
+
+def format_summary(rows: list[dict[str, Any]]) -> str:
+    header = ("table", *SUMMARY_FIELDS)
+    cells = [
+        [str(r["table"])]
+        + [
+            f"{r[f]:.1f}" if isinstance(r[f], float) else str(r[f] if r[f] is not None else "")
+            for f in SUMMARY_FIELDS
+        ]
+        for r in rows
+    ]
+    totals = ["total"] + [
+        (
+            f"{sum(r[f] or 0 for r in rows):.1f}"
+            if f == "seconds"
+            else str(sum(r[f] or 0 for r in rows))
+        )
+        for f in SUMMARY_FIELDS
+    ]
+    table = [list(header), *cells, totals]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in table
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def extract_run_config(job: dg.JobDefinition, **config: Any) -> dict[str, Any]:
+    """The same ``ExtractConfig`` values for every extraction asset in ``job``."""
+    from o2c_pipeline.assets.extract import EXTRACT_ASSETS
+
+    in_job = {node.name for node in job.nodes_in_topological_order}
+    ops = {a.op.name for a in EXTRACT_ASSETS} & in_job
+    return {"ops": {name: {"config": dict(config)} for name in sorted(ops)}}
+
+
+def instance_for_run() -> dg.DagsterInstance:
+    return (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    )
+
+
+@click.command("run")
+@click.option(
+    "--partition", metavar="YYYY-MM-DD", help="One day (UTC); default today, the open partition."
+)
+@click.option("--start", metavar="YYYY-MM-DD", help="First day of a range (with --end).")
+@click.option("--end", metavar="YYYY-MM-DD", help="Last day of a range, inclusive.")
+@click.option(
+    "--history", is_flag=True, help="Every day the sources have, through today, as one run."
+)
+@click.option(
+    "--full-refresh", is_flag=True, help="Fetch the open partition whole, not from the watermark."
+)
+@click.option("--extract-only", is_flag=True, help="Run o2c_extract (no sync assets).")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+def run(
+    partition: str | None,
+    start: str | None,
+    end: str | None,
+    history: bool,
+    full_refresh: bool,
+    extract_only: bool,
+    progress: bool,
+) -> None:
+    """Materialize every O2C table for a day, a range or the whole history, then summarize."""
+    from o2c_pipeline.definitions import build_definitions, build_resources
+
+    chosen = sum(bool(x) for x in (partition, start or end, history))
+    if chosen > 1 or bool(start) != bool(end):
+        raise click.UsageError("use one of --partition, --start/--end (both) or --history")
+    try:
+        settings.validate()
+    except settings.SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    today = open_partition_key()
+    if history:
+        start, end = earliest_partition(build_resources()).isoformat(), today
+    elif partition:
+        start = end = partition
+    elif not start:
+        start = end = today
+    for day in (start, end):
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError:
+            raise click.BadParameter(f"{day!r} is not a YYYY-MM-DD date") from None
+    job = build_definitions().resolve_job_def("o2c_extract" if extract_only else "o2c_sync")
+    run_config = None
+    if full_refresh:
+        run_config = extract_run_config(job, full_refresh=True)
+    with instance_for_run() as instance:
+        result = execute(
+            job, instance, start=start, end=end, run_config=run_config, progress=progress
+        )
+    click.echo(format_summary(summary_rows(result)))
+    if not result.success:
+        raise click.ClickException(
+            f"run {result.run_id} failed; see the Dagster UI or its event log"
+        )

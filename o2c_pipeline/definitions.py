@@ -1,0 +1,41 @@
+"""The one ``Definitions``: a thin assembler of the lists other modules declare.
+
+Add a module's assets, jobs, sensors, schedules or checks by extending the lists below; nothing
+here is entity- or system-specific. Resources read the environment when Dagster loads the code
+location (see :mod:`o2c_pipeline.settings`); no network call happens until a run starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+from o2c_pipeline import assets, checks, jobs, schedules, sensors, settings
+from o2c_pipeline.assets.extract import WAREHOUSE_IO_MANAGER_KEY
+from o2c_pipeline.sync import assets as sync_assets
+from o2c_pipeline.warehouse import WarehouseIOManager
+
+
+def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """API clients, checkpoint store and the warehouse IO manager, configured from ``environ``."""
+    return {
+        **settings.build_resources(environ, check=False),
+        WAREHOUSE_IO_MANAGER_KEY: WarehouseIOManager(path=str(settings.warehouse_path(environ))),
+    }
+
+
+def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[*assets.ASSETS, *sync_assets.ASSETS],
+        jobs=[*jobs.JOBS, *sync_assets.JOBS, *schedules.JOBS],
+        sensors=[*sensors.SENSORS],
+        schedules=[*schedules.SCHEDULES],
+        asset_checks=[*checks.CHECKS],
+        resources=build_resources(environ),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -1,0 +1,72 @@
+"""Time windows over modification stamps: half-open ``[start, end)`` in UTC, always.
+
+Half-open windows with ``>=`` / ``<`` bounds never drop or double-count a record at a boundary;
+sub-windows split at whole seconds, because both sources filter at second precision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+UTC = dt.UTC
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Aware UTC datetime; naive values are taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    start: dt.datetime
+    end: dt.datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", as_utc(self.start))
+        object.__setattr__(self, "end", as_utc(self.end))
+        if self.end < self.start:
+            raise ValueError(f"window ends before it starts: {self}")
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def split(self, parts: int) -> list[Window]:
+        """``parts`` contiguous sub-windows (fewer if the window is too short), cut at seconds."""
+        parts = max(1, min(parts, int(self.seconds)))
+        step = math.ceil(self.seconds / parts)
+        edges = [self.start + dt.timedelta(seconds=step * i) for i in range(parts)] + [self.end]
+        return [
+            Window(a, min(b, self.end)) for a, b in zip(edges, edges[1:], strict=False) if a < b
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+def parse_stamp(value: str) -> dt.datetime:
+    """A stamp as either source writes it (``2024-01-01T00:00:00.000+0000``, ``...Z`` or SuiteQL's
+    ``2024-01-01 00:00:00``), as aware UTC."""
+    return as_utc(dt.datetime.fromisoformat(value))
+
+
+def floor_second(value: dt.datetime) -> dt.datetime:
+    return value.replace(microsecond=0)
+
+
+def soql_literal(value: dt.datetime) -> str:
+    """SOQL datetime literal: unquoted ISO-8601 UTC, second precision."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def suiteql_literal(value: dt.datetime) -> str:
+    """SuiteQL datetime literal that does not depend on the account's date-format preference."""
+    stamp = as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
+    return f"TO_TIMESTAMP('{stamp}', 'YYYY-MM-DD HH24:MI:SS')"
+
+
+def pages_to_windows(total_rows: int, rows_per_window: int, max_windows: int) -> int:
+    """How many windows to fetch concurrently: enough that each holds ~``rows_per_window`` rows."""
+    return max(1, min(max_windows, math.ceil(total_rows / max(1, rows_per_window))))

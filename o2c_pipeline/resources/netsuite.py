@@ -1,0 +1,423 @@
+"""NetSuite SuiteTalk REST (record API and SuiteQL) with Token-Based Authentication.
+
+NetSuite limits concurrency and request frequency per *account*, across every integration that
+uses it, and answers an excess with 429 rather than queueing. So the client keeps under both
+limits itself: one :class:`AccountGovernor` per account per process (a concurrency gate plus a
+sliding-window rate limiter) that every resource instance, thread and asset in the process goes
+through. Whatever still fails transiently (429, 5xx, concurrency errors, dropped connections) is
+retried with exponential back-off and full jitter, honouring ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+from urllib.parse import quote, urlparse
+
+import dagster as dg
+import requests
+from pydantic import Field, PrivateAttr
+from requests_oauthlib import OAuth1
+
+from o2c_pipeline.resources.http import CallCounter, build_session
+from o2c_pipeline.resources.retry import RetryPolicy, is_network_error, parse_retry_after
+from o2c_pipeline.resources.secrets import (
+    SecretFieldsReprMixin,
+    install_log_scrubbing,
+    register_secrets,
+    scrub,
+)
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_CODES = frozenset(
+    {"CONCURRENCY_LIMIT_EXCEEDED", "SSS_REQUEST_LIMIT_EXCEEDED", "REQUEST_LIMIT_EXCEEDED"}
+)
+SUITEQL_MAX_PAGE = 1000
+
+
+class NetSuiteApiError(Exception):
+    """An error answer from NetSuite, or a network failure after all retries; secrets removed.
+
+    ``error_code`` is ``o:errorDetails[0].o:errorCode``; ``path`` is the request (method and
+    path); ``error_path`` NetSuite's pointer to the offending field, when it gives one.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        error_code: str,
+        detail: str,
+        path: str,
+        *,
+        error_path: str | None = None,
+        transient: bool = False,
+        retry_after_s: float | None = None,
+    ) -> None:
+        self.status = status
+        self.error_code = error_code
+        self.detail = scrub(detail)
+        self.path = path
+        self.error_path = error_path
+        self.transient = transient
+        self.retry_after_s = retry_after_s
+        where = f" at {error_path}" if error_path else ""
+        super().__init__(f"NetSuite {status} {error_code} on {path}: {self.detail}{where}")
+
+
+class SlidingWindowLimiter:
+    """At most ``floor(rate_per_s * window_s)`` admissions in any window, measured over a window
+    stretched by ``safety_margin`` so network jitter between us and the server's own clock never
+    lets a burst look too dense on arrival."""
+
+    def __init__(
+        self, rate_per_s: float, window_s: float = 1.0, safety_margin: float = 0.1
+    ) -> None:
+        self.configure(rate_per_s, window_s, safety_margin)
+        self._lock = threading.Lock()
+        self._admitted: deque[float] = deque()
+
+    def configure(self, rate_per_s: float, window_s: float, safety_margin: float) -> None:
+        self.allowed = max(1, math.floor(rate_per_s * window_s))
+        self.span_s = window_s * (1.0 + safety_margin)
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._admitted and now - self._admitted[0] >= self.span_s:
+                    self._admitted.popleft()
+                if len(self._admitted) < self.allowed:
+                    self._admitted.append(now)
+                    return
+                wait = self.span_s - (now - self._admitted[0])
+            time.sleep(max(wait, 0.001))
+
+
+class AccountGovernor:
+    """Client-side admission for one NetSuite account: a concurrency gate, a rate limiter and a
+    shared pause after the server asks us to back off (``Retry-After``)."""
+
+    def __init__(
+        self, concurrency_limit: int, rate_per_s: float, window_s: float, margin: float
+    ) -> None:
+        self._cond = threading.Condition()
+        self.concurrency_limit = concurrency_limit
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._paused_until = 0.0
+        self.limiter = SlidingWindowLimiter(rate_per_s, window_s, margin)
+
+    def configure(
+        self, concurrency_limit: int, rate_per_s: float, window_s: float, margin: float
+    ) -> None:
+        """Adopt new limits (the latest configuration of the account wins)."""
+        with self._cond:
+            self.concurrency_limit = concurrency_limit
+            self.limiter.configure(rate_per_s, window_s, margin)
+            self._cond.notify_all()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every thread's next request back for ``seconds``."""
+        with self._cond:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a concurrency slot and a rate permit for one request."""
+        with self._cond:
+            while self.in_flight >= self.concurrency_limit:
+                self._cond.wait()
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            delay = self._paused_until - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            # permit taken after the slot, right before sending, so permits track send times
+            self.limiter.acquire()
+            yield
+        finally:
+            with self._cond:
+                self.in_flight -= 1
+                self._cond.notify()
+
+
+_GOVERNORS: dict[str, AccountGovernor] = {}
+_GOVERNORS_LOCK = threading.Lock()
+
+
+def account_governor(
+    account_id: str,
+    *,
+    concurrency_limit: int,
+    rate_per_s: float,
+    window_s: float = 1.0,
+    margin: float = 0.1,
+) -> AccountGovernor:
+    """The process-wide governor of ``account_id`` (created on first use, reconfigured if the
+    limits given differ from the current ones)."""
+    key = account_id.upper()
+    with _GOVERNORS_LOCK:
+        governor = _GOVERNORS.get(key)
+        if governor is None:
+            governor = _GOVERNORS[key] = AccountGovernor(
+                concurrency_limit, rate_per_s, window_s, margin
+            )
+        elif (governor.concurrency_limit, governor.limiter.allowed) != (
+            concurrency_limit,
+            max(1, math.floor(rate_per_s * window_s)),
+        ):
+            log.info(
+                "NetSuite %s: client limits now %d concurrent, %g/s",
+                key,
+                concurrency_limit,
+                rate_per_s,
+            )
+            governor.configure(concurrency_limit, rate_per_s, window_s, margin)
+        return governor
+
+
+class _Runtime:
+    def __init__(
+        self, session: requests.Session, counter: CallCounter, governor: AccountGovernor
+    ) -> None:
+        self.session = session
+        self.counter = counter
+        self.governor = governor
+
+
+_RUNTIME_LOCK = threading.Lock()
+
+
+class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
+    """SuiteTalk REST record API and SuiteQL over OAuth 1.0a TBA (HMAC-SHA256)."""
+
+    secret_fields: ClassVar[frozenset[str]] = frozenset({"consumer_secret", "token_secret"})
+
+    account_id: str = Field(
+        description="Account id as NetSuite shows it, e.g. 1234567_SB1 (realm)."
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="Default https://{account slug}.suitetalk.api.netsuite.com.",
+    )
+    consumer_key: str = Field(description="Integration record consumer key.")
+    consumer_secret: str = Field(description="Integration record consumer secret.")
+    token_id: str = Field(description="Access token id.")
+    token_secret: str = Field(description="Access token secret.")
+    ca_bundle: str | None = Field(default=None, description="CA bundle for TLS verification.")
+    concurrency_limit: int = Field(
+        default=5, description="Account concurrency limit to stay under."
+    )
+    rate_limit_per_s: float = Field(default=10.0, description="Account request rate to stay under.")
+    rate_window_s: float = Field(default=1.0, description="Window the rate limit is measured over.")
+    rate_safety_margin: float = Field(default=0.1, description="Extra share of the window to wait.")
+    timeout_s: float = Field(default=300.0, description="Read timeout per request.")
+    max_retries: int = Field(default=6, description="Retries of a transient failure.")
+    backoff_initial_s: float = Field(default=0.5, description="First back-off ceiling.")
+    backoff_max_s: float = Field(default=30.0, description="Largest back-off.")
+
+    _runtime_state: _Runtime | None = PrivateAttr(default=None)
+
+    # -- plumbing --------------------------------------------------------------------------------
+    @property
+    def rest_url(self) -> str:
+        """``https://{host}/services/rest`` for this account."""
+        if self.base_url:
+            return self.base_url.rstrip("/") + "/services/rest"
+        slug = self.account_id.lower().replace("_", "-")
+        return f"https://{slug}.suitetalk.api.netsuite.com/services/rest"
+
+    def _runtime(self) -> _Runtime:
+        if self._runtime_state is None:
+            with _RUNTIME_LOCK:
+                if self._runtime_state is None:
+                    install_log_scrubbing()
+                    register_secrets([self.consumer_secret, self.token_secret])
+                    counter = CallCounter()
+                    session = build_session(
+                        ca_bundle=self.ca_bundle,
+                        counter=counter,
+                        timeout_s=self.timeout_s,
+                        pool_size=max(self.concurrency_limit, 1) * 2,
+                    )
+                    session.auth = OAuth1(
+                        client_key=self.consumer_key,
+                        client_secret=self.consumer_secret,
+                        resource_owner_key=self.token_id,
+                        resource_owner_secret=self.token_secret,
+                        signature_method="HMAC-SHA256",
+                        realm=self.account_id.upper(),
+                    )
+                    governor = account_governor(
+                        self.account_id,
+                        concurrency_limit=self.concurrency_limit,
+                        rate_per_s=self.rate_limit_per_s,
+                        window_s=self.rate_window_s,
+                        margin=self.rate_safety_margin,
+                    )
+                    self._runtime_state = _Runtime(session, counter, governor)
+        return self._runtime_state
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests this instance sent, retries included."""
+        return self._runtime().counter.value
+
+    @property
+    def governor(self) -> AccountGovernor:
+        """The account's process-wide governor (peak in-flight requests, limits)."""
+        return self._runtime().governor
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> requests.Response:
+        """One governed, retried request to ``{rest_url}/{path}``; returns the 2xx response or
+        raises :class:`NetSuiteApiError`."""
+        runtime = self._runtime()
+        url = f"{self.rest_url}/{path.lstrip('/')}"
+        where = f"{method} {path}"
+
+        def attempt() -> requests.Response:
+            with runtime.governor.slot():
+                response = runtime.session.request(
+                    method, url, params=params, json=json, headers=headers
+                )
+            if response.status_code < 300:
+                return response
+            error = _api_error(response, where)
+            if error.retry_after_s:
+                runtime.governor.pause(error.retry_after_s)
+            raise error
+
+        def is_transient(exc: BaseException) -> bool:
+            if isinstance(exc, NetSuiteApiError):
+                return exc.transient
+            return is_network_error(exc, idempotent=idempotent)
+
+        try:
+            return RetryPolicy(self.max_retries, self.backoff_initial_s, self.backoff_max_s).call(
+                attempt, is_transient=is_transient, describe=f"NetSuite {where}"
+            )
+        except NetSuiteApiError:
+            raise
+        except requests.RequestException as exc:
+            raise NetSuiteApiError(0, type(exc).__name__, str(exc), where, transient=True) from None
+
+    # -- SuiteQL ---------------------------------------------------------------------------------
+    def suiteql_page(
+        self, q: str, *, limit: int = SUITEQL_MAX_PAGE, offset: int = 0
+    ) -> dict[str, Any]:
+        """One SuiteQL page as NetSuite returns it (items, hasMore, totalResults, count, offset)."""
+        response = self.request(
+            "POST",
+            "query/v1/suiteql",
+            params={"limit": limit, "offset": offset},
+            json={"q": q},
+            headers={"Prefer": "transient"},
+        )
+        return response.json()
+
+    def suiteql_pages(
+        self, q: str, *, page_size: int = SUITEQL_MAX_PAGE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every row of ``q``, a page at a time (``links`` removed), by offset paging. NetSuite
+        serves at most 100,000 rows of one query; split larger reads by window or id keyset."""
+        page_size = min(page_size, SUITEQL_MAX_PAGE)
+        offset = 0
+        while True:
+            page = self.suiteql_page(q, limit=page_size, offset=offset)
+            items = page.get("items") or []
+            if items:
+                yield [{k: v for k, v in item.items() if k != "links"} for item in items]
+            offset += len(items)
+            if not page.get("hasMore") or not items:
+                return
+
+    # -- record API ------------------------------------------------------------------------------
+    def get_record(
+        self, record_type: str, id_or_eid: str, *, expand: bool = False
+    ) -> dict[str, Any]:
+        """One record by internal id (``"123"``) or external id (``"eid:SF_ACCT_..."``)."""
+        params = {"expandSubResources": "true"} if expand else None
+        return self.request("GET", _record_path(record_type, id_or_eid), params=params).json()
+
+    def create_record(self, record_type: str, body: dict[str, Any]) -> str:
+        """Create a record; returns the new internal id (from ``Location``). Not retried after an
+        ambiguous network failure, since a repeat could create a duplicate: prefer
+        :meth:`upsert_record` with an external id where exactly-once matters."""
+        response = self.request("POST", _record_path(record_type), json=body, idempotent=False)
+        return _id_from_location(response, record_type)
+
+    def upsert_record(self, record_type: str, external_id: str, body: dict[str, Any]) -> str:
+        """Create or update by external id (``PUT .../eid:{external_id}``); returns the internal
+        id. Safe to repeat, so it is retried on every transient failure."""
+        path = _record_path(record_type, f"eid:{external_id}")
+        response = self.request("PUT", path, json=body)
+        if response.headers.get("Location"):
+            return _id_from_location(response, record_type)
+        return str(self.get_record(record_type, f"eid:{external_id}")["id"])
+
+    def update_record(self, record_type: str, record_id: str, body: dict[str, Any]) -> None:
+        """Change the given fields (``PATCH``); omitted fields keep their values."""
+        self.request("PATCH", _record_path(record_type, record_id), json=body)
+
+    def delete_record(self, record_type: str, record_id: str) -> None:
+        self.request("DELETE", _record_path(record_type, record_id))
+
+
+def _record_path(record_type: str, id_or_eid: str | None = None) -> str:
+    path = f"record/v1/{quote(record_type, safe='')}"
+    return f"{path}/{quote(id_or_eid, safe=':')}" if id_or_eid else path
+
+
+def _id_from_location(response: requests.Response, record_type: str) -> str:
+    location = response.headers.get("Location")
+    if not location:
+        raise NetSuiteApiError(
+            response.status_code,
+            "NO_LOCATION",
+            "the answer has no Location header",
+            f"record/v1/{record_type}",
+        )
+    return urlparse(location).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _api_error(response: requests.Response, where: str) -> NetSuiteApiError:
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    details = body.get("o:errorDetails") or [{}]
+    first = details[0] if isinstance(details[0], dict) else {}
+    code = first.get("o:errorCode") or body.get("title") or f"HTTP_{status}"
+    detail = (
+        first.get("detail") or body.get("title") or response.text[:500] or response.reason or ""
+    )
+    transient = status == 429 or status >= 500 or code in TRANSIENT_CODES
+    retry_after = parse_retry_after(response.headers.get("Retry-After")) if transient else None
+    return NetSuiteApiError(
+        status,
+        code,
+        detail,
+        where,
+        error_path=first.get("o:errorPath"),
+        transient=transient,
+        retry_after_s=retry_after,
+    )

@@ -1,0 +1,338 @@
+"""Sync configuration: field ownership, status tables, countries and tunables, declared once.
+
+Everything an administrator may want to change without touching flow code lives here, with
+sensible defaults. ``SyncSettings.from_env()`` reads ``O2C_NETSUITE_TIMEZONE`` and an optional
+YAML file named by ``O2C_SYNC_CONFIG`` whose keys override the fields of ``SyncSettings`` (e.g. a
+different ``order_status`` table or ``subsidiary_id``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+import yaml
+from pydantic import Field
+
+System = Literal["salesforce", "netsuite"]
+
+# ---------------------------------------------------------------------------------------------
+# Field ownership: one master system per field. A flow may only write fields its source masters;
+# ``assert_owned`` enforces that for every payload, so a mapping can never overwrite target data.
+# ---------------------------------------------------------------------------------------------
+
+FIELD_OWNERSHIP: dict[str, dict[str, System]] = {
+    # NetSuite customer: company data comes from the CRM.
+    "netsuite.customer": {
+        f: "salesforce"
+        for f in (
+            "externalId",
+            "companyName",
+            "subsidiary",
+            "addressbook",
+            "addr1",
+            "addr2",
+            "addr3",
+            "city",
+            "state",
+            "zip",
+            "country",
+        )
+    },
+    # NetSuite sales order: the CRM hands the order over once; NetSuite owns it from then on
+    # (status, totals, fulfilment, billing), so the sync creates it and never rewrites it.
+    "netsuite.salesOrder": {
+        f: "salesforce" for f in ("externalId", "entity", "otherRefNum", "tranDate", "item", "memo")
+    },
+    "salesforce.Account": {"NetSuite_Customer_ID__c": "netsuite"},
+    "salesforce.Product2": {
+        f: "netsuite"
+        for f in ("Name", "ProductCode", "Description", "IsActive", "NetSuite_Item_ID__c")
+    },
+    "salesforce.PricebookEntry": {
+        f: "netsuite" for f in ("Pricebook2Id", "Product2Id", "UnitPrice", "IsActive")
+    },
+    # Order header fields that move after activation are ERP facts.
+    "salesforce.Order": {
+        f: "netsuite"
+        for f in (
+            "NetSuite_Sales_Order_ID__c",
+            "Fulfillment_Status__c",
+            "Status",
+            "Tracking_Number__c",
+        )
+    },
+    "salesforce.Invoice__c": {
+        f: "netsuite"
+        for f in (
+            "Name",
+            "NetSuite_Invoice_ID__c",
+            "Invoice_Number__c",
+            "Invoice_Date__c",
+            "Due_Date__c",
+            "Amount__c",
+            "Status__c",
+            "Order__c",
+            "Account__c",
+            "Amount_Paid__c",
+            "Payment_Status__c",
+        )
+    },
+}
+
+
+class OwnershipError(ValueError):
+    """A mapping tried to write a field its source system does not master (a programming error)."""
+
+
+def assert_owned(target: str, source: System, payload: dict) -> None:
+    """Refuse a payload that would write a field the target (or nobody) masters."""
+    owners = FIELD_OWNERSHIP.get(target, {})
+    foreign = sorted(
+        k for k in payload if k not in ("Id", "attributes") and owners.get(k) != source
+    )
+    if foreign:
+        raise OwnershipError(f"{source} does not master {target} field(s) {', '.join(foreign)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Countries: ISO alpha-2, alpha-3, NetSuite enum value, and the names people type.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Country:
+    alpha2: str
+    alpha3: str
+    netsuite: str
+    names: tuple[str, ...]
+
+
+COUNTRIES: tuple[Country, ...] = (
+    Country(
+        "US",
+        "USA",
+        "_unitedStates",
+        (
+            "United States",
+            "United States of America",
+            "USA",
+            "U.S.",
+            "U.S.A.",
+            "America",
+            "US of A",
+        ),
+    ),
+    Country("CA", "CAN", "_canada", ("Canada",)),
+    Country("MX", "MEX", "_mexico", ("Mexico", "México")),
+    Country("BR", "BRA", "_brazil", ("Brazil", "Brasil")),
+    Country("AR", "ARG", "_argentina", ("Argentina",)),
+    Country("CL", "CHL", "_chile", ("Chile",)),
+    Country("CO", "COL", "_colombia", ("Colombia",)),
+    Country(
+        "GB",
+        "GBR",
+        "_unitedKingdom",
+        (
+            "United Kingdom",
+            "UK",
+            "U.K.",
+            "Great Britain",
+            "Britain",
+            "England",
+            "Scotland",
+            "Wales",
+            "Northern Ireland",
+        ),
+    ),
+    Country("IE", "IRL", "_ireland", ("Ireland", "Eire")),
+    Country("DE", "DEU", "_germany", ("Germany", "Deutschland")),
+    Country("FR", "FRA", "_france", ("France",)),
+    Country("ES", "ESP", "_spain", ("Spain", "España")),
+    Country("PT", "PRT", "_portugal", ("Portugal",)),
+    Country("IT", "ITA", "_italy", ("Italy", "Italia")),
+    Country(
+        "NL", "NLD", "_netherlands", ("Netherlands", "The Netherlands", "Holland", "Nederland")
+    ),
+    Country("BE", "BEL", "_belgium", ("Belgium", "België", "Belgique")),
+    Country("LU", "LUX", "_luxembourg", ("Luxembourg",)),
+    Country("CH", "CHE", "_switzerland", ("Switzerland", "Schweiz", "Suisse")),
+    Country("AT", "AUT", "_austria", ("Austria", "Österreich")),
+    Country("DK", "DNK", "_denmark", ("Denmark", "Danmark")),
+    Country("SE", "SWE", "_sweden", ("Sweden", "Sverige")),
+    Country("NO", "NOR", "_norway", ("Norway", "Norge")),
+    Country("FI", "FIN", "_finland", ("Finland", "Suomi")),
+    Country("IS", "ISL", "_iceland", ("Iceland",)),
+    Country("PL", "POL", "_poland", ("Poland", "Polska")),
+    Country("CZ", "CZE", "_czechRepublic", ("Czech Republic", "Czechia")),
+    Country("HU", "HUN", "_hungary", ("Hungary",)),
+    Country("GR", "GRC", "_greece", ("Greece",)),
+    Country("TR", "TUR", "_turkey", ("Turkey", "Türkiye")),
+    Country("IL", "ISR", "_israel", ("Israel",)),
+    Country("AE", "ARE", "_unitedArabEmirates", ("United Arab Emirates", "UAE")),
+    Country("SA", "SAU", "_saudiArabia", ("Saudi Arabia",)),
+    Country("ZA", "ZAF", "_southAfrica", ("South Africa",)),
+    Country("EG", "EGY", "_egypt", ("Egypt",)),
+    Country("NG", "NGA", "_nigeria", ("Nigeria",)),
+    Country("KE", "KEN", "_kenya", ("Kenya",)),
+    Country("IN", "IND", "_india", ("India",)),
+    Country("CN", "CHN", "_china", ("China", "People's Republic of China", "PRC")),
+    Country("HK", "HKG", "_hongKong", ("Hong Kong",)),
+    Country("TW", "TWN", "_taiwan", ("Taiwan",)),
+    Country("JP", "JPN", "_japan", ("Japan",)),
+    Country(
+        "KR",
+        "KOR",
+        "_koreaRepublicOf",
+        ("South Korea", "Korea", "Republic of Korea", "Korea, Republic of"),
+    ),
+    Country("SG", "SGP", "_singapore", ("Singapore",)),
+    Country("MY", "MYS", "_malaysia", ("Malaysia",)),
+    Country("TH", "THA", "_thailand", ("Thailand",)),
+    Country("ID", "IDN", "_indonesia", ("Indonesia",)),
+    Country("PH", "PHL", "_philippines", ("Philippines",)),
+    Country("VN", "VNM", "_vietnam", ("Vietnam", "Viet Nam")),
+    Country("AU", "AUS", "_australia", ("Australia",)),
+    Country("NZ", "NZL", "_newZealand", ("New Zealand",)),
+)
+
+
+def _normalise(name: str) -> str:
+    """Case-, accent- and punctuation-insensitive key: 'U.S.A.' and 'usa' meet."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]", "", ascii_only.lower())
+
+
+COUNTRY_LOOKUP: dict[str, Country] = {
+    _normalise(key): c for c in COUNTRIES for key in (c.alpha2, c.alpha3, c.netsuite, *c.names)
+}
+
+
+def netsuite_country(value: str) -> str | None:
+    """The NetSuite country enum for an ISO code or a common name, or None when unknown."""
+    country = COUNTRY_LOOKUP.get(_normalise(value))
+    return country.netsuite if country else None
+
+
+# ---------------------------------------------------------------------------------------------
+# NetSuite transaction statuses: SuiteQL shows letters, people read the text. Tables below are
+# keyed by the text; ``status_text`` accepts either.
+# ---------------------------------------------------------------------------------------------
+
+NETSUITE_STATUS_TEXT: dict[str, dict[str, str]] = {
+    "SalesOrd": {
+        "A": "Pending Approval",
+        "B": "Pending Fulfillment",
+        "C": "Cancelled",
+        "D": "Partially Fulfilled",
+        "E": "Pending Billing/Partially Fulfilled",
+        "F": "Pending Billing",
+        "G": "Billed",
+        "H": "Closed",
+    },
+    "ItemShip": {"A": "Picked", "B": "Packed", "C": "Shipped"},
+    "CustInvc": {"A": "Open", "B": "Paid In Full"},
+    "CustCred": {"A": "Open", "B": "Fully Applied"},
+    "CustRfnd": {"A": "Voided"},
+}
+
+
+def status_text(transaction_type: str, status: str | None) -> str | None:
+    """Display text for a status letter (or the text itself when already readable)."""
+    if status is None:
+        return None
+    table = NETSUITE_STATUS_TEXT.get(transaction_type, {})
+    return table.get(status, status)
+
+
+@dataclass(frozen=True)
+class OrderStatusRule:
+    fulfillment_status: str
+    order_status: str | None  # None: leave the Salesforce Order Status as it is
+
+
+DEFAULT_ORDER_STATUS: dict[str, dict[str, str | None]] = {
+    "Pending Approval": {"fulfillment_status": "Unfulfilled", "order_status": None},
+    "Pending Fulfillment": {"fulfillment_status": "Unfulfilled", "order_status": None},
+    "Partially Fulfilled": {
+        "fulfillment_status": "Partially Fulfilled",
+        "order_status": "Partially Shipped",
+    },
+    "Pending Billing/Partially Fulfilled": {
+        "fulfillment_status": "Partially Fulfilled",
+        "order_status": "Partially Shipped",
+    },
+    "Pending Billing": {"fulfillment_status": "Fulfilled", "order_status": "Shipped"},
+    "Billed": {"fulfillment_status": "Fulfilled", "order_status": "Shipped"},
+    "Closed": {"fulfillment_status": "Closed", "order_status": None},
+    "Cancelled": {"fulfillment_status": "Cancelled", "order_status": "Cancelled"},
+}
+
+DEFAULT_PAYMENT_STATUS: dict[str, str] = {"Open": "Unpaid", "Paid In Full": "Paid"}
+DEFAULT_INVOICE_STATUS: dict[str, str] = {"Open": "Open", "Paid In Full": "Closed"}
+
+
+class SyncSettings(dg.ConfigurableResource):
+    """Tunables and mapping tables of the O2C sync; defaults suit a standard NetSuite account."""
+
+    netsuite_timezone: str = Field(
+        default="America/Los_Angeles",
+        description="IANA time zone of the NetSuite account (Setup > Company > Time Zone); tranDate is a date there.",
+    )
+    subsidiary_id: str = Field(default="1", description="NetSuite subsidiary for new customers.")
+    customer_external_id_prefix: str = "SF_ACCT_"
+    sales_order_external_id_prefix: str = "SF_ORDER_"
+    eligible_order_statuses: list[str] = Field(default_factory=lambda: ["Activated"])
+    order_status: dict[str, dict[str, str | None]] = Field(
+        default_factory=lambda: dict(DEFAULT_ORDER_STATUS),
+        description="NetSuite sales-order status text -> Salesforce Fulfillment_Status__c and Order Status.",
+    )
+    payment_status: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_PAYMENT_STATUS),
+        description="NetSuite invoice status text -> Salesforce Invoice__c.Payment_Status__c.",
+    )
+    partial_payment_status: str = Field(
+        default="Partially Paid",
+        description="Payment status of an open invoice with a payment applied.",
+    )
+    invoice_status: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_INVOICE_STATUS))
+    company_name_max: int = 83
+    address_line_max: int = 150
+    salesforce_bulk_threshold: int = Field(
+        default=2000,
+        description="Salesforce writes above this many records go through Bulk API 2.0.",
+    )
+    netsuite_write_threads: int = Field(
+        default=5,
+        description="Parallel NetSuite writers; the resource's account-wide limiter still gates them.",
+    )
+    dlq_retry_after_s: float = Field(
+        default=3600.0,
+        description="Data errors are re-tried automatically after this long (doubling per attempt).",
+    )
+    transient_retry_after_s: float = 300.0
+    change_lookback_s: float = Field(
+        default=600.0,
+        description="Change feeds re-read this far behind their checkpoint (late commits).",
+    )
+
+    @classmethod
+    def from_env(cls) -> SyncSettings:
+        """Defaults, overridden by ``O2C_SYNC_CONFIG`` (YAML) and ``O2C_NETSUITE_TIMEZONE``."""
+        overrides: dict = {}
+        path = os.environ.get("O2C_SYNC_CONFIG")
+        if path:
+            overrides.update(yaml.safe_load(Path(path).read_text()) or {})
+        if tz := os.environ.get("O2C_NETSUITE_TIMEZONE"):
+            overrides["netsuite_timezone"] = tz
+        return cls(**overrides)
+
+    def order_rule(self, netsuite_status: str | None) -> OrderStatusRule | None:
+        rule = self.order_status.get(status_text("SalesOrd", netsuite_status) or "")
+        return OrderStatusRule(**rule) if rule else None

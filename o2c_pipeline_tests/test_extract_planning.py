@@ -1,0 +1,174 @@
+"""Window arithmetic, query text and path choice, with recording fakes of the resources."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+
+from o2c_pipeline.assets.extract import ExtractConfig, plan_window
+from o2c_pipeline.entities import ENTITIES, entity
+from o2c_pipeline.extract import FetchTuning, NetSuiteSource, SalesforceSource, Window, extract
+from o2c_pipeline.extract.sources import suiteql_records_query
+
+UTC = dt.UTC
+DAY = Window(dt.datetime(2024, 3, 1, tzinfo=UTC), dt.datetime(2024, 3, 2, tzinfo=UTC))
+
+
+def test_windows_split_contiguously_at_whole_seconds() -> None:
+    parts = DAY.split(7)
+    assert parts[0].start == DAY.start and parts[-1].end == DAY.end
+    assert all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+    assert all(p.start.microsecond == 0 for p in parts) and len(parts) == 7
+    assert Window(DAY.start, DAY.start + dt.timedelta(seconds=2)).split(10) == [
+        Window(DAY.start, DAY.start + dt.timedelta(seconds=1)),
+        Window(DAY.start + dt.timedelta(seconds=1), DAY.start + dt.timedelta(seconds=2)),
+    ]
+
+
+def test_open_partition_loads_from_watermark_minus_lookback() -> None:
+    now = dt.datetime(2024, 3, 1, 15, 0, tzinfo=UTC)
+    mark = dt.datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
+    window, incremental = plan_window(DAY, mark, ExtractConfig(), now)
+    assert incremental and window == Window(mark - dt.timedelta(minutes=10), DAY.end)
+    # a watermark just before midnight re-reads the tail of yesterday too (late committers)
+    late = dt.datetime(2024, 2, 29, 23, 55, tzinfo=UTC)
+    assert plan_window(DAY, late, ExtractConfig(), now) == (
+        Window(late - dt.timedelta(minutes=10), DAY.end),
+        True,
+    )
+    # closed partitions, ranges, stale watermarks and full refreshes fetch the whole window
+    assert plan_window(DAY, mark, ExtractConfig(), now + dt.timedelta(days=1)) == (DAY, False)
+    assert plan_window(DAY, None, ExtractConfig(), now) == (DAY, False)
+    assert plan_window(DAY, mark - dt.timedelta(days=2), ExtractConfig(), now) == (DAY, False)
+    assert plan_window(DAY, mark, ExtractConfig(full_refresh=True), now) == (DAY, False)
+
+
+class FakeSalesforce:
+    bulk_threshold_rows = 100
+
+    def __init__(self, total: int) -> None:
+        self.total, self.api_calls, self.queries = total, 0, []
+
+    def count(self, sobject: str, where: str = "", *, include_deleted: bool = False) -> int:
+        self.api_calls += 1
+        self.queries.append(("count", sobject, where, include_deleted))
+        return self.total
+
+    def query_pages(self, soql: str, *, include_deleted: bool = False):
+        self.api_calls += 1
+        self.queries.append(("rest", soql, include_deleted))
+        yield [
+            {
+                "Id": "001X",
+                "SystemModstamp": "2024-03-01T00:00:00.000+0000",
+                "IsDeleted": True,
+                "Name": "Gone",
+                "Account": {"Name": "nested values are dropped"},
+            }
+        ]
+
+    def bulk_query_frames(self, soql: str, *, include_deleted: bool = False):
+        self.api_calls += 2
+        self.queries.append(("bulk", soql, include_deleted))
+        yield pa.table(
+            {"Id": ["001Y"], "SystemModstamp": ["2024-03-01T01:00:00.000Z"], "IsDeleted": ["false"]}
+        )
+
+
+def test_salesforce_path_choice_and_boundaries(tmp_path: Path) -> None:
+    accounts = entity("salesforce.accounts")
+    small = FakeSalesforce(total=5)
+    result = extract(SalesforceSource(small), accounts, DAY, tmp_path / "a")
+    assert (result.path, result.rows, result.deletes, result.api_calls) == ("rest", 1, 1, 2)
+    _, sobject, where, include_deleted = small.queries[0]
+    assert (sobject, include_deleted) == ("Account", True)
+    assert (
+        where == "SystemModstamp >= 2024-03-01T00:00:00Z AND SystemModstamp < 2024-03-02T00:00:00Z"
+    )
+    big = FakeSalesforce(total=100)
+    assert extract(SalesforceSource(big), accounts, DAY, tmp_path / "b").path == "bulk"
+    assert big.queries[1][2] is True  # queryAll in Bulk too
+    forced = FakeSalesforce(total=5)
+    assert (
+        extract(
+            SalesforceSource(forced),
+            accounts,
+            DAY,
+            tmp_path / "c",
+            tuning=FetchTuning(bulk_threshold_rows=1),
+        ).path
+        == "bulk"
+    )
+    empty = FakeSalesforce(total=0)
+    assert (
+        extract(SalesforceSource(empty), accounts, DAY, tmp_path / "d").api_calls == 1
+    )  # nothing changed: one call
+
+
+class FakeSuiteQL:
+    """Serves ids 1..n from a pretend table; records every query it answers."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.api_calls, self.queries = n, 0, []
+
+    def suiteql_page(self, q: str, *, limit: int = 1000, offset: int = 0) -> dict:
+        self.api_calls += 1
+        self.queries.append((q, limit, offset))
+        assert offset + limit <= 100_000, "a page past the SuiteQL ceiling"
+        if "COUNT(*)" in q:
+            return {"items": [{"links": [], "n": str(self.n)}], "hasMore": False}
+        if "deletedrecord" in q:
+            return {
+                "items": [{"links": [], "id": "5", "lastmodifieddate": "2024-03-01 05:00:00"}],
+                "hasMore": False,
+            }
+        after = int(q.split(" > ")[-1].split(" ")[0]) if "c.id >" in q else 0
+        ids = list(range(after + 1, min(self.n, after + limit) + 1))
+        items = [
+            {"links": [], "id": str(i), "lastmodifieddate": "2024-03-01 00:00:00"} for i in ids
+        ]
+        return {
+            "items": items,
+            "hasMore": ids[-1] < self.n if ids else False,
+            "totalResults": self.n - after,
+        }
+
+
+def test_netsuite_keyset_paging_never_nears_the_ceiling(tmp_path: Path) -> None:
+    customers = entity("netsuite.customers")
+    fake = FakeSuiteQL(n=2500)
+    result = extract(
+        NetSuiteSource(fake),
+        customers,
+        DAY,
+        tmp_path / "n",
+        tuning=FetchTuning(rows_per_window=10**9),
+    )
+    assert (result.rows, result.deletes) == (2501, 1)
+    pages = [q for q in fake.queries if "ORDER BY c.id" in q[0]]
+    assert [offset for _, _, offset in pages] == [0, 0, 0]
+    assert "c.id > 2000" in pages[-1][0]
+    # count + 3 record pages + 1 deletes page: ceil(rows / 1000) plus the fixed two
+    assert result.api_calls == 5
+
+
+def test_suiteql_selects_stamps_with_to_char_and_filters_half_open() -> None:
+    q = suiteql_records_query(entity("netsuite.sales_order_lines"), DAY)
+    assert "TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodifieddate" in q
+    assert "t.lastmodifieddate >= TO_TIMESTAMP('2024-03-01 00:00:00', 'YYYY-MM-DD HH24:MI:SS')" in q
+    assert "t.lastmodifieddate < TO_TIMESTAMP('2024-03-02 00:00:00', 'YYYY-MM-DD HH24:MI:SS')" in q
+    assert "tl.mainline = 'F'" in q and " > " not in q
+
+
+def test_every_entity_is_declared_consistently() -> None:
+    assert len({e.table for e in ENTITIES}) == 13
+    for e in ENTITIES:
+        names = e.column_names
+        assert len(names) == len(set(names)), e.table
+        assert {e.key, e.cursor, e.group_column} <= set(names), e.table
+        assert e.column(e.cursor).type == "TIMESTAMP"
+        assert (e.deleted_flag is not None) or e.deleted_record_types, (
+            f"{e.table} has no delete source"
+        )

@@ -1,0 +1,380 @@
+"""Delta loads against the sandbox over real HTTPS, through the real clients.
+
+One range load per module (the last weeks, as one run) is shared by the tests that follow it; each
+test states what it changes. The whole history (four months, one run) is the slow test at the end.
+Runs here select the extraction assets without their checks (those are tested on their own).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import requests
+
+from o2c_pipeline.assets import EXTRACT_ASSETS
+from o2c_pipeline.cli.run import earliest_partition, execute, extract_run_config
+from o2c_pipeline.definitions import build_resources
+from o2c_pipeline.entities import ENTITIES, NETSUITE_ENTITIES, SALESFORCE_ENTITIES, Entity, entity
+from o2c_pipeline.extract.sources import _cursor_expr, _key_expr
+from o2c_pipeline.extract.windows import parse_stamp, soql_literal, suiteql_literal
+from o2c_pipeline.jobs import EXTRACT_TAG
+from o2c_pipeline.partitions import open_partition_key
+from o2c_pipeline.warehouse import Warehouse
+
+TODAY = open_partition_key()
+RANGE_DAYS = 21
+EXTRACT_ONLY = dg.define_asset_job(
+    "extract_under_test",
+    selection=dg.AssetSelection.tag(*next(iter(EXTRACT_TAG.items()))).without_checks(),
+)
+SALESFORCE_ONLY = dg.define_asset_job(
+    "salesforce_under_test",
+    selection=dg.AssetSelection.groups("salesforce").without_checks(),
+)
+
+
+class Pipeline:
+    """The extraction job over one warehouse, plus the ground truth from the sandbox."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        since: dt.datetime | None = None,
+        job: Any = EXTRACT_ONLY,
+        checkpoints: Any = None,
+    ) -> None:
+        self.env = env
+        self.since = since  # compare with the sandbox from here on (what the loaded range covers)
+        resources = build_resources()
+        resources["salesforce"] = resources["salesforce"].model_copy(
+            update={"bulk_poll_interval_s": 0.2}
+        )
+        if checkpoints is not None:
+            resources["checkpoints"] = checkpoints
+        defs = dg.Definitions(assets=EXTRACT_ASSETS, jobs=[job], resources=resources)
+        self.job = defs.resolve_job_def(job.name)
+        self.instance = dg.DagsterInstance.ephemeral()
+        self.warehouse = Warehouse(env["O2C_WAREHOUSE"])
+
+    def run(self, start: str, end: str | None = None, **config: Any) -> dg.ExecuteInProcessResult:
+        result = execute(
+            self.job,
+            self.instance,
+            start=start,
+            end=end or start,
+            run_config=extract_run_config(self.job, **config) if config else None,
+            progress=False,
+        )
+        assert result.success
+        return result
+
+    def metadata(self, result: dg.ExecuteInProcessResult, ent: Entity) -> dict[str, Any]:
+        events = [
+            e
+            for e in result.get_asset_materialization_events()
+            if e.asset_key == dg.AssetKey([ent.system, ent.name])
+        ]
+        return {k: getattr(v, "value", v) for k, v in events[-1].materialization.metadata.items()}
+
+    def current(self, ent: Entity) -> set[tuple[Any, dt.datetime]]:
+        return set(
+            self.warehouse.query(f'SELECT "{ent.key}", "{ent.cursor}" FROM {ent.current_table}')
+        )
+
+    def versions(self, ent: Entity) -> set[tuple]:
+        return set(self.warehouse.query(f"SELECT * EXCLUDE (_loaded_at) FROM {ent.table}"))
+
+    def truth(self, ent: Entity) -> set[tuple[Any, dt.datetime]]:
+        """Live records and their stamps, read whole through the real clients."""
+        with dg.build_resources(build_resources()) as live:
+            if ent.system == "salesforce":
+                sf = live.salesforce.client()
+                where = f" WHERE {ent.cursor} >= {soql_literal(self.since)}" if self.since else ""
+                rows = sf.query_all_iter(f"SELECT {ent.key}, {ent.cursor} FROM {ent.source}{where}")
+                return {(r[ent.key], parse_stamp(r[ent.cursor]).replace(tzinfo=None)) for r in rows}
+            clauses = [*ent.where] + (
+                [f"{_cursor_expr(ent)} >= {suiteql_literal(self.since)}"] if self.since else []
+            )
+            where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+            q = (
+                f"SELECT {_key_expr(ent)} AS k, TO_CHAR({_cursor_expr(ent)}, 'YYYY-MM-DD HH24:MI:SS') AS m "
+                f"FROM {ent.source}{where}"
+            )
+            return {
+                (int(r["k"]), dt.datetime.fromisoformat(r["m"]))
+                for page in live.netsuite.suiteql_pages(q)
+                for r in page
+            }
+
+
+@contextmanager
+def pipeline_for(
+    env: dict[str, str],
+    since: dt.datetime | None = None,
+    job: Any = EXTRACT_ONLY,
+    checkpoints: Any = None,
+) -> Iterator[Pipeline]:
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        yield Pipeline(env, since, job, checkpoints)
+
+
+def fresh_env(sandbox_env: dict[str, str], directory: Path) -> dict[str, str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    return {
+        **sandbox_env,
+        "O2C_WAREHOUSE": str(directory / "warehouse.duckdb"),
+        "O2C_CHECKPOINT_URL": f"sqlite:///{directory / 'checkpoints.sqlite'}",
+    }
+
+
+@pytest.fixture(scope="module")
+def pipeline(sandbox_env, tmp_path_factory) -> Iterator[Pipeline]:
+    """A warehouse holding the last weeks through today, loaded as one run."""
+    start = dt.date.fromisoformat(TODAY) - dt.timedelta(days=RANGE_DAYS - 1)
+    since = dt.datetime.combine(start, dt.time())
+    with pipeline_for(fresh_env(sandbox_env, tmp_path_factory.mktemp("extract")), since) as pipe:
+        pipe.start = start.isoformat()
+        pipe.history = pipe.run(pipe.start, TODAY)
+        yield pipe
+
+
+def assert_current_matches_sandbox(pipe: Pipeline) -> None:
+    for ent in ENTITIES:
+        truth, current = pipe.truth(ent), pipe.current(ent)
+        assert truth or pipe.since, f"the sandbox has no {ent.table}"
+        assert current == truth, (
+            f"{ent.current_table}: {len(current - truth)} extra, {len(truth - current)} missing, "
+            f"e.g. {sorted(current ^ truth)[:3]}"
+        )
+
+
+def check_range_run(pipe: Pipeline, result: dg.ExecuteInProcessResult, start: str) -> None:
+    days = (dt.date.fromisoformat(TODAY) - dt.date.fromisoformat(start)).days + 1
+    assert len(pipe.instance.get_runs()) == 1
+    assert {e.partition for e in result.get_asset_materialization_events()} == {
+        (dt.date.fromisoformat(start) + dt.timedelta(days=i)).isoformat() for i in range(days)
+    }
+    assert_current_matches_sandbox(pipe)
+    for ent in ENTITIES:
+        meta = pipe.metadata(result, ent)
+        assert meta["mode"] == "full" and meta["watermark"] != "none", ent.table
+        assert meta["rows"] == meta["versions"] > 0 and isinstance(meta["seconds"], float)
+
+
+def test_a_range_loads_as_one_run_and_matches_the_sandbox(pipeline: Pipeline) -> None:
+    check_range_run(pipeline, pipeline.history, pipeline.start)
+
+
+@pytest.mark.slow
+def test_the_whole_history_loads_as_one_run_and_matches_the_sandbox(
+    sandbox_env, tmp_path: Path
+) -> None:
+    with pipeline_for(fresh_env(sandbox_env, tmp_path)) as pipe:
+        start = earliest_partition(build_resources())
+        assert (dt.date.fromisoformat(TODAY) - start).days >= 90, "the world spans four months"
+        result = pipe.run(start.isoformat(), TODAY)
+        check_range_run(pipe, result, start.isoformat())
+        lines = pipe.metadata(result, entity("netsuite.sales_order_lines"))
+        assert lines["rows"] > 1000 and lines["api_calls"] <= lines["rows"] // 1000 + 4
+
+
+def test_rerunning_a_partition_changes_nothing(pipeline: Pipeline) -> None:
+    busiest = pipeline.warehouse.query(
+        "SELECT _partition FROM salesforce.order_items GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    )[0][0].isoformat()
+    before = {ent.table: pipeline.versions(ent) for ent in ENTITIES}
+    stamps = pipeline.warehouse.query("SELECT max(_loaded_at) FROM salesforce.order_items")
+    result = pipeline.run(busiest)
+    assert {ent.table: pipeline.versions(ent) for ent in ENTITIES} == before
+    assert pipeline.warehouse.query("SELECT max(_loaded_at) FROM salesforce.order_items") == stamps
+    meta = pipeline.metadata(result, entity("salesforce.order_items"))
+    assert meta["rows"] > 0 and meta["versions"] == meta["written"] == 0
+
+
+def _sandbox_post(env: dict[str, str], path: str, body: dict) -> dict:
+    url = f"{env['SALESFORCE_LOGIN_URL']}/__sandbox__/{path}"
+    response = requests.post(url, json=body, verify=env["O2C_CA_BUNDLE"], timeout=60)
+    response.raise_for_status()
+    return response.json()
+
+
+def _new_versions(pipe: Pipeline, before: dict[str, set], ent: Entity) -> set:
+    return {
+        row[ent.column_names.index(ent.group_column)]
+        for row in pipe.versions(ent) - before[ent.table]
+    }
+
+
+def test_a_delta_run_picks_up_exactly_the_changed_and_deleted_records(pipeline: Pipeline) -> None:
+    before = {ent.table: pipeline.versions(ent) for ent in ENTITIES}
+    changes = _sandbox_post(pipeline.env, "advance", {"steps": 1})
+    touched: dict[str, set] = {}
+    for kind in ("changed", "deleted"):
+        for table, keys in changes[kind].items():
+            touched.setdefault(table, set()).update(
+                k[0] if isinstance(k, list) else k for k in keys
+            )
+    result = pipeline.run(TODAY)
+    for ent in SALESFORCE_ENTITIES:
+        meta = pipeline.metadata(result, ent)
+        assert meta["mode"] == "incremental" and meta["api_calls"] <= 2, (ent.table, meta)
+        assert _new_versions(pipeline, before, ent) == touched.get(f"sf.{ent.source}", set()), (
+            ent.table
+        )
+    customers = entity("netsuite.customers")
+    assert _new_versions(pipeline, before, customers) == touched.get("ns.customer", set())
+    transactions = [e for e in NETSUITE_ENTITIES if e.source.startswith("transaction t")]
+    extracted = set().union(*(_new_versions(pipeline, before, e) for e in transactions))
+    with dg.build_resources(build_resources()) as live:
+        ids = ",".join(str(i) for i in touched.get("ns.transaction", {0}))
+        kinds = {
+            int(r["id"]): r["type"]
+            for page in live.netsuite.suiteql_pages(
+                f"SELECT id, type FROM transaction WHERE id IN ({ids})"
+            )
+            for r in page
+        }
+    wanted = {i for i, t in kinds.items() if t in ("SalesOrd", "ItemShip", "CustInvc", "CustPymt")}
+    assert extracted == wanted and wanted
+    orders_with_new_lines = _new_versions(pipeline, before, entity("netsuite.sales_order_lines"))
+    assert orders_with_new_lines <= {i for i, t in kinds.items() if t == "SalesOrd"}
+    deleted_flag = len(entity("salesforce.contacts").columns)
+    assert touched.get("sf.Contact") and any(
+        row[deleted_flag]
+        for row in pipeline.versions(entity("salesforce.contacts")) - before["salesforce.contacts"]
+    ), "a deletion arrives as a version flagged deleted"
+    assert_current_matches_sandbox(pipeline)
+
+
+def test_ties_and_late_commits_at_the_watermark_are_not_lost(pipeline: Pipeline, sandbox) -> None:
+    """Records committed after a run with a stamp equal to the watermark, or a little before it,
+    arrive in the next delta run (a strict ``>`` cursor without look-back loses both)."""
+    pipeline.run(TODAY)  # the watermark is now the newest stamp
+    accounts, customers = entity("salesforce.accounts"), entity("netsuite.customers")
+    sf_mark = max(stamp for _, stamp in pipeline.current(accounts))
+    ns_mark = max(stamp for _, stamp in pipeline.current(customers))
+    store = sandbox.ctx.store
+    with store.writer() as cur:
+        sf_ids = [
+            r[0]
+            for r in cur.execute(
+                'SELECT "Id" FROM sf."Account" WHERE NOT "IsDeleted" AND "SystemModstamp" < ? ORDER BY "Id" LIMIT 2',
+                [sf_mark - dt.timedelta(hours=1)],
+            ).fetchall()
+        ]
+        ns_ids = [
+            r[0]
+            for r in cur.execute(
+                "SELECT id FROM ns.customer WHERE lastmodifieddate < ? ORDER BY id LIMIT 2",
+                [ns_mark - dt.timedelta(hours=1)],
+            ).fetchall()
+        ]
+        for ids, stamps, sql in (
+            (
+                sf_ids,
+                (sf_mark, sf_mark - dt.timedelta(minutes=5)),
+                'UPDATE sf."Account" SET "Phone" = \'+1 555 0100\', "SystemModstamp" = ? WHERE "Id" = ?',
+            ),
+            (
+                ns_ids,
+                (ns_mark, ns_mark - dt.timedelta(minutes=5)),
+                "UPDATE ns.customer SET phone = '+1 555 0100', lastmodifieddate = ? WHERE id = ?",
+            ),
+        ):
+            for record_id, stamp in zip(ids, stamps, strict=True):
+                cur.execute(sql, [stamp, record_id])
+    pipeline.run(TODAY)
+    assert {
+        (sf_ids[0], sf_mark),
+        (sf_ids[1], sf_mark - dt.timedelta(minutes=5)),
+    } <= pipeline.current(accounts)
+    assert {
+        (ns_ids[0], ns_mark),
+        (ns_ids[1], ns_mark - dt.timedelta(minutes=5)),
+    } <= pipeline.current(customers)
+    phones = pipeline.warehouse.query(
+        "SELECT count(*) FROM salesforce.accounts_current WHERE \"Phone\" = '+1 555 0100'"
+    )
+    assert phones == [(2,)]
+
+
+def test_a_failed_commit_keeps_the_partition_and_the_watermark(
+    pipeline: Pipeline, monkeypatch
+) -> None:
+    _sandbox_post(pipeline.env, "advance", {"steps": 1})
+    before = {ent.table: pipeline.versions(ent) for ent in ENTITIES}
+    with dg.build_resources(build_resources()) as live:
+        marks = {
+            ent.table: live.checkpoints.get_watermark(ent.watermark_key).modstamp
+            for ent in ENTITIES
+        }
+
+    def disk_full(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Warehouse, "_refresh_current", staticmethod(disk_full))
+    failed = execute(pipeline.job, pipeline.instance, start=TODAY, end=TODAY, progress=False)
+    assert not failed.success
+    assert {ent.table: pipeline.versions(ent) for ent in ENTITIES} == before
+    with dg.build_resources(build_resources()) as live:
+        assert {
+            e.table: live.checkpoints.get_watermark(e.watermark_key).modstamp for e in ENTITIES
+        } == marks
+    monkeypatch.undo()
+    pipeline.run(TODAY)  # the same delta commits once the fault is gone
+    assert all(before[e.table] <= pipeline.versions(e) for e in ENTITIES)
+    assert any(before[e.table] != pipeline.versions(e) for e in ENTITIES)
+
+
+def test_bulk_and_rest_paths_land_the_same_rows(sandbox_env, tmp_path: Path) -> None:
+    with pipeline_for(fresh_env(sandbox_env, tmp_path / "rest"), job=SALESFORCE_ONLY) as rest:
+        with dg.build_resources(build_resources()) as live:
+            newest = live.salesforce.client().query(
+                "SELECT SystemModstamp FROM OrderItem ORDER BY SystemModstamp DESC LIMIT 1"
+            )["records"][0]
+        day = parse_stamp(newest["SystemModstamp"]).date().isoformat()
+        by_rest = rest.run(day, full_refresh=True)
+    with pipeline_for(fresh_env(sandbox_env, tmp_path / "bulk"), job=SALESFORCE_ONLY) as bulk:
+        by_bulk = bulk.run(day, full_refresh=True, bulk_threshold_rows=1)
+    loaded = 0
+    for ent in SALESFORCE_ENTITIES:
+        meta = bulk.metadata(by_bulk, ent)
+        if meta["rows"]:
+            loaded += 1
+            assert rest.metadata(by_rest, ent)["path"] == "rest"
+            assert meta["path"] == "bulk", ent.table
+        assert bulk.versions(ent) == rest.versions(ent), ent.table
+    assert loaded >= 3
+
+
+@pytest.mark.postgres
+def test_the_postgres_checkpoint_store_carries_the_delta_loads(sandbox_env, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from o2c_pipeline.resources.checkpoints import CheckpointStore
+
+    url = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+    schema = f"o2c_extract_{uuid.uuid4().hex[:10]}"
+    store = CheckpointStore(url=url, db_schema=schema)
+    today = dt.datetime.combine(dt.date.fromisoformat(TODAY), dt.time())
+    try:
+        with pipeline_for(fresh_env(sandbox_env, tmp_path), today, checkpoints=store) as pipe:
+            first = pipe.run(TODAY)
+            assert all(pipe.metadata(first, e)["mode"] == "full" for e in ENTITIES)
+            assert store.get_watermark(entity("salesforce.orders").watermark_key) is not None
+            _sandbox_post(pipe.env, "advance", {"steps": 1})
+            second = pipe.run(TODAY)
+            assert all(pipe.metadata(second, e)["mode"] == "incremental" for e in ENTITIES)
+            assert_current_matches_sandbox(pipe)
+    finally:
+        with sa.create_engine(url).begin() as con:
+            con.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
