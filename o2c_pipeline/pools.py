@@ -55,12 +55,13 @@ class Pool:
 
 NETSUITE_API = Pool(
     name="netsuite_api",
-    slots=2,
+    slots=1,
     reserved_requests=1,
     description=(
         "NetSuite's account-wide concurrent-request limit (NETSUITE_CONCURRENCY_LIMIT, 5 on a base "
-        "account), shared by SOAP, REST and RESTlets: 2 ops at a time, each with (limit - 1) // 2 "
-        "requests in flight, one request kept for the sensors."
+        "account), shared by SOAP, REST and RESTlets: one op at a time with the whole budget "
+        "(limit - 1 requests in flight, rate - 1/s), one request kept for the sensors. One op "
+        "fetches its pages concurrently, so a second slot would only halve every op's share."
     ),
 )
 SALESFORCE_API = Pool(

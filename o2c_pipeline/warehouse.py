@@ -29,11 +29,13 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 from filelock import FileLock
 from pydantic import Field
 
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.runner import Extraction
+from o2c_pipeline.extract.windows import Window
 
 BOOKKEEPING = {"_deleted": "BOOLEAN", "_partition": "DATE", "_loaded_at": "TIMESTAMP"}
 LOCK_TIMEOUT_S = 600.0
@@ -233,6 +235,52 @@ class Warehouse:
         )
 
     # -- reads ---------------------------------------------------------------------------------
+    def holds_all(self, entity: Entity, identities: pa.Table, window: Window) -> bool:
+        """Whether every ``(group, cursor, _deleted)`` identity a probe found in ``window`` is
+        already a held version (values as staged, cast as a commit casts them)."""
+        if identities.num_rows == 0:
+            return True
+        grp, cursor = entity.group_column, entity.cursor
+        g_type, c_type = entity.column(grp).type, entity.column(cursor).type
+        with self.connect() as con:
+            if not self._exists(con, entity.table):
+                return False
+            con.register("_probe", identities)
+            try:
+                ((missing,),) = con.execute(
+                    f"""SELECT count(*) FROM (
+                        SELECT {cast_expr(grp, g_type)} AS g, {cast_expr(cursor, c_type)} AS c, _deleted
+                        FROM _probe) p
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM {table_ref(entity.table)} v
+                        WHERE v.{q(cursor)} >= ? AND v.{q(cursor)} = p.c
+                        AND v.{q(grp)} IS NOT DISTINCT FROM p.g AND v._deleted = p._deleted)""",
+                    [window.start.replace(tzinfo=None)],
+                ).fetchall()  # fetchone() would leave the result open for unregister()
+            finally:
+                con.unregister("_probe")
+        return missing == 0
+
+    def row_counts(self, entity: Entity) -> tuple[int, int]:
+        """Rows of the versions table and of the current-state table."""
+        with self.connect() as con:
+            if not self._exists(con, entity.table):
+                return 0, 0
+            return tuple(  # type: ignore[return-value]
+                con.execute(f"SELECT count(*) FROM {table_ref(t)}").fetchall()[0][0]
+                for t in (entity.table, entity.current_table)
+            )
+
+    @staticmethod
+    def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+        schema, name = qualified.split(".", 1)
+        return bool(
+            con.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [schema, name],
+            ).fetchall()
+        )
+
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         with self.connect() as con:
             return con.execute(sql, params or []).fetchall()
@@ -276,8 +324,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         extraction = obj.extraction
         started = time.monotonic()
         try:
-            result = warehouse.commit(extraction)
-            extra = dict(obj.after_commit(result)) if obj.after_commit else {}
+            if extraction.probed_unchanged:  # nothing new: no write, the watermark stays
+                result = CommitResult(0, 0, 0, 0, None, *warehouse.row_counts(extraction.entity))
+                extra = {}
+            else:
+                result = warehouse.commit(extraction)
+                extra = dict(obj.after_commit(result)) if obj.after_commit else {}
         finally:
             shutil.rmtree(obj.staging_dir, ignore_errors=True)
             with contextlib.suppress(OSError):  # the run's staging folder, once its last load is in
@@ -295,7 +347,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 "seconds": round(extraction.seconds + time.monotonic() - started, 3),
                 "fetch_seconds": round(extraction.seconds, 3),
                 "path": extraction.path,
-                "mode": "incremental" if extraction.incremental else "full",
+                "mode": extraction.mode,
                 "table_rows": result.table_rows,
                 "current_rows": result.current_rows,
                 "dagster/row_count": result.table_rows,

@@ -124,8 +124,9 @@ class FakeSuiteQL:
                 "items": [{"links": [], "id": "5", "lastmodifieddate": "2024-03-01 05:00:00"}],
                 "hasMore": False,
             }
-        after = int(q.split(" > ")[-1].split(" ")[0]) if "c.id >" in q else 0
-        ids = list(range(after + 1, min(self.n, after + limit) + 1))
+        after = int(q.split("c.id > ")[1].split(" ")[0]) if "c.id >" in q else 0
+        first = after + offset + 1
+        ids = list(range(first, min(self.n, first + limit - 1) + 1))
         items = [
             {"links": [], "id": str(i), "lastmodifieddate": "2024-03-01 00:00:00"} for i in ids
         ]
@@ -136,22 +137,22 @@ class FakeSuiteQL:
         }
 
 
-def test_netsuite_keyset_paging_never_nears_the_ceiling(tmp_path: Path) -> None:
+def test_netsuite_full_load_pages_id_chunks_by_offset_below_the_ceiling(tmp_path: Path) -> None:
     customers = entity("netsuite.customers")
-    fake = FakeSuiteQL(n=2500)
-    result = extract(
-        NetSuiteSource(fake),
-        customers,
-        DAY,
-        tmp_path / "n",
-        tuning=FetchTuning(rows_per_window=10**9),
-    )
-    assert (result.rows, result.deletes) == (2501, 1)
+    fake = FakeSuiteQL(n=250_500)
+    result = extract(NetSuiteSource(fake), customers, DAY, tmp_path / "n")
+    assert (result.rows, result.deletes) == (250_501, 1)
     pages = [q for q in fake.queries if "ORDER BY c.id" in q[0]]
-    assert [offset for _, _, offset in pages] == [0, 0, 0]
-    assert "c.id > 2000" in pages[-1][0]
-    # count + 3 record pages + 1 deletes page: ceil(rows / 1000) plus the fixed two
-    assert result.api_calls == 5
+    # three chunks of one query text each, the later ones starting after the previous chunk's
+    # last id; every page below the 100,000-row ceiling
+    texts = list(dict.fromkeys(q for q, _, _ in pages))
+    assert len(texts) == 3 and " > " not in texts[0].split(" WHERE ")[-1].split("ORDER BY")[0]
+    assert "c.id > 100000 ORDER BY" in texts[1] and "c.id > 200000 ORDER BY" in texts[2]
+    offsets = sorted(offset for q, _, offset in pages if q == texts[1])
+    assert offsets == list(range(0, 100_000, 1000))
+    # no sizing COUNT: ceil(rows / 1000) record pages plus the deletes page
+    assert not any("COUNT(*)" in q for q, _, _ in fake.queries)
+    assert result.api_calls == 251 + 1
 
 
 def test_suiteql_selects_stamps_with_to_char_and_filters_half_open() -> None:

@@ -6,6 +6,7 @@ from o2c_pipeline.extract.sources import (
     FetchTask,
     FetchTuning,
     NetSuiteSource,
+    Probe,
     SalesforceSource,
     Source,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "FetchTask",
     "FetchTuning",
     "NetSuiteSource",
+    "Probe",
     "SalesforceSource",
     "Source",
     "Window",

@@ -1,20 +1,29 @@
 """Fetch a planned load concurrently into staging files.
 
+An incremental load may first probe (one call): if the warehouse already holds every version the
+source has in the window, the load ends there, fetching and writing nothing.
+
 Tasks run on a thread pool (the resources' limiters hold each API to its account limits); each
 task streams its pages into its own Parquet file, so memory stays at one page per thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+
+import pyarrow as pa
 
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.sources import FetchPlan, FetchTask, FetchTuning, Source
 from o2c_pipeline.extract.staging import Stager
 from o2c_pipeline.extract.windows import Window
+
+PROBE_PATH = "probe"
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,17 @@ class Extraction:
     seconds: float
     incremental: bool
 
+    @property
+    def probed_unchanged(self) -> bool:
+        """The probe found nothing new: nothing was fetched and there is nothing to commit."""
+        return self.path == PROBE_PATH
+
+    @property
+    def mode(self) -> str:
+        if self.probed_unchanged:
+            return "probe"
+        return "incremental" if self.incremental else "full"
+
 
 def _drain(task: FetchTask, stager: Stager) -> None:
     with stager.open() as out:
@@ -47,11 +67,34 @@ def extract(
     *,
     tuning: FetchTuning | None = None,
     max_workers: int = 4,
+    all_held: Callable[[pa.Table], bool] | None = None,
 ) -> Extraction:
-    """Plan and fetch ``entity`` over ``window`` into Parquet files under ``staging_dir``."""
+    """Plan and fetch ``entity`` over ``window`` into Parquet files under ``staging_dir``.
+
+    With ``all_held`` (whether the warehouse holds every identity of a probe's answer), the source
+    is probed first and nothing is fetched if it holds nothing new; the probe's call is counted
+    either way.
+    """
     started = time.monotonic()
     calls_before = source.api_calls
     tuning = tuning or FetchTuning()
+    if all_held is not None:
+        probe = source.probe(entity, window)
+        if probe is not None and probe.rows is not None:
+            tuning = dataclasses.replace(tuning, known_rows=probe.rows)
+        if probe is not None and all_held(probe.identities):
+            return Extraction(
+                entity=entity,
+                window=window,
+                files=[],
+                path=PROBE_PATH,
+                rows=0,
+                deletes=0,
+                pages=0,
+                api_calls=source.api_calls - calls_before,
+                seconds=time.monotonic() - started,
+                incremental=True,
+            )
     plan: FetchPlan = source.plan(entity, window, tuning)
     stager = Stager(staging_dir, entity.column_names)
     if plan.tasks:

@@ -7,9 +7,17 @@ normalised pages, so the generic runner can fetch them concurrently. Both source
 - Salesforce: one ``SELECT COUNT()`` (queryAll, so deletions count) picks the path: Bulk API 2.0
   for big windows, REST (queryAll, split into concurrent sub-windows) for small ones; an empty
   window costs that one call.
-- NetSuite: SuiteQL pages by keyset (``ORDER BY key`` and ``key > last`` with offset 0) so no
-  query nears the 100,000-row ceiling and rows changing mid-load cannot shift offsets; a
-  ``COUNT(*)`` sizes the concurrent windows; deletions come from ``deletedrecord``.
+- NetSuite: SuiteQL ordered by key. A full window is read in chunks of up to 100,000 rows
+  (``key > last key of the previous chunk``) whose pages are fetched concurrently by offset and
+  checked for shifts (:mod:`~o2c_pipeline.extract.suiteql_paging`); small incremental windows page
+  by keyset (``key > last`` with offset 0); deletions come from ``deletedrecord``.
+
+Incremental loads start with a *probe*: one call listing the identities ``(group, stamp,
+deleted)`` the source holds in the look-back window (Salesforce: ``queryAll`` of key, stamp and
+``IsDeleted``; NetSuite: the records' and ``deletedrecord``'s identities in one ``UNION ALL``). If
+the warehouse already holds every one, nothing changed and nothing is fetched. Identities rather
+than a count and a max stamp: a late commit can re-stamp a record already inside the window to a
+stamp at or before the watermark, which leaves the count and the max as they were.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import pyarrow.compute as pc
 
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.staging import normalize_records, normalize_table
+from o2c_pipeline.extract.suiteql_paging import ChunkedSuiteQLReader
 from o2c_pipeline.extract.windows import (
     Window,
     pages_to_windows,
@@ -35,6 +44,9 @@ from o2c_pipeline.extract.windows import (
 SUITEQL_PAGE_SIZE = 1000
 SUITEQL_STAMP_FORMAT = "YYYY-MM-DD HH24:MI:SS"
 SUITEQL_DATE_FORMAT = "YYYY-MM-DD"
+#: A probe answers in one call or not at all: a window holding more versions is simply fetched.
+PROBE_MAX_VERSIONS = 1000
+PROBE_DELETED = "_deleted"
 
 
 @dataclass(frozen=True)
@@ -60,10 +72,39 @@ class FetchTuning:
     max_windows: int = 8
     bulk_threshold_rows: int | None = None  # None: the Salesforce resource's own threshold
     incremental: bool = False  # small delta windows: skip sizing queries
+    known_rows: int | None = None  # the window's row count, when a probe already counted it
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A probe's answer: the ``(group, cursor, _deleted)`` identities in the window, values as
+    staged (strings); ``rows`` is what fetching the window would return, when that is known."""
+
+    identities: pa.Table
+    rows: int | None = None
+
+
+def probe_table(
+    entity: Entity, groups: list[Any], stamps: list[Any], deleted: list[bool]
+) -> pa.Table:
+    return pa.table(
+        {
+            entity.group_column: pa.array(
+                [None if g is None else str(g) for g in groups], pa.string()
+            ),
+            entity.cursor: pa.array([None if m is None else str(m) for m in stamps], pa.string()),
+            PROBE_DELETED: pa.array(deleted, pa.bool_()),
+        }
+    )
 
 
 class Source(Protocol):
     def plan(self, entity: Entity, window: Window, tuning: FetchTuning) -> FetchPlan: ...
+
+    def probe(self, entity: Entity, window: Window) -> Probe | None:
+        """In one call, every ``(group, stamp, deleted)`` identity the source holds in ``window``,
+        or ``None`` when there are more than fit in one answer."""
+        ...
 
     def earliest(self, entity: Entity) -> dt.datetime | None:
         """The oldest stamp the source still reports for ``entity`` (deletions included)."""
@@ -112,9 +153,11 @@ class SalesforceSource:
         return int(getattr(self.resource, "bulk_threshold_rows", None) or 50_000)
 
     def plan(self, entity: Entity, window: Window, tuning: FetchTuning) -> FetchPlan:
-        total = self.resource.count(
-            entity.source, soql_window_filter(entity, window), include_deleted=True
-        )
+        total = tuning.known_rows
+        if total is None:
+            total = self.resource.count(
+                entity.source, soql_window_filter(entity, window), include_deleted=True
+            )
         if total == 0:
             return FetchPlan([], "rest", 0)
         if total >= self.threshold(tuning):
@@ -125,6 +168,28 @@ class SalesforceSource:
             else pages_to_windows(total, tuning.rows_per_window, tuning.max_windows)
         )
         return FetchPlan([self._rest_task(entity, w) for w in window.split(parts)], "rest", total)
+
+    def probe(self, entity: Entity, window: Window) -> Probe | None:
+        """``queryAll`` of key, stamp and deleted flag (a deletion bumps ``SystemModstamp``), one
+        page: ``LIMIT`` stays below the REST batch size, so the answer is always complete. One row
+        per record, so its size is also the window's ``COUNT()``, which planning can skip."""
+        fields = [entity.group_column, entity.cursor, *filter(None, [entity.deleted_flag])]
+        soql = (
+            f"SELECT {', '.join(dict.fromkeys(fields))} FROM {entity.source} "
+            f"WHERE {soql_window_filter(entity, window)} LIMIT {PROBE_MAX_VERSIONS + 1}"
+        )
+        pages = self.resource.query_pages(soql, include_deleted=True)
+        records = next(pages, [])
+        pages.close()
+        if len(records) > PROBE_MAX_VERSIONS:
+            return None
+        identities = probe_table(
+            entity,
+            [r[entity.group_column] for r in records],
+            [r[entity.cursor] for r in records],
+            [bool(entity.deleted_flag and r.get(entity.deleted_flag)) for r in records],
+        )
+        return Probe(identities, rows=len(records))
 
     def earliest(self, entity: Entity) -> dt.datetime | None:
         soql = f"SELECT {entity.cursor} FROM {entity.source} ORDER BY {entity.cursor} ASC LIMIT 1"
@@ -177,11 +242,13 @@ def _cursor_expr(entity: Entity) -> str:
     )
 
 
+def _column_expr(entity: Entity, name: str) -> str:
+    column = entity.column(name)
+    return column.expr or (f"{entity.alias}.{name}" if entity.alias else name)
+
+
 def _key_expr(entity: Entity) -> str:
-    if entity.key_expr:
-        return entity.key_expr
-    column = entity.column(entity.key)
-    return column.expr or (f"{entity.alias}.{entity.key}" if entity.alias else entity.key)
+    return entity.key_expr or _column_expr(entity, entity.key)
 
 
 def suiteql_where(entity: Entity, window: Window) -> str:
@@ -208,6 +275,26 @@ def suiteql_deletes_query(entity: Entity, record_type: str, window: Window) -> s
     return (
         f"SELECT recordid AS {entity.group_column}, {stamp} AS {entity.cursor} FROM deletedrecord "
         f"WHERE recordtypeid = '{record_type}' "
+        f"AND deleteddate >= {suiteql_literal(window.start)} AND deleteddate < {suiteql_literal(window.end)}"
+    )
+
+
+def suiteql_probe_query(entity: Entity, window: Window) -> str:
+    """The identities of the records (per group: every save re-stamps a transaction and all its
+    lines) and of the ``deletedrecord`` rows in ``window``, as one statement."""
+    stamp = f"TO_CHAR({_cursor_expr(entity)}, '{SUITEQL_STAMP_FORMAT}')"
+    distinct = "DISTINCT " if entity.group else ""
+    records = (
+        f"SELECT {distinct}{_column_expr(entity, entity.group_column)} AS g, {stamp} AS m, 'F' AS d "
+        f"FROM {entity.source} WHERE {suiteql_where(entity, window)}"
+    )
+    if not entity.deleted_record_types:
+        return records
+    types = ", ".join(f"'{t}'" for t in entity.deleted_record_types)
+    return (
+        f"{records} UNION ALL "
+        f"SELECT recordid AS g, TO_CHAR(deleteddate, '{SUITEQL_STAMP_FORMAT}') AS m, 'T' AS d "
+        f"FROM deletedrecord WHERE recordtypeid IN ({types}) "
         f"AND deleteddate >= {suiteql_literal(window.start)} AND deleteddate < {suiteql_literal(window.end)}"
     )
 
@@ -250,6 +337,22 @@ class NetSuiteSource:
         stamp = items[0].get("m") if items else None
         return parse_stamp(stamp) if stamp else None
 
+    def probe(self, entity: Entity, window: Window) -> Probe | None:
+        answer = self.resource.suiteql_page(
+            suiteql_probe_query(entity, window), limit=PROBE_MAX_VERSIONS, offset=0
+        )
+        if answer.get("hasMore"):
+            return None
+        items = answer.get("items") or []
+        return Probe(
+            probe_table(
+                entity,
+                [i.get("g") for i in items],
+                [i.get("m") for i in items],
+                [i.get("d") == "T" for i in items],
+            )
+        )
+
     def earliest(self, entity: Entity) -> dt.datetime | None:
         cursor = _cursor_expr(entity)
         where = f" WHERE {' AND '.join(entity.where)}" if entity.where else ""
@@ -271,15 +374,9 @@ class NetSuiteSource:
         tasks: list[FetchTask] = []
         total: int | None = None
         if tuning.incremental:
-            windows = [window]
-        else:
-            total = self.count(entity, window)
-            windows = (
-                window.split(pages_to_windows(total, tuning.rows_per_window, tuning.max_windows))
-                if total
-                else []
-            )
-        tasks += [self._records_task(entity, w) for w in windows]
+            tasks.append(self._records_task(entity, window))
+        else:  # no sizing COUNT: each chunk's first page reports its totalResults
+            tasks.append(self._chunked_records_task(entity, window))
         tasks += [self._deletes_task(entity, rt, window) for rt in entity.deleted_record_types]
         return FetchPlan(tasks, "suiteql", total)
 
@@ -290,6 +387,25 @@ class NetSuiteSource:
                 yield normalize_records(items, entity.column_names)
 
         return FetchTask(f"{entity.table} SuiteQL {window}", pages)
+
+    def _chunked_records_task(self, entity: Entity, window: Window) -> FetchTask:
+        """A whole window as one stream whose pages are fetched concurrently (see
+        :mod:`~o2c_pipeline.extract.suiteql_paging`): up to the client's concurrency limit."""
+        reader = ChunkedSuiteQLReader(
+            self.resource,
+            page_size=self.page_size,
+            parallel=int(getattr(self.resource, "concurrency_limit", 1)),
+        )
+
+        def pages() -> Iterator[pa.Table]:
+            yield from reader.pages(
+                suiteql_records_query(entity, window),
+                _key_expr(entity),
+                entity.key,
+                lambda items: normalize_records(items, entity.column_names),
+            )
+
+        return FetchTask(f"{entity.table} SuiteQL chunks {window}", pages)
 
     def _deletes_task(self, entity: Entity, record_type: str, window: Window) -> FetchTask:
         def pages() -> Iterator[pa.Table]:
