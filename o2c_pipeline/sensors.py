@@ -8,8 +8,8 @@
 - ``o2c_run_failures``: records every failed run in the checkpoint store (``o2c_run_failures``,
   read by ``o2c status``) and in the run's own event log, and POSTs to ``O2C_ALERT_WEBHOOK_URL``.
 
-Sensors decide and record; they never extract. Every tick also applies the declared pool limits
-(:func:`o2c_pipeline.pools.ensure_pool_limits`), so the runs they launch are budgeted.
+Sensors decide and record; they never extract. A tick that may launch runs first applies the declared
+pool limits (:func:`o2c_pipeline.pools.ensure_pool_limits`), so the runs it launches are budgeted.
 """
 
 # No `from __future__ import annotations`: Dagster reads context and resource annotations at definition time.
@@ -30,7 +30,7 @@ from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 from o2c_pipeline.entities import ENTITIES, Entity
 from o2c_pipeline.extract.sources import suiteql_where
 from o2c_pipeline.extract.windows import Window, soql_literal, suiteql_literal
-from o2c_pipeline.jobs import o2c_sync
+from o2c_pipeline.jobs import o2c_extract
 from o2c_pipeline.partitions import open_partition_key
 from o2c_pipeline.pools import ensure_pool_limits
 from o2c_pipeline.resources import CheckpointStore, Watermark, checkpoint_metadata, scrub
@@ -151,7 +151,7 @@ def build_source_sensor(system: str) -> dg.SensorDefinition:
 
     @dg.sensor(
         name=name,
-        job=o2c_sync,
+        job=o2c_extract,
         minimum_interval_seconds=SOURCE_SENSOR_INTERVAL_S,
         default_status=dg.DefaultSensorStatus.RUNNING,
         required_resource_keys={system, CHECKPOINTS_RESOURCE_KEY},

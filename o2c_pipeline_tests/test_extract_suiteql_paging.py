@@ -10,7 +10,7 @@ from o2c_pipeline.extract.suiteql_paging import ChunkedSuiteQLReader
 from o2c_pipeline.resources import NetSuiteResource
 from o2c_pipeline_tests.resources.conftest import netsuite_for
 
-PAGE = 50
+PAGE = 20
 CHUNK = 3 * PAGE  # small chunks, so the small world spans several
 
 

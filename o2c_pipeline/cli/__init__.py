@@ -7,6 +7,7 @@ import click
 from o2c_pipeline.cli.dlq import dlq
 from o2c_pipeline.cli.run import run
 from o2c_pipeline.cli.sandbox import sandbox
+from o2c_pipeline.cli.status import status
 
 
 @click.group()
@@ -17,6 +18,7 @@ def main() -> None:
 main.add_command(sandbox)
 main.add_command(run)
 main.add_command(dlq)
+main.add_command(status)
 
 if __name__ == "__main__":
     main()

@@ -74,7 +74,7 @@ def test_never_loaded_entities_request_the_open_partition(defs, instance, system
     assert request.partition_key == open_partition_key()
     assert set(request.asset_selection) == entity_keys(system)
     assert request.run_key.startswith(f"{system}:{open_partition_key()}:")
-    job = defs.get_job_def("o2c_sync")
+    job = defs.resolve_job_def("o2c_extract")
     assert set(request.asset_selection) <= set(job.asset_layer.executable_asset_keys)
     assert job.partitions_def.has_partition_key(request.partition_key)
     cursor = json.loads(result.cursor)
