@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from o2c_pipeline.sandbox.core import Knobs
@@ -18,6 +16,28 @@ def sandbox(tmp_path_factory) -> Sandbox:
     box.start()
     yield box
     box.stop()
+
+
+@pytest.fixture
+def private_sandbox(tmp_path_factory) -> Sandbox:
+    """A sandbox of the test's own, for tests whose side effects (sensors launching runs, bulk
+    writes) must not reach the shared session sandbox other tests count calls on."""
+    box = Sandbox(state_dir=tmp_path_factory.mktemp("private-sandbox"), scale="small", seed=42,
+                  sf_port=0, ns_port=0, knobs=Knobs())
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def private_pipeline_env(private_sandbox, tmp_path, monkeypatch) -> dict[str, str]:
+    """Like ``pipeline_env``, over ``private_sandbox``."""
+    env = dict(private_sandbox.credentials())
+    env["O2C_WAREHOUSE"] = str(tmp_path / "warehouse.duckdb")
+    env["O2C_CHECKPOINT_URL"] = f"sqlite:///{tmp_path / 'checkpoints.sqlite'}"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
 
 
 @pytest.fixture(scope="session")

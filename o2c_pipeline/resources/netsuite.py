@@ -218,9 +218,7 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
     )
     rate_limit_per_s: float = Field(default=10.0, description="Account request rate to stay under.")
     rate_window_s: float = Field(default=1.0, description="Window the rate limit is measured over.")
-    rate_safety_margin: float = Field(
-        default=0.05, description="Extra share of the window to wait (absorbs arrival jitter)."
-    )
+    rate_safety_margin: float = Field(default=0.1, description="Extra share of the window to wait.")
     timeout_s: float = Field(default=300.0, description="Read timeout per request.")
     max_retries: int = Field(default=6, description="Retries of a transient failure.")
     backoff_initial_s: float = Field(default=0.5, description="First back-off ceiling.")

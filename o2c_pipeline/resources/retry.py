@@ -8,7 +8,8 @@ hint, or 0 to retry at once, e.g. after a re-login); network failures are classi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import ssl
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -29,8 +30,14 @@ def is_network_error(exc: BaseException, *, idempotent: bool) -> bool:
     only retried when repeating it cannot duplicate a write; a connection that never opened is
     always safe to retry.
     """
-    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
-        return False  # a certificate or URL problem does not heal by waiting
+    if isinstance(exc, requests.exceptions.InvalidURL):
+        return False  # a URL problem does not heal by waiting
+    if isinstance(exc, requests.exceptions.SSLError):
+        # A certificate problem does not heal by waiting; a TLS stream cut short (the peer reset
+        # or closed the connection mid-record) is an ordinary dropped connection.
+        if not any(isinstance(c, _TLS_DROPPED) for c in _causes(exc)):
+            return False
+        return idempotent
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     if isinstance(exc, requests.exceptions.ConnectionError) and _never_connected(exc):
@@ -43,19 +50,25 @@ def is_network_error(exc: BaseException, *, idempotent: bool) -> bool:
     )
 
 
-def _never_connected(exc: BaseException) -> bool:
+_TLS_DROPPED = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: requests and urllib3 nest the real error in args and reasons."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if isinstance(cause, NewConnectionError):
-            return True
+        yield cause
         reason = getattr(cause, "reason", None)
-        if isinstance(reason, NewConnectionError):
-            return True
+        if isinstance(reason, BaseException):
+            yield reason
         nested = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
         cause = nested or cause.__cause__ or cause.__context__
-    return False
+
+
+def _never_connected(exc: BaseException) -> bool:
+    return any(isinstance(c, NewConnectionError) for c in _causes(exc))
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -113,7 +113,7 @@ LOCATION_STATUS = """
 
 
 @pytest.fixture
-def dagster_dev(pipeline_env, tmp_path) -> Iterator[DagsterDev]:
+def dagster_dev(private_pipeline_env, tmp_path) -> Iterator[DagsterDev]:
     """``dagster dev`` (webserver and daemon) on a free port with a temp DAGSTER_HOME, serving the
     project's workspace with the test's sandbox credentials, torn down with its process group."""
     home = tmp_path / "dagster_home"
@@ -121,7 +121,8 @@ def dagster_dev(pipeline_env, tmp_path) -> Iterator[DagsterDev]:
     if (REPO / "dagster.yaml").exists():
         shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     port = free_port()
-    env = {**os.environ, **pipeline_env, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    # a private sandbox: the change sensors run in `dagster dev` and launch runs of their own
+    env = {**os.environ, **private_pipeline_env, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     log_path = tmp_path / "dagster_dev.log"
     dagster = Path(sys.executable).with_name("dagster")
     with log_path.open("wb") as log:
