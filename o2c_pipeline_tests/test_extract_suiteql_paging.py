@@ -27,9 +27,7 @@ def test_chunks_read_every_row_once_in_key_order_with_one_call_per_page(sandbox_
     query = "SELECT id, companyname AS name FROM customer"
     expected = keyset_ids(resource, query)
     assert len(expected) > 2 * CHUNK, "the world must span several chunks"
-    reader = ChunkedSuiteQLReader(
-        resource, page_size=PAGE, parallel=4, max_rows_per_query=CHUNK
-    )
+    reader = ChunkedSuiteQLReader(resource, page_size=PAGE, parallel=4, max_rows_per_query=CHUNK)
     before = resource.api_calls
     got = ids_in(list(reader.pages(query, "id", "id", lambda items: items)))
     calls = resource.api_calls - before
@@ -70,9 +68,7 @@ def test_a_row_leaving_mid_chunk_makes_the_chunk_reread_by_keyset(sandbox_env) -
     try:
         got = ids_in(list(reader.pages(query, "id", "id", lambda items: items)))
     finally:
-        resource.update_record(
-            "customer", str(leaving), {"companyName": original["items"][0]["n"]}
-        )
+        resource.update_record("customer", str(leaving), {"companyName": original["items"][0]["n"]})
     assert moving.moved.is_set()
     # every row still in the result exactly once (plain offset paging would skip the row that
     # shifted across the page boundary), the moved row at most once

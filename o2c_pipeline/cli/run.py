@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,7 +27,7 @@ from o2c_pipeline.partitions import HISTORY_START, open_partition_key
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-SUMMARY_FIELDS = ("rows", "versions", "deletes", "api_calls", "seconds")
+SUMMARY_FIELDS = ("rows", "versions", "deletes", "written", "failed", "api_calls", "seconds")
 
 
 def earliest_partition(resources: dict[str, Any]) -> dt.date:
@@ -177,6 +178,13 @@ def instance_for_run() -> dg.DagsterInstance:
 )
 @click.option("--extract-only", is_flag=True, help="Run o2c_extract (no sync assets).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="error",
+    show_default=True,
+    help="Dagster's console log level (the UI keeps every event regardless).",
+)
 def run(
     partition: str | None,
     start: str | None,
@@ -185,8 +193,11 @@ def run(
     full_refresh: bool,
     extract_only: bool,
     progress: bool,
+    log_level: str,
 ) -> None:
     """Materialize every O2C table for a day, a range or the whole history, then summarize."""
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     from o2c_pipeline.definitions import build_definitions, build_resources
 
     chosen = sum(bool(x) for x in (partition, start or end, history))
@@ -209,14 +220,20 @@ def run(
         except ValueError:
             raise click.BadParameter(f"{day!r} is not a YYYY-MM-DD date") from None
     job = build_definitions().resolve_job_def("o2c_extract" if extract_only else "o2c_sync")
-    run_config = None
-    if full_refresh:
-        run_config = extract_run_config(job, full_refresh=True)
+    run_config: dict[str, Any] = extract_run_config(job, full_refresh=True) if full_refresh else {}
+    run_config["loggers"] = {"console": {"config": {"log_level": log_level.upper()}}}
     with instance_for_run() as instance:
         result = execute(
             job, instance, start=start, end=end, run_config=run_config, progress=progress
         )
-    click.echo(format_summary(summary_rows(result)))
+    rows = summary_rows(result)
+    click.echo(format_summary(rows))
+    failed = sum(r["failed"] or 0 for r in rows)
+    if failed:
+        click.echo(
+            f"{failed} record(s) could not flow and wait in the dead-letter queue, each with its "
+            "reason: o2c dlq list"
+        )
     if not result.success:
         raise click.ClickException(
             f"run {result.run_id} failed; see the Dagster UI or its event log"
