@@ -48,9 +48,12 @@ class Pool:
         return share
 
     def rate_per_slot(self, account_rate_per_s: float) -> float:
-        """Requests per second one op may make, so all slots plus sensors stay under the account rate."""
-        reserved_rate = min(self.reserved_requests, 1)  # a sensor probes at most once a second
-        return max(0.5, math.floor((account_rate_per_s - reserved_rate) / self.slots * 10) / 10)
+        """Requests per second one op may make: the account rate split over the slots.
+
+        The sensors keep a concurrency slot (``reserved_requests``) but no share of the rate: they
+        probe with one call per tick, minutes apart, and the client retries the rare 429 that such
+        a probe may meet while a backfill runs at the full rate."""
+        return max(0.5, math.floor(account_rate_per_s / self.slots * 10) / 10)
 
 
 NETSUITE_API = Pool(

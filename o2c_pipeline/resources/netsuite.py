@@ -73,15 +73,17 @@ class NetSuiteApiError(Exception):
 
 class SlidingWindowLimiter:
     """At most ``floor(rate_per_s * window_s)`` admissions in any window, measured over a window
-    stretched by ``safety_margin`` so network jitter between us and the server's own clock never
-    lets a burst look too dense on arrival."""
+    stretched by ``safety_margin``, and paced evenly (one admission per ``span / allowed``): a
+    burst admitted at once could arrive denser than it left, so requests leave spaced out and
+    network jitter has the margin's slack on every request, not once per window."""
 
     def __init__(
-        self, rate_per_s: float, window_s: float = 1.0, safety_margin: float = 0.1
+        self, rate_per_s: float, window_s: float = 1.0, safety_margin: float = 0.05
     ) -> None:
         self.configure(rate_per_s, window_s, safety_margin)
         self._lock = threading.Lock()
         self._admitted: deque[float] = deque()
+        self._next_at = 0.0
 
     def configure(self, rate_per_s: float, window_s: float, safety_margin: float) -> None:
         self.allowed = max(1, math.floor(rate_per_s * window_s))
@@ -93,10 +95,16 @@ class SlidingWindowLimiter:
                 now = time.monotonic()
                 while self._admitted and now - self._admitted[0] >= self.span_s:
                     self._admitted.popleft()
-                if len(self._admitted) < self.allowed:
+                spacing = self.span_s / self.allowed
+                if len(self._admitted) < self.allowed and now >= self._next_at:
                     self._admitted.append(now)
+                    self._next_at = now + spacing
                     return
-                wait = self.span_s - (now - self._admitted[0])
+                wait = (
+                    self._next_at - now
+                    if len(self._admitted) < self.allowed
+                    else self.span_s - (now - self._admitted[0])
+                )
             time.sleep(max(wait, 0.001))
 
 
@@ -159,7 +167,7 @@ def account_governor(
     concurrency_limit: int,
     rate_per_s: float,
     window_s: float = 1.0,
-    margin: float = 0.1,
+    margin: float = 0.05,
 ) -> AccountGovernor:
     """The process-wide governor of ``account_id`` (created on first use, reconfigured if the
     limits given differ from the current ones)."""
@@ -218,7 +226,7 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
     )
     rate_limit_per_s: float = Field(default=10.0, description="Account request rate to stay under.")
     rate_window_s: float = Field(default=1.0, description="Window the rate limit is measured over.")
-    rate_safety_margin: float = Field(default=0.1, description="Extra share of the window to wait.")
+    rate_safety_margin: float = Field(default=0.05, description="Extra share of the window to wait.")
     timeout_s: float = Field(default=300.0, description="Read timeout per request.")
     max_retries: int = Field(default=6, description="Retries of a transient failure.")
     backoff_initial_s: float = Field(default=0.5, description="First back-off ceiling.")
