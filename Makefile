@@ -40,7 +40,7 @@ ui: $(STAMP) sandbox
 ## test: the whole suite (what CI runs)
 test: $(STAMP)
 	$(BIN)/ruff check o2c_pipeline o2c_pipeline_tests benchmarks
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check o2c_pipeline o2c_pipeline_tests benchmarks

@@ -27,6 +27,7 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, objec
 
 def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definitions:
     return dg.Definitions(
+        executor=STEP_EXECUTOR,
         assets=[*assets.ASSETS, *sync_assets.ASSETS],
         jobs=[*jobs.JOBS, *sync_assets.JOBS, *schedules.JOBS],
         sensors=[*sensors.SENSORS],
@@ -34,6 +35,14 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
         asset_checks=[*checks.CHECKS],
         resources=build_resources(environ),
     )
+
+
+#: Steps run in their own processes (DuckDB writes are serialized by the warehouse's lock and the
+#: pools), forked from a server that has already imported Dagster and this project, so a step
+#: starts in a fraction of a second instead of re-importing everything.
+STEP_EXECUTOR = dg.multiprocess_executor.configured(
+    {"start_method": {"forkserver": {"preload_modules": ["o2c_pipeline.definitions"]}}}
+)
 
 
 @dg.definitions

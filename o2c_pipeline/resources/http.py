@@ -8,22 +8,37 @@ import threading
 import requests
 from requests.adapters import HTTPAdapter
 
+#: OAuth token endpoints: requests to them are logins, counted apart from API calls (Salesforce
+#: does not count them against the org's API request limits).
+AUTH_PATHS = ("/services/oauth2/token", "/services/rest/auth/oauth2/")
+
 
 class CallCounter:
-    """A thread-safe count of HTTP requests (logins and retries included)."""
+    """Thread-safe counts of HTTP requests: API calls (retries included) and logins."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._value = 0
+        self._auth = 0
 
-    def increment(self) -> None:
+    def increment(self, *, auth: bool = False) -> None:
         with self._lock:
-            self._value += 1
+            if auth:
+                self._auth += 1
+            else:
+                self._value += 1
 
     @property
     def value(self) -> int:
+        """API calls, logins excluded."""
         with self._lock:
             return self._value
+
+    @property
+    def auth_value(self) -> int:
+        """Requests to an OAuth token endpoint."""
+        with self._lock:
+            return self._auth
 
 
 class CountingHTTPAdapter(HTTPAdapter):
@@ -43,7 +58,7 @@ class CountingHTTPAdapter(HTTPAdapter):
         super().__init__(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
 
     def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def,override]
-        self._counter.increment()
+        self._counter.increment(auth=request.path_url.startswith(AUTH_PATHS))
         if kwargs.get("timeout") is None:  # libraries that never pass a timeout still get one
             kwargs["timeout"] = self._timeout
         if self._ca_bundle:

@@ -221,8 +221,13 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
 
     @property
     def api_calls(self) -> int:
-        """HTTP requests this instance sent, logins and retries included."""
+        """API requests this instance sent, retries included; logins are ``auth_calls``."""
         return self._runtime().counter.value
+
+    @property
+    def auth_calls(self) -> int:
+        """Requests to the OAuth token endpoint (not counted against the org's API limits)."""
+        return self._runtime().counter.auth_value
 
     @property
     def _token_key(self) -> tuple[str, ...]:

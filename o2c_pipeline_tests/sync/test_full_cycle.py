@@ -1,7 +1,8 @@
 """Whole cycles (delta loads + every flow) over the ``small`` world on private sandboxes.
 
-Slow: the first cycle lands the world's full history and writes a few hundred records through
-NetSuite's rate limit. Checks the issue's acceptance criteria on the end state through the real
+The longest tests of the default suite (a few minutes on one worker): the first cycle lands the
+world's full history and writes a few hundred records through NetSuite's rate limit. They are the
+issue's acceptance criteria, so CI runs them. Checks the issue's acceptance criteria on the end state through the real
 clients, the DLQ, convergence (a second cycle makes zero writes) and that 10% transient faults
 change nothing in the end state.
 """
@@ -26,7 +27,6 @@ from o2c_pipeline.partitions import open_partition_key
 from o2c_pipeline.sandbox.core import Knobs
 from o2c_pipeline.sandbox.runner import Sandbox
 
-pytestmark = pytest.mark.slow
 HISTORY_DAYS = 150  # the world's stamps lie in the 120 days before its anchor
 
 
