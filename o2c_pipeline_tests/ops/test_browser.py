@@ -7,6 +7,7 @@ graph (to docs/asset-graph.png for the README when O2C_UPDATE_SCREENSHOT=1).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import time
@@ -129,3 +130,58 @@ def test_materialize_an_asset_from_the_ui(dagster_dev, chromium_path, tmp_path):
         finally:
             browser.close()
     assert screenshot.stat().st_size > 20_000
+
+    # A three-month backfill as the UI's Materialize dialog launches it (a partition range of the
+    # selected asset) is one run, thanks to the single-run backfill policy, and it succeeds.
+    days = [
+        (dt.date.fromisoformat(partition) - dt.timedelta(days=n)).isoformat() for n in range(91)
+    ]
+    launched = dagster_dev.graphql(
+        LAUNCH_BACKFILL,
+        {
+            "params": {
+                "assetSelection": [{"path": ["netsuite", "customers"]}],
+                "partitionNames": sorted(days)[:-1],  # today ran above: the 90 days before it
+                "fromFailure": False,
+            }
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    deadline = time.monotonic() + 240
+    backfill: dict = {}
+    while time.monotonic() < deadline:
+        backfill = dagster_dev.graphql(BACKFILL_STATUS, {"id": launched["backfillId"]})[
+            "partitionBackfillOrError"
+        ]
+        runs = backfill.get("runs") or []
+        if (
+            backfill.get("status") != "REQUESTED"
+            and runs
+            and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
+        ):
+            break
+        time.sleep(2)
+    else:
+        pytest.fail(f"the backfill did not finish: {backfill}\n{dagster_dev.log_tail()}")
+    assert [r["status"] for r in backfill["runs"]] == ["SUCCESS"], backfill
+    assert backfill["numPartitions"] == 90
+
+
+LAUNCH_BACKFILL = """
+mutation ($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+
+BACKFILL_STATUS = """
+query ($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { status numPartitions runs(limit: 10) { runId status } }
+  }
+}
+"""
