@@ -58,7 +58,7 @@ def _context(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> SyncC
         getattr(r, SALESFORCE_RESOURCE_KEY),
         getattr(r, NETSUITE_RESOURCE_KEY),
         getattr(r, CHECKPOINTS_RESOURCE_KEY),
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         log=context.log,
     )
 

@@ -15,8 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import requests
+
+from o2c_pipeline.definitions import build_definitions
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_ADMIN_DSN = os.environ.get(
@@ -194,3 +197,16 @@ def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)")
     return CHROMIUM
+
+
+@pytest.fixture
+def defs(pipeline_env) -> dg.Definitions:
+    """The project's Definitions over the test's sandbox settings."""
+    return build_definitions(pipeline_env)
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A throwaway Dagster instance."""
+    with dg.instance_for_test() as instance:
+        yield instance

@@ -6,24 +6,11 @@ import datetime as dt
 
 import dagster as dg
 import duckdb
-import pytest
 
 from o2c_pipeline.checks import FRESH, ROW_COUNT, UNIQUE
-from o2c_pipeline.definitions import build_definitions
 from o2c_pipeline.partitions import open_partition_key
 
 CUSTOMERS = dg.AssetKey(["netsuite", "customers"])
-
-
-@pytest.fixture
-def defs(pipeline_env) -> dg.Definitions:
-    return build_definitions(pipeline_env)
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def run_checks(
@@ -48,6 +35,9 @@ def run_checks(
 
 def test_entity_checks_pass_on_a_fresh_load_and_catch_drift(defs, instance, pipeline_env):
     today = open_partition_key()
+    # yesterday first: just after midnight UTC today's partition may hold no customer yet
+    yesterday = (dt.date.fromisoformat(today) - dt.timedelta(days=1)).isoformat()
+    run_checks(defs, instance, yesterday, materialize=True)
     evaluations = run_checks(defs, instance, today, materialize=True)
 
     assert set(evaluations) == {ROW_COUNT, FRESH, UNIQUE}
@@ -59,9 +49,10 @@ def test_entity_checks_pass_on_a_fresh_load_and_catch_drift(defs, instance, pipe
 
     # break the copy: a key twice in the current table
     with duckdb.connect(pipeline_env["O2C_WAREHOUSE"]) as con:
-        con.execute(
+        (inserted,) = con.execute(
             "INSERT INTO netsuite.customers_current SELECT * FROM netsuite.customers_current LIMIT 1"
-        )
+        ).fetchone()
+    assert inserted == 1
 
     broken = run_checks(
         defs, instance, None, materialize=False

@@ -5,24 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-import pytest
 
-from o2c_pipeline.definitions import build_definitions
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.schedules import RANGE_END_TAG, RANGE_START_TAG
 
 TICK = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def defs(pipeline_env) -> dg.Definitions:
-    return build_definitions(pipeline_env)
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str) -> dg.RunRequest:

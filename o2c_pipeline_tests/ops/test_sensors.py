@@ -14,7 +14,6 @@ import requests
 import sqlalchemy as sa
 from dagster._core.test_utils import create_run_for_test
 
-from o2c_pipeline.definitions import build_definitions
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.partitions import open_partition_key
 from o2c_pipeline.pools import POOLS
@@ -26,17 +25,6 @@ PAST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 def entity_keys(system: str) -> set[dg.AssetKey]:
     return {dg.AssetKey([e.system, e.name]) for e in ENTITIES if e.system == system}
-
-
-@pytest.fixture
-def defs(pipeline_env) -> dg.Definitions:
-    return build_definitions(pipeline_env)
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def evaluate(
