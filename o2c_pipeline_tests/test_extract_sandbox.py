@@ -27,6 +27,8 @@ from o2c_pipeline.extract.sources import _cursor_expr, _key_expr
 from o2c_pipeline.extract.windows import parse_stamp, soql_literal, suiteql_literal
 from o2c_pipeline.jobs import EXTRACT_TAG
 from o2c_pipeline.partitions import open_partition_key
+from o2c_pipeline.sandbox.core import Knobs
+from o2c_pipeline.sandbox.runner import Sandbox
 from o2c_pipeline.warehouse import Warehouse
 
 TODAY = open_partition_key()
@@ -135,6 +137,28 @@ def fresh_env(sandbox_env: dict[str, str], directory: Path) -> dict[str, str]:
         "O2C_WAREHOUSE": str(directory / "warehouse.duckdb"),
         "O2C_CHECKPOINT_URL": f"sqlite:///{directory / 'checkpoints.sqlite'}",
     }
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
+    """This module's own sandbox: its tests count API calls and expect exactly the simulator's
+    changes, which writes by other modules' tests on a shared sandbox would blur."""
+    box = Sandbox(
+        state_dir=tmp_path_factory.mktemp("extract-sandbox"),
+        scale="small",
+        seed=42,
+        sf_port=0,
+        ns_port=0,
+        knobs=Knobs(),
+    )
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox_env(sandbox) -> dict[str, str]:
+    return sandbox.credentials()
 
 
 @pytest.fixture(scope="module")
