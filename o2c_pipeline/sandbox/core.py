@@ -127,6 +127,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = duckdb.connect(str(self.path))
         self.write_lock = threading.RLock()
+        self._version = 0
         for stmt in sf_ddl() + ns_ddl():
             self._db.execute(stmt)
         self._db.execute(
@@ -150,8 +151,15 @@ class Store:
                 raise
             else:
                 cur.execute("COMMIT")
+                self._version += 1  # under write_lock
             finally:
                 cur.close()
+
+    @property
+    def version(self) -> int:
+        """How many write transactions have committed: caches of query results key on it, so no
+        writer (API, simulator or a test) can leave a stale answer behind."""
+        return self._version
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.cursor().execute("SELECT value FROM main.sandbox_meta WHERE key = ?", [key]).fetchone()

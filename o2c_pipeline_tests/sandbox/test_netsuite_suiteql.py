@@ -206,3 +206,30 @@ def test_builtin_df_shows_display_text(ns, marker):
     assert row["status"] == "Sales Order : Pending Fulfillment" and row["code"] == "B"
     assert f"{marker} Customer 01" in row["customer"]
     assert row["item"] == f"{marker}-SKU"
+
+
+def test_a_write_by_any_writer_refreshes_cached_pages(ns, sandbox, marker):
+    """Page caches key on the store's commit count, so even a write that bypasses the API (the
+    simulator, a test seeding rows) shows on the very next page of an already-paged query."""
+    q = cube(marker, 2) + ", c0.companyname"
+    for _ in range(2):  # the second request for a later page caches the sorted row ids
+        first = ns.suiteql(q, limit=100, offset=100).json()
+        assert first["totalResults"] == GRID**2
+    with sandbox.ctx.store.writer() as cur:
+        (new_id,) = cur.execute("SELECT max(id) + 1 FROM ns.customer").fetchone()
+        cur.execute(
+            "INSERT INTO ns.customer (id, companyname, isinactive, subsidiary) VALUES (?, ?, 'F', 1)",
+            [new_id, f"{marker} Customer 99"],
+        )
+    again = ns.suiteql(q, limit=100, offset=100).json()
+    assert again["totalResults"] == (GRID + 1) ** 2
+    ids = sorted(
+        int(r["id"])
+        for r in ns.suiteql(f"SELECT id FROM customer WHERE companyname LIKE '{marker}%'").json()[
+            "items"
+        ]
+    )
+    expected = [(a, b) for a in ids for b in ids][100:200]
+    assert [(int(r["id0"]), int(r["id1"])) for r in again["items"]] == expected
+    with sandbox.ctx.store.writer() as cur:  # leave the marker grid as the module made it
+        cur.execute("DELETE FROM ns.customer WHERE id = ?", [new_id])

@@ -14,7 +14,6 @@ last page, and also on the last page *reachable* below SuiteQL's 100,000-row cei
 from __future__ import annotations
 
 import json
-import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -58,21 +57,6 @@ ROUTES = [
 ]
 
 
-class DataVersion:
-    """Bumped by every write the sandbox makes to the world, so cached SuiteQL counts expire."""
-
-    def __init__(self) -> None:
-        self._value = 0
-        self._lock = threading.Lock()
-
-    def bump(self) -> None:
-        with self._lock:
-            self._value += 1
-
-    def __call__(self) -> int:
-        return self._value
-
-
 class NetSuiteService(Service):
     system = "netsuite"
     url_map = Map(
@@ -82,21 +66,10 @@ class NetSuiteService(Service):
 
     def __init__(self, ctx: SandboxContext):
         super().__init__(ctx)
-        self.data_version = DataVersion()
         self.governor = Governor(ctx.knobs, ctx.counters)
         self.verifier = TbaVerifier(ctx.credentials, skew_s=lambda: ctx.knobs.ns_timestamp_skew_s)
-        self.suiteql = SuiteQLEngine(ctx.store, self.data_version)
-        self.records = RecordStore(ctx.store, on_write=self.data_version.bump)
-        if ctx.advance is not None:  # the simulator writes too: cached counts must not outlive it
-            advance = ctx.advance
-
-            def advance_and_invalidate(steps: int) -> dict[str, Any]:
-                try:
-                    return advance(steps)
-                finally:
-                    self.data_version.bump()
-
-            ctx.advance = advance_and_invalidate
+        self.suiteql = SuiteQLEngine(ctx.store)
+        self.records = RecordStore(ctx.store)
 
     # -- Service hooks -------------------------------------------------------------------------
     def error_response(self, err: ApiError) -> Response:

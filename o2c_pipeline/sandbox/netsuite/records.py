@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -339,10 +338,9 @@ class WriteResult:
 
 @dataclass
 class RecordStore:
-    """Reads and writes records; ``on_write`` is told after each committed change."""
+    """Reads and writes records."""
 
     store: Store
-    on_write: Callable[[], None] = field(default=lambda: None)
 
     # -- lookups -------------------------------------------------------------------------------
     def record_type(self, name: str) -> RecordType:
@@ -564,7 +562,6 @@ class RecordStore:
         with self.store.writer() as cur:
             self._check_external_id_free(cur, rtype, body.get("externalId"), None)
             record_id = self._insert(cur, rtype, body)
-        self.on_write()
         return record_id
 
     def update(self, rtype: RecordType, key: str, body: dict[str, Any]) -> int:
@@ -572,7 +569,6 @@ class RecordStore:
         with self.store.writer() as cur:
             record_id = self.require_id(cur, rtype, key)
             self._update(cur, rtype, record_id, body)
-        self.on_write()
         return record_id
 
     def upsert(self, rtype: RecordType, external_id: str, body: dict[str, Any]) -> WriteResult:
@@ -585,7 +581,6 @@ class RecordStore:
             else:
                 self._update(cur, rtype, record_id, body)
                 result = WriteResult(record_id, created=False)
-        self.on_write()
         return result
 
     def delete(self, rtype: RecordType, key: str) -> None:
@@ -606,7 +601,6 @@ class RecordStore:
                 "deleteddate) VALUES (?, ?, ?, ?, 'WebServices', ?)",
                 [record_id, rtype.name, rtype.type_code or rtype.name, name, now_utc()],
             )
-        self.on_write()
 
     @staticmethod
     def _check_writable(rtype: RecordType) -> None:

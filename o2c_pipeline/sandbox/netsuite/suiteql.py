@@ -440,9 +440,8 @@ class Page:
 class SuiteQLEngine:
     """Runs translated queries against the store, one page at a time."""
 
-    def __init__(self, store: Store, data_version: Callable[[], int]):
+    def __init__(self, store: Store):
         self.store = store
-        self.data_version = data_version
         self._counts: dict[tuple[str, int], tuple[float, int]] = {}
         self._keys: dict[tuple[str, int], tuple[float, list[list[int]] | None]] = {}
         self._lock = threading.Lock()
@@ -515,7 +514,7 @@ class SuiteQLEngine:
         query's first page, which a top-N sort answers cheaper."""
         if reach > MAX_REACHABLE_ROWS:
             return None
-        key = (query.sql, self.data_version())
+        key = (query.sql, self.store.version)
         now = time.monotonic()
         with self._lock:
             hit = self._keys.get(key)
@@ -534,7 +533,7 @@ class SuiteQLEngine:
         return keys
 
     def _count(self, cur: duckdb.DuckDBPyConnection, query: TranslatedQuery) -> int:
-        key = (query.sql, self.data_version())
+        key = (query.sql, self.store.version)
         now = time.monotonic()
         with self._lock:
             hit = self._counts.get(key)
