@@ -15,7 +15,7 @@ PYTEST_WORKERS ?= 2
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[sandbox,dev]'
 	touch $(STAMP)
 
 ## run: set everything up, start the sandbox if none is running, sync its whole history, print a summary
@@ -26,10 +26,10 @@ run: $(STAMP) sandbox
 
 ## sandbox: start the sandbox in the background unless one already answers
 sandbox: $(STAMP)
-	@$(BIN)/python -m o2c_pipeline.sandbox.ensure_running --state-dir "$(O2C_SANDBOX_HOME)"
+	@$(BIN)/python -m o2c_sandbox.ensure_running --state-dir "$(O2C_SANDBOX_HOME)"
 
 sandbox-stop: $(STAMP)
-	@$(BIN)/python -m o2c_pipeline.sandbox.ensure_running --state-dir "$(O2C_SANDBOX_HOME)" --stop
+	@$(BIN)/python -m o2c_sandbox.ensure_running --state-dir "$(O2C_SANDBOX_HOME)" --stop
 
 ## ui: the sandbox plus the Dagster UI on http://127.0.0.1:3000
 ui: $(STAMP) sandbox
@@ -39,12 +39,12 @@ ui: $(STAMP) sandbox
 
 ## test: the whole suite (what CI runs)
 test: $(STAMP)
-	$(BIN)/ruff check o2c_pipeline o2c_pipeline_tests benchmarks
+	$(BIN)/ruff check o2c_pipeline o2c_pipeline_tests o2c_sandbox o2c_sandbox_tests benchmarks
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check o2c_pipeline o2c_pipeline_tests benchmarks
-	$(BIN)/ruff format --check o2c_pipeline o2c_pipeline_tests benchmarks
+	$(BIN)/ruff check o2c_pipeline o2c_pipeline_tests o2c_sandbox o2c_sandbox_tests benchmarks
+	$(BIN)/ruff format --check o2c_pipeline o2c_pipeline_tests o2c_sandbox o2c_sandbox_tests benchmarks
 
 ## bench: the performance benchmarks (large world; minutes)
 bench: $(STAMP)

@@ -25,8 +25,8 @@ from typing import Any
 
 import requests
 
-from o2c_pipeline.sandbox.core import ADMIN_PREFIX, Knobs
-from o2c_pipeline.sandbox.runner import Sandbox
+from o2c_sandbox.core import ADMIN_PREFIX, Knobs
+from o2c_sandbox.runner import Sandbox
 
 BENCH_DIR = Path(__file__).resolve().parent
 STATE_ROOT = BENCH_DIR / ".state"

@@ -27,9 +27,9 @@ from o2c_pipeline.extract.sources import _cursor_expr, _key_expr
 from o2c_pipeline.extract.windows import parse_stamp, soql_literal, suiteql_literal
 from o2c_pipeline.jobs import EXTRACT_TAG
 from o2c_pipeline.partitions import open_partition_key
-from o2c_pipeline.sandbox.core import Knobs
-from o2c_pipeline.sandbox.runner import Sandbox
 from o2c_pipeline.warehouse import Warehouse
+from o2c_sandbox.core import Knobs
+from o2c_sandbox.runner import Sandbox
 
 TODAY = open_partition_key()
 RANGE_DAYS = 21

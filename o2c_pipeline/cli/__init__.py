@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import EntryPoint, entry_points
 
 import click
 
-#: command name -> "module:attribute". Loaded on use, so `o2c sandbox ...` never pays for
-#: importing Dagster and the pipeline.
+#: command name -> "module:attribute". Loaded on use, so a quick command never pays for
+#: importing Dagster and the whole pipeline.
 COMMANDS = {
     "run": "o2c_pipeline.cli.run:run",
     "status": "o2c_pipeline.cli.status:status",
     "dlq": "o2c_pipeline.cli.dlq:dlq",
-    "sandbox": "o2c_pipeline.cli.sandbox:sandbox",
 }
+#: Entry-point group through which other installed packages add commands (the sandbox extra adds
+#: ``o2c sandbox``), so the pipeline never imports them itself.
+PLUGIN_GROUP = "o2c.commands"
+
+
+def _plugins() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
 
 
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported only when invoked (or listed in --help)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*COMMANDS, *_plugins()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
-            return None
+            plugin = _plugins().get(cmd_name)
+            return plugin.load() if plugin is not None else None
         module, attribute = target.split(":")
         return getattr(importlib.import_module(module), attribute)
 

@@ -24,8 +24,8 @@ from o2c_pipeline import settings
 from o2c_pipeline.cli.run import execute
 from o2c_pipeline.definitions import build_definitions
 from o2c_pipeline.partitions import open_partition_key
-from o2c_pipeline.sandbox.core import Knobs
-from o2c_pipeline.sandbox.runner import Sandbox
+from o2c_sandbox.core import Knobs
+from o2c_sandbox.runner import Sandbox
 
 HISTORY_DAYS = 150  # the world's stamps lie in the 120 days before its anchor
 
