@@ -117,6 +117,16 @@ class SandboxUnderTest:
     def stats(self) -> dict[str, dict[str, int]]:
         return self.admin("GET", "stats")
 
+    def world_history_start(self) -> dt.datetime:
+        """The start of the world's history (its anchor minus the history it spans), without an
+        API call: from the world's own record when the sandbox runs in this process, else a
+        history as long as any world holds."""
+        from o2c_sandbox.world import HISTORY_DAYS
+
+        anchor = self.box.ctx.store.get_meta("anchor") if self.box and self.box.ctx else None
+        now = dt.datetime.fromisoformat(anchor) if anchor else dt.datetime.now(dt.UTC)
+        return now.replace(tzinfo=None) - dt.timedelta(days=HISTORY_DAYS + 1)
+
 
 @contextmanager
 def sandbox_under_test(args: argparse.Namespace) -> Iterator[SandboxUnderTest]:
@@ -194,6 +204,7 @@ class PipelineRun:
     counters: dict[str, Any] = field(default_factory=dict)  # sandbox counters over the run
     log: str = ""
     load_average: tuple[float, float] = (0.0, 0.0)  # host 1-minute load at start and end (noise!)
+    process_seconds: float = 0.0  # the worker process's whole life: interpreter start to exit
 
     def of(self, system: str) -> dict[str, dict[str, Any]]:
         return {t: m for t, m in self.assets.items() if t.startswith(f"{system}.")}
@@ -230,6 +241,7 @@ def run_pipeline(
     log_path = warehouse_dir / f"{label}.log"
     load_before = os.getloadavg()[0]
     with tempfile.NamedTemporaryFile("r", suffix=".json") as out, log_path.open("w") as log:
+        launched = time.perf_counter()
         subprocess.run(
             [sys.executable, str(WORKER), "--output", out.name],
             input=json.dumps(request),
@@ -239,6 +251,7 @@ def run_pipeline(
             stderr=log,
             check=True,
         )
+        process_seconds = time.perf_counter() - launched
         counters = sut.counters()
         answer = json.loads(Path(out.name).read_text())
     return PipelineRun(
@@ -246,6 +259,7 @@ def run_pipeline(
         counters=counters,
         log=str(log_path),
         load_average=(round(load_before, 2), round(os.getloadavg()[0], 2)),
+        process_seconds=process_seconds,
     )
 
 
