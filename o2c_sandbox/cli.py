@@ -52,7 +52,11 @@ def sandbox() -> None:
 @click.option("--jitter-ms", type=float, default=0.0, show_default=True)
 @click.option("--ns-concurrency", type=int, default=5, show_default=True)
 @click.option(
-    "--ns-rate", type=int, default=10, show_default=True, help="NetSuite requests per second."
+    "--ns-rate",
+    type=int,
+    default=10,
+    show_default=True,
+    help="NetSuite requests per second, sustained over the ns_rate_window_s knob (60 s).",
 )
 @click.option(
     "--knob",

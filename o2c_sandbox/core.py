@@ -53,9 +53,9 @@ class Knobs:
 
     latency_ms: float = 0.0  # fixed latency added to every API request
     jitter_ms: float = 0.0  # plus a uniform random 0..jitter_ms
-    ns_concurrency_limit: int = 5  # account-wide concurrent NetSuite requests
-    ns_rate_limit: int = 10  # NetSuite requests per second ...
-    ns_rate_window_s: float = 1.0  # ... averaged over this window (limit * window requests per window)
+    ns_concurrency_limit: int = 5  # account-wide concurrent NetSuite requests (the real-time limit)
+    ns_rate_limit: int = 10  # NetSuite requests per second, sustained ...
+    ns_rate_window_s: float = 60.0  # ... over this sliding window (limit * window per window)
     sf_session_ttl_s: float = 7200.0  # Salesforce access-token lifetime
     fault_429_rate: float = 0.0  # share of API requests answered 429
     fault_500_rate: float = 0.0

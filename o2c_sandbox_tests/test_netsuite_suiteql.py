@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from o2c_sandbox.schema import NS_TABLES
-from o2c_sandbox_tests.clients.netsuite_pypi import netsuite_package, run
+from o2c_sandbox_tests.clients.netsuite_pypi import netsuite_rest_api, run
 from o2c_sandbox_tests.netsuite_client import NetSuiteClient, error_code
 
 GRID = 12  # marker customers: GRID**3 = 1728 rows (> 1 page), GRID**5 = 248,832 (> 100k ceiling)
@@ -249,9 +249,9 @@ def test_select_star_returns_the_table_columns_only(sandbox, monkeypatch, q):
     """Through the ``netsuite`` PyPI package: first page, and later pages (served from cached
     row ids), carry exactly customer's columns."""
     sandbox.knobs.ns_rate_limit = 100_000
-    ns = netsuite_package(sandbox, monkeypatch)
+    api = netsuite_rest_api(sandbox, monkeypatch)
     columns = set(NS_TABLES["customer"].column_names) | {"links"}
-    pages = [run(ns.rest_api.suiteql(q, limit=5, offset=offset)) for offset in (0, 5, 10)]
+    pages = [run(api.suiteql(q, limit=5, offset=offset)) for offset in (0, 5, 10)]
     items = [item for page in pages for item in page["items"]]
     assert len(items) == 15
     assert all(set(item) <= columns and "id" in item for item in items), items[0]
