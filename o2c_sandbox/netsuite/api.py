@@ -1,7 +1,8 @@
 """The NetSuite half of the sandbox: SuiteTalk REST web services (2025.1) as real clients see them.
 
-Routes (under ``/services/rest``): ``POST query/v1/suiteql`` and ``record/v1/<type>[/<id> |
-/eid:<externalId>[/<sublist>]]``. Every request is admitted by account-wide governance
+Routes (under ``/services/rest``): ``POST query/v1/suiteql``, ``record/v1/<type>[/<id> |
+/eid:<externalId>[/<sublist>]]`` and ``GET record/v1/metadata-catalog[/<type>]``
+(:mod:`.metadata`). Every request is admitted by account-wide governance
 (:mod:`.governance`), authenticated with OAuth 1.0a TBA (:mod:`.oauth`), and answered with
 NetSuite's error shape, where the error code sits *inside* ``o:errorDetails``.
 
@@ -22,6 +23,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from o2c_sandbox.core import ApiError, SandboxContext, Service
+from o2c_sandbox.netsuite import metadata
 from o2c_sandbox.netsuite.governance import Governor
 from o2c_sandbox.netsuite.oauth import TbaVerifier
 from o2c_sandbox.netsuite.records import MAX_PAGE as RECORD_MAX_PAGE
@@ -47,6 +49,8 @@ _RECORD = f"{RECORD_PREFIX}/<record_type>"
 #: (path, method, endpoint); a handler is the endpoint with the dot replaced by an underscore.
 ROUTES = [
     (SUITEQL_PATH, "POST", "suiteql.query"),
+    (metadata.METADATA_PREFIX, "GET", "metadata.catalog"),
+    (f"{metadata.METADATA_PREFIX}/<record_type>", "GET", "metadata.describe"),
     (_RECORD, "GET", "record.list"),
     (_RECORD, "POST", "record.create"),
     (f"{_RECORD}/<key>", "GET", "record.get"),
@@ -141,6 +145,26 @@ class NetSuiteService(Service):
             "collection",
         )
 
+    # -- metadata catalog ----------------------------------------------------------------------
+    def metadata_catalog(self, request: Request) -> Response:
+        rtypes = metadata.record_types(request.args.get("select"))
+        wanted = metadata.requested_format(request.headers.get("Accept", ""))
+        if wanted == metadata.OPENAPI_JSON:
+            return _document(metadata.openapi(rtypes, _base(request)), wanted)
+        url = f"{_base(request)}{metadata.METADATA_PREFIX}"
+        return _document(metadata.catalog(rtypes, _base(request), url), metadata.JSON)
+
+    def metadata_describe(self, request: Request, record_type: str) -> Response:
+        wanted = metadata.requested_format(request.headers.get("Accept", ""))
+        if wanted == metadata.SCHEMA_JSON:
+            return _document(metadata.json_schema(record_type), wanted)
+        rtype = self.records.record_type(record_type)
+        if wanted == metadata.OPENAPI_JSON:
+            return _document(metadata.openapi([rtype], _base(request)), wanted)
+        return _document(
+            metadata.catalog_item(metadata.catalog_name(rtype), _base(request)), wanted
+        )
+
     # -- record API ----------------------------------------------------------------------------
     def record_list(self, request: Request, record_type: str) -> Response:
         rtype = self.records.record_type(record_type)
@@ -216,6 +240,11 @@ def _resource(body: dict[str, Any], kind: str, status: int = 200) -> Response:
         content_type=f"application/vnd.oracle.resource+json; type={kind}",
         headers={"Content-Language": "en"},
     )
+
+
+def _document(body: dict[str, Any], media_type: str) -> Response:
+    """A metadata document in the media type it was asked for."""
+    return Response(json.dumps(body), content_type=media_type, headers={"Content-Language": "en"})
 
 
 def _no_content(location: str) -> Response:
