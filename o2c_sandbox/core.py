@@ -65,6 +65,7 @@ class Knobs:
     fault_session_expiry_rate: float = 0.0  # Salesforce: the presented session expires now
     timeout_hang_s: float = 30.0
     ns_timestamp_skew_s: float = 300.0  # OAuth 1.0a timestamps older/newer than this are stale
+    ns_access_token_ttl_s: float = 3600.0  # NetSuite OAuth 2.0 access-token lifetime
     seed: int = 0  # seeds fault and jitter draws, for repeatable fault runs
 
     def update(self, changes: dict[str, Any]) -> None:
