@@ -233,7 +233,16 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         description="Window the rate limit is sustained over (NetSuite's frequency throttle: 60 s).",
     )
     rate_safety_margin: float = Field(default=0.05, description="Extra share of the window to wait.")
-    timeout_s: float = Field(default=300.0, description="Read timeout per request.")
+    connect_timeout_s: float = Field(default=10.0, description="TCP/TLS connect timeout.")
+    read_timeout_s: float = Field(
+        default=120.0,
+        description=(
+            "Longest wait for the server's next bytes. A SuiteQL page or record request answers in "
+            "seconds; 120 s leaves room for heavy queries on large accounts, while a stalled "
+            "connection is retried after two minutes rather than NetSuite's own 15-minute "
+            "request timeout."
+        ),
+    )
     max_retries: int = Field(default=6, description="Retries of a transient failure.")
     backoff_initial_s: float = Field(default=0.5, description="First back-off ceiling.")
     backoff_max_s: float = Field(default=30.0, description="Largest back-off.")
@@ -259,7 +268,8 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
                     session = build_session(
                         ca_bundle=self.ca_bundle,
                         counter=counter,
-                        timeout_s=self.timeout_s,
+                        connect_timeout_s=self.connect_timeout_s,
+                        read_timeout_s=self.read_timeout_s,
                         pool_size=max(self.concurrency_limit, 1) * 2,
                     )
                     session.auth = OAuth1(
