@@ -150,4 +150,3 @@ def test_a_hung_request_is_given_up_at_the_read_timeout_and_retried(sandbox_env,
     assert _faults(sandbox, "timeout") - before == 1
     assert netsuite.api_calls == 2  # the hung attempt and its retry
     assert 1.0 <= elapsed < 3.0, elapsed  # gave up at 1 s, long before the sandbox's drop
-
