@@ -52,7 +52,11 @@ def sandbox() -> None:
 @click.option("--jitter-ms", type=float, default=0.0, show_default=True)
 @click.option("--ns-concurrency", type=int, default=5, show_default=True)
 @click.option(
-    "--ns-rate", type=int, default=10, show_default=True, help="NetSuite requests per second."
+    "--ns-rate",
+    type=int,
+    default=10,
+    show_default=True,
+    help="NetSuite requests per second, sustained over the ns_rate_window_s knob (60 s).",
 )
 @click.option(
     "--knob",
@@ -121,18 +125,22 @@ def serve(
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of export lines.")
 def credentials(state_dir, as_json) -> None:
-    """Print the settings the pipeline reads, as shell `export` lines."""
+    """Print the settings the pipeline reads, as shell `export` lines: Salesforce's, and both of
+    NetSuite's credential sets (TBA, the default, and OAuth 2.0 client credentials; pick one
+    with NETSUITE_AUTH_FLOW=tba|oauth2_m2m)."""
     state_dir = (state_dir or sandbox_home()).resolve()
     server_file = state_dir / "server.json"
     if server_file.exists():
         env = json.loads(server_file.read_text())["env"]
     else:
+        c = Credentials()
         env = credentials_env(
-            Credentials(),
+            c,
             sf_url=f"https://{DEFAULT_HOST}:{DEFAULT_SF_PORT}",
             ns_url=f"https://{DEFAULT_HOST}:{DEFAULT_NS_PORT}",
             ca_bundle=state_dir / "ca.pem",
             jwt_key=state_dir / "jwt_private_key.pem",
+            ns_private_key=state_dir / c.ns_private_key_file,
         )
     if as_json:
         click.echo(json.dumps(env, indent=2))

@@ -53,18 +53,22 @@ class Knobs:
 
     latency_ms: float = 0.0  # fixed latency added to every API request
     jitter_ms: float = 0.0  # plus a uniform random 0..jitter_ms
-    ns_concurrency_limit: int = 5  # account-wide concurrent NetSuite requests
-    ns_rate_limit: int = 10  # NetSuite requests per second ...
-    ns_rate_window_s: float = 1.0  # ... averaged over this window (limit * window requests per window)
+    ns_concurrency_limit: int = 5  # account-wide concurrent NetSuite requests (the real-time limit)
+    ns_rate_limit: int = 10  # NetSuite requests per second, sustained ...
+    ns_rate_window_s: float = 60.0  # ... over this sliding window (limit * window per window)
     sf_session_ttl_s: float = 7200.0  # Salesforce access-token lifetime
     fault_429_rate: float = 0.0  # share of API requests answered 429
     fault_500_rate: float = 0.0
     fault_503_rate: float = 0.0
-    fault_timeout_rate: float = 0.0  # request hangs for timeout_hang_s, then the connection drops
+    fault_timeout_rate: float = 0.0  # request hangs past client_read_timeout_s, then drops
     fault_reset_rate: float = 0.0  # connection reset (RST) without a response
     fault_session_expiry_rate: float = 0.0  # Salesforce: the presented session expires now
-    timeout_hang_s: float = 30.0
+    # the read timeout of the clients under test: a timeout fault holds the request this long and
+    # a margin more (timeout_fault_hang_s), so the client's read timeout fires before the drop;
+    # default: the longest read timeout the pipeline's clients use (Salesforce, 130 s)
+    client_read_timeout_s: float = 130.0
     ns_timestamp_skew_s: float = 300.0  # OAuth 1.0a timestamps older/newer than this are stale
+    ns_access_token_ttl_s: float = 3600.0  # NetSuite OAuth 2.0 access-token lifetime
     seed: int = 0  # seeds fault and jitter draws, for repeatable fault runs
 
     def update(self, changes: dict[str, Any]) -> None:
@@ -334,11 +338,18 @@ class SandboxApp:
             raise ApiError(int(kind), "UNEXPECTED_ERROR" if kind == "500" else "SERVER_UNAVAILABLE",
                            f"Injected fault: {'internal server error' if kind == '500' else 'service unavailable'}.")
         if kind == "timeout":
-            time.sleep(self.ctx.knobs.timeout_hang_s)
+            time.sleep(timeout_fault_hang_s(self.ctx.knobs))
             raise _DropConnection
         if kind == "reset":
             raise _DropConnection
         return self.service.session_expiry_fault(request)
+
+
+def timeout_fault_hang_s(knobs: Knobs) -> float:
+    """How long a timeout fault holds a request: past the client's read timeout by a tenth of it
+    (at least half a second), so a client that relies on the dropped connection instead of its
+    own read timeout is seen to wait longer than that timeout."""
+    return knobs.client_read_timeout_s + max(0.5, 0.1 * knobs.client_read_timeout_s)
 
 
 class _DropConnection(Exception):

@@ -86,6 +86,14 @@ class Sandbox:
         return self.state_dir / "jwt_cert.pem"
 
     @property
+    def ns_m2m_key_path(self) -> Path:
+        return self.state_dir / self.credentials_.ns_private_key_file
+
+    @property
+    def ns_m2m_cert_path(self) -> Path:
+        return self.state_dir / self.credentials_.ns_certificate_file
+
+    @property
     def world_path(self) -> Path:
         return self.state_dir / "world.duckdb"
 
@@ -160,7 +168,7 @@ class Sandbox:
         """Environment settings for the pipeline: the same names a real deployment sets."""
         c = self.credentials_
         return credentials_env(c, sf_url=self.sf_url, ns_url=self.ns_url, ca_bundle=self.ca_path,
-                               jwt_key=self.jwt_key_path)
+                               jwt_key=self.jwt_key_path, ns_private_key=self.ns_m2m_key_path)
 
     # -- key material --------------------------------------------------------------------------
     def _ensure_tls(self) -> None:
@@ -172,32 +180,52 @@ class Sandbox:
         leaf.private_key_and_cert_chain_pem.write_to_path(str(self.server_pem_path))
 
     def _ensure_jwt_keys(self) -> None:
-        """The connected app's certificate (server side) and the integration's private key."""
-        if self.jwt_key_path.exists() and self.jwt_cert_path.exists():
-            return
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "o2c-sandbox-connected-app")])
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .sign(key, hashes.SHA256())
-        )
-        self.jwt_key_path.write_bytes(
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption())
-        )
-        self.jwt_key_path.chmod(0o600)
-        self.jwt_cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        """The integrations' private keys and the certificates registered for them: Salesforce's
+        connected app (JWT bearer flow), NetSuite's OAuth 2.0 client credentials mapping (RSA of
+        3072 bits and at most two years' validity, as NetSuite requires), and the key NetSuite
+        signs its access tokens with."""
+        from o2c_sandbox.netsuite.oauth2 import TOKEN_SIGNING_KEY_FILE
+
+        _ensure_key_pair(self.jwt_key_path, self.jwt_cert_path, "o2c-sandbox-connected-app",
+                         key_size=2048, valid_days=3650)
+        _ensure_key_pair(self.ns_m2m_key_path, self.ns_m2m_cert_path, "o2c-sandbox-netsuite-m2m",
+                         key_size=3072, valid_days=730)
+        _ensure_key_pair(self.state_dir / TOKEN_SIGNING_KEY_FILE, None, "", key_size=2048)
+
+
+def _ensure_key_pair(key_path: Path, cert_path: Path | None, common_name: str, *, key_size: int,
+                     valid_days: int = 0) -> None:
+    """An RSA private key (PKCS#8 PEM, owner-only) and its self-signed certificate, unless both
+    files exist already."""
+    if key_path.exists() and (cert_path is None or cert_path.exists()):
+        return
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption())
+    )
+    key_path.chmod(0o600)
+    if cert_path is None:
+        return
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=valid_days))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def credentials_env(c: Credentials, *, sf_url: str, ns_url: str, ca_bundle: Path,
-                    jwt_key: Path) -> dict[str, str]:
+                    jwt_key: Path, ns_private_key: Path) -> dict[str, str]:
+    """Both NetSuite credential sets are given: TBA (the default flow) and OAuth 2.0 client
+    credentials, chosen with NETSUITE_AUTH_FLOW=tba|oauth2_m2m."""
     return {
         "SALESFORCE_LOGIN_URL": sf_url,
         "SALESFORCE_AUTH_FLOW": "jwt",
@@ -213,5 +241,9 @@ def credentials_env(c: Credentials, *, sf_url: str, ns_url: str, ca_bundle: Path
         "NETSUITE_CONSUMER_SECRET": c.ns_consumer_secret,
         "NETSUITE_TOKEN_ID": c.ns_token_id,
         "NETSUITE_TOKEN_SECRET": c.ns_token_secret,
+        "NETSUITE_AUTH_FLOW": "tba",
+        "NETSUITE_CLIENT_ID": c.ns_client_id,
+        "NETSUITE_CERTIFICATE_ID": c.ns_certificate_id,
+        "NETSUITE_PRIVATE_KEY_FILE": str(ns_private_key),
         "O2C_CA_BUNDLE": str(ca_bundle),
     }

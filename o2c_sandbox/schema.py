@@ -419,6 +419,13 @@ class Credentials:
     ns_consumer_secret: str = "o2c-ns-consumer-secret"
     ns_token_id: str = "o2c-ns-token-id"
     ns_token_secret: str = "o2c-ns-token-secret"
+    # OAuth 2.0 client credentials (machine to machine): the integration record's client id and
+    # the certificate mapped to it, whose id is the assertion's ``kid``. The key pair and the
+    # self-signed certificate are files in the sandbox's state directory.
+    ns_client_id: str = "o2c-ns-m2m-client-id"
+    ns_certificate_id: str = "o2c-ns-m2m-certificate-id"
+    ns_private_key_file: str = "netsuite_m2m_private_key.pem"
+    ns_certificate_file: str = "netsuite_m2m_certificate.pem"
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from o2c_sandbox.schema import NS_TABLES
+from o2c_sandbox_tests.clients.netsuite_pypi import netsuite_rest_api, run
 from o2c_sandbox_tests.netsuite_client import NetSuiteClient, error_code
 
 GRID = 12  # marker customers: GRID**3 = 1728 rows (> 1 page), GRID**5 = 248,832 (> 100k ceiling)
@@ -233,3 +235,27 @@ def test_a_write_by_any_writer_refreshes_cached_pages(ns, sandbox, marker):
     assert [(int(r["id0"]), int(r["id1"])) for r in again["items"]] == expected
     with sandbox.ctx.store.writer() as cur:  # leave the marker grid as the module made it
         cur.execute("DELETE FROM ns.customer WHERE id = ?", [new_id])
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "SELECT * FROM customer ORDER BY id",
+        "SELECT c.* FROM customer c ORDER BY c.id",
+        "SELECT * FROM customer WHERE id > 0 ORDER BY companyname DESC, id",
+    ],
+)
+def test_select_star_returns_the_table_columns_only(sandbox, monkeypatch, q):
+    """Through the ``netsuite`` PyPI package: first page, and later pages (served from cached
+    row ids), carry exactly customer's columns."""
+    sandbox.knobs.ns_rate_limit = 100_000
+    api = netsuite_rest_api(sandbox, monkeypatch)
+    columns = set(NS_TABLES["customer"].column_names) | {"links"}
+    pages = [run(api.suiteql(q, limit=5, offset=offset)) for offset in (0, 5, 10)]
+    items = [item for page in pages for item in page["items"]]
+    assert len(items) == 15
+    assert all(set(item) <= columns and "id" in item for item in items), items[0]
+    ids = [int(item["id"]) for item in items]
+    assert len(set(ids)) == 15
+    if q.endswith("ORDER BY id") or q.endswith("c.id"):
+        assert ids == sorted(ids)

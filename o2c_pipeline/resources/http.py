@@ -69,13 +69,22 @@ class CountingHTTPAdapter(HTTPAdapter):
 
 
 def build_session(
-    *, ca_bundle: str | None, counter: CallCounter, timeout_s: float, pool_size: int = 16
+    *,
+    ca_bundle: str | None,
+    counter: CallCounter,
+    connect_timeout_s: float,
+    read_timeout_s: float,
+    pool_size: int = 16,
 ) -> requests.Session:
     """A session verifying TLS against ``ca_bundle`` (or the system store when ``None``), with a
-    default (connect, read) timeout on every request."""
+    (connect, read) timeout on every request that does not set its own. The read timeout bounds
+    each wait for bytes from the server, not the whole transfer: a large download that keeps
+    flowing is never cut, a connection that goes silent is given up (and retried)."""
     session = requests.Session()
     session.verify = ca_bundle if ca_bundle else True
-    adapter = CountingHTTPAdapter(counter, pool_size, (min(10.0, timeout_s), timeout_s), ca_bundle)
+    adapter = CountingHTTPAdapter(
+        counter, pool_size, (connect_timeout_s, read_timeout_s), ca_bundle
+    )
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

@@ -40,6 +40,9 @@ TRANSIENT_CODES = frozenset(
     {"CONCURRENCY_LIMIT_EXCEEDED", "SSS_REQUEST_LIMIT_EXCEEDED", "REQUEST_LIMIT_EXCEEDED"}
 )
 SUITEQL_MAX_PAGE = 1000
+#: NetSuite's frequency throttle averages the request rate over a 60-second sliding window; the
+#: account's concurrency limit is the real-time one.
+RATE_WINDOW_S = 60.0
 
 
 class NetSuiteApiError(Exception):
@@ -78,7 +81,7 @@ class SlidingWindowLimiter:
     network jitter has the margin's slack on every request, not once per window."""
 
     def __init__(
-        self, rate_per_s: float, window_s: float = 1.0, safety_margin: float = 0.05
+        self, rate_per_s: float, window_s: float = RATE_WINDOW_S, safety_margin: float = 0.05
     ) -> None:
         self.configure(rate_per_s, window_s, safety_margin)
         self._lock = threading.Lock()
@@ -166,7 +169,7 @@ def account_governor(
     *,
     concurrency_limit: int,
     rate_per_s: float,
-    window_s: float = 1.0,
+    window_s: float = RATE_WINDOW_S,
     margin: float = 0.05,
 ) -> AccountGovernor:
     """The process-wide governor of ``account_id`` (created on first use, reconfigured if the
@@ -225,9 +228,21 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         default=5, description="Account concurrency limit to stay under."
     )
     rate_limit_per_s: float = Field(default=10.0, description="Account request rate to stay under.")
-    rate_window_s: float = Field(default=1.0, description="Window the rate limit is measured over.")
+    rate_window_s: float = Field(
+        default=RATE_WINDOW_S,
+        description="Window the rate limit is sustained over (NetSuite's frequency throttle: 60 s).",
+    )
     rate_safety_margin: float = Field(default=0.05, description="Extra share of the window to wait.")
-    timeout_s: float = Field(default=300.0, description="Read timeout per request.")
+    connect_timeout_s: float = Field(default=10.0, description="TCP/TLS connect timeout.")
+    read_timeout_s: float = Field(
+        default=120.0,
+        description=(
+            "Longest wait for the server's next bytes. A SuiteQL page or record request answers in "
+            "seconds; 120 s leaves room for heavy queries on large accounts, while a stalled "
+            "connection is retried after two minutes rather than NetSuite's own 15-minute "
+            "request timeout."
+        ),
+    )
     max_retries: int = Field(default=6, description="Retries of a transient failure.")
     backoff_initial_s: float = Field(default=0.5, description="First back-off ceiling.")
     backoff_max_s: float = Field(default=30.0, description="Largest back-off.")
@@ -253,7 +268,8 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
                     session = build_session(
                         ca_bundle=self.ca_bundle,
                         counter=counter,
-                        timeout_s=self.timeout_s,
+                        connect_timeout_s=self.connect_timeout_s,
+                        read_timeout_s=self.read_timeout_s,
                         pool_size=max(self.concurrency_limit, 1) * 2,
                     )
                     session.auth = OAuth1(

@@ -170,7 +170,15 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
     jwt_audience: str | None = Field(default=None, description="JWT aud claim; default login_url.")
     api_version: str = Field(default="62.0", description="Pinned REST API version, e.g. 62.0.")
     ca_bundle: str | None = Field(default=None, description="CA bundle for TLS verification.")
-    timeout_s: float = Field(default=120.0, description="Read timeout per request.")
+    connect_timeout_s: float = Field(default=10.0, description="TCP/TLS connect timeout.")
+    read_timeout_s: float = Field(
+        default=130.0,
+        description=(
+            "Longest wait for the server's next bytes. Salesforce ends a REST/SOAP query that runs "
+            "past 120 s with its own QUERY_TIMEOUT error, which 130 s lets arrive; Bulk API 2.0 "
+            "status polls and result pages answer well within it."
+        ),
+    )
     max_retries: int = Field(default=5, description="Retries of a transient failure.")
     backoff_initial_s: float = Field(default=0.5, description="First back-off ceiling.")
     backoff_max_s: float = Field(default=30.0, description="Largest back-off.")
@@ -195,7 +203,8 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
                     session = build_session(
                         ca_bundle=self.ca_bundle,
                         counter=counter,
-                        timeout_s=self.timeout_s,
+                        connect_timeout_s=self.connect_timeout_s,
+                        read_timeout_s=self.read_timeout_s,
                         pool_size=self.pool_size,
                     )
                     self._runtime_state = _Runtime(session, counter)

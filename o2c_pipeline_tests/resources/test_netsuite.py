@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -123,3 +125,28 @@ def test_client_limits_keep_the_account_out_of_429s(sandbox_env, sandbox):
     assert counters["netsuite_peak_concurrency"] <= 5
     assert "429" not in counters["statuses"].get("netsuite", {})
     assert limited.governor.peak_in_flight == 5  # the gate was actually exercised
+
+
+def test_a_hung_request_is_given_up_at_the_read_timeout_and_retried(sandbox_env, sandbox):
+    """The sandbox holds the request well past the client's 1 s read timeout (the knob says the
+    client waits 4 s); the client gives up at its own timeout and the retry is answered."""
+    sandbox.knobs.update({"client_read_timeout_s": 4.0, "fault_timeout_rate": 1.0})
+    netsuite = netsuite_for(sandbox_env, read_timeout_s=1.0)
+    before = _faults(sandbox, "timeout")
+
+    def end_the_fault_after_one() -> None:
+        deadline = time.monotonic() + 10
+        while _faults(sandbox, "timeout") == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sandbox.knobs.update({"fault_timeout_rate": 0.0})
+
+    watcher = threading.Thread(target=end_the_fault_after_one)
+    watcher.start()
+    started = time.perf_counter()
+    page = netsuite.suiteql_page("SELECT id FROM customer ORDER BY id", limit=1)
+    elapsed = time.perf_counter() - started
+    watcher.join()
+    assert page["count"] == 1
+    assert _faults(sandbox, "timeout") - before == 1
+    assert netsuite.api_calls == 2  # the hung attempt and its retry
+    assert 1.0 <= elapsed < 3.0, elapsed  # gave up at 1 s, long before the sandbox's drop

@@ -1,9 +1,11 @@
 """The NetSuite half of the sandbox: SuiteTalk REST web services (2025.1) as real clients see them.
 
-Routes (under ``/services/rest``): ``POST query/v1/suiteql`` and ``record/v1/<type>[/<id> |
-/eid:<externalId>[/<sublist>]]``. Every request is admitted by account-wide governance
-(:mod:`.governance`), authenticated with OAuth 1.0a TBA (:mod:`.oauth`), and answered with
-NetSuite's error shape, where the error code sits *inside* ``o:errorDetails``.
+Routes (under ``/services/rest``): ``POST query/v1/suiteql``, ``record/v1/<type>[/<id> |
+/eid:<externalId>[/<sublist>]]`` and ``GET record/v1/metadata-catalog[/<type>]``
+(:mod:`.metadata`), and ``POST auth/oauth2/v1/token`` (:mod:`.oauth2`). Every other request is
+admitted by account-wide governance (:mod:`.governance`), authenticated with OAuth 1.0a TBA
+(:mod:`.oauth`) or an OAuth 2.0 bearer token (:mod:`.oauth2`), and answered with NetSuite's error
+shape, where the error code sits *inside* ``o:errorDetails``.
 
 Collection pages (SuiteQL and record lists) carry ``links`` in NetSuite's order -- previous,
 first, next, last, self -- as absolute URLs on the host the client used; ``next`` is absent on the
@@ -14,7 +16,7 @@ last page, and also on the last page *reachable* below SuiteQL's 100,000-row cei
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from werkzeug.http import HTTP_STATUS_CODES
@@ -22,8 +24,10 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from o2c_sandbox.core import ApiError, SandboxContext, Service
+from o2c_sandbox.netsuite import metadata
 from o2c_sandbox.netsuite.governance import Governor
 from o2c_sandbox.netsuite.oauth import TbaVerifier
+from o2c_sandbox.netsuite.oauth2 import TOKEN_PATH, ClientCredentialsAuthority
 from o2c_sandbox.netsuite.records import MAX_PAGE as RECORD_MAX_PAGE
 from o2c_sandbox.netsuite.records import RECORD_PREFIX, RecordStore
 from o2c_sandbox.netsuite.suiteql import MAX_PAGE as SUITEQL_MAX_PAGE
@@ -46,7 +50,10 @@ ERROR_TYPES = {
 _RECORD = f"{RECORD_PREFIX}/<record_type>"
 #: (path, method, endpoint); a handler is the endpoint with the dot replaced by an underscore.
 ROUTES = [
+    (TOKEN_PATH, "POST", "oauth2.token"),
     (SUITEQL_PATH, "POST", "suiteql.query"),
+    (metadata.METADATA_PREFIX, "GET", "metadata.catalog"),
+    (f"{metadata.METADATA_PREFIX}/<record_type>", "GET", "metadata.describe"),
     (_RECORD, "GET", "record.list"),
     (_RECORD, "POST", "record.create"),
     (f"{_RECORD}/<key>", "GET", "record.get"),
@@ -68,6 +75,9 @@ class NetSuiteService(Service):
         super().__init__(ctx)
         self.governor = Governor(ctx.knobs, ctx.counters)
         self.verifier = TbaVerifier(ctx.credentials, skew_s=lambda: ctx.knobs.ns_timestamp_skew_s)
+        self.authority = ClientCredentialsAuthority(
+            ctx.credentials, ctx.state_dir, token_ttl_s=lambda: ctx.knobs.ns_access_token_ttl_s
+        )
         self.suiteql = SuiteQLEngine(ctx.store)
         self.records = RecordStore(ctx.store)
 
@@ -87,10 +97,23 @@ class NetSuiteService(Service):
         return _resource(body, "error", status=err.status)
 
     def governance(self, request: Request) -> AbstractContextManager[None]:
+        if request.path.rstrip("/") == TOKEN_PATH:  # a login, not a web services request
+            return nullcontext()
         return self.governor.admit()
 
     def authenticate(self, request: Request, endpoint: str) -> None:
-        self.verifier.verify(request)
+        """OAuth 2.0 bearer tokens and TBA signatures are both accepted on every REST path."""
+        if endpoint == "oauth2.token":
+            return
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            self.authority.verify_bearer(token.strip())
+        else:
+            self.verifier.verify(request)
+
+    # -- OAuth 2.0 -----------------------------------------------------------------------------
+    def oauth2_token(self, request: Request) -> Response:
+        return self.authority.token_response(request)
 
     # -- SuiteQL -------------------------------------------------------------------------------
     def suiteql_query(self, request: Request) -> Response:
@@ -139,6 +162,26 @@ class NetSuiteService(Service):
                 "totalResults": page.total,
             },
             "collection",
+        )
+
+    # -- metadata catalog ----------------------------------------------------------------------
+    def metadata_catalog(self, request: Request) -> Response:
+        rtypes = metadata.record_types(request.args.get("select"))
+        wanted = metadata.requested_format(request.headers.get("Accept", ""))
+        if wanted == metadata.OPENAPI_JSON:
+            return _document(metadata.openapi(rtypes, _base(request)), wanted)
+        url = f"{_base(request)}{metadata.METADATA_PREFIX}"
+        return _document(metadata.catalog(rtypes, _base(request), url), metadata.JSON)
+
+    def metadata_describe(self, request: Request, record_type: str) -> Response:
+        wanted = metadata.requested_format(request.headers.get("Accept", ""))
+        if wanted == metadata.SCHEMA_JSON:
+            return _document(metadata.json_schema(record_type), wanted)
+        rtype = self.records.record_type(record_type)
+        if wanted == metadata.OPENAPI_JSON:
+            return _document(metadata.openapi([rtype], _base(request)), wanted)
+        return _document(
+            metadata.catalog_item(metadata.catalog_name(rtype), _base(request)), wanted
         )
 
     # -- record API ----------------------------------------------------------------------------
@@ -216,6 +259,11 @@ def _resource(body: dict[str, Any], kind: str, status: int = 200) -> Response:
         content_type=f"application/vnd.oracle.resource+json; type={kind}",
         headers={"Content-Language": "en"},
     )
+
+
+def _document(body: dict[str, Any], media_type: str) -> Response:
+    """A metadata document in the media type it was asked for."""
+    return Response(json.dumps(body), content_type=media_type, headers={"Content-Language": "en"})
 
 
 def _no_content(location: str) -> Response:

@@ -1,11 +1,19 @@
 """NetSuite's account-wide governance: a concurrency limit and a request-frequency limit.
 
-Real NetSuite shares one concurrency pool across SOAP, REST and RESTlets; a request arriving while
-the pool is full is refused at once with 429 (it is not queued), and a sustained rate above the
-account's frequency allowance is refused with 429 and a ``Retry-After`` hint. Both limits are read
-from the knobs on every request because tests and benchmarks change them at run time. A refused
-request never holds a concurrency slot, and does not count toward the frequency window (it did no
-work), so a client that backs off recovers as soon as the window slides.
+The concurrency limit is the real-time one: NetSuite shares one pool of concurrent requests
+across SOAP, REST and RESTlets (5 on a base account, 15 with SuiteCloud Plus), and a request
+arriving while the pool is full is refused at once with 429 ``CONCURRENCY_LIMIT_EXCEEDED`` (it is
+not queued, and no ``Retry-After`` comes with it). The frequency throttle is a *sustained* rate:
+about 10 requests a second averaged over a 60-second sliding window (``ns_rate_limit`` x
+``ns_rate_window_s`` requests per window), so a client that stays under the concurrency limit
+can burst without 429s, and only one that keeps above the rate for most of a minute is refused,
+with 429 ``REQUEST_LIMIT_EXCEEDED`` and a ``Retry-After`` of the seconds until the oldest request
+in the window leaves it.
+
+Both limits are read from the knobs on every request because tests and benchmarks change them at
+run time. A refused request never holds a concurrency slot, and does not count toward the
+frequency window (it did no work), so a client that backs off recovers as soon as the window
+slides.
 """
 
 from __future__ import annotations

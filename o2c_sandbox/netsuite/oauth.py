@@ -49,13 +49,14 @@ MAX_REMEMBERED_NONCES = 200_000
 class InvalidLogin(ApiError):
     """401 INVALID_LOGIN; ``reason`` says why (never sent to the client, as in NetSuite)."""
 
-    def __init__(self, realm: str, reason: str):
+    def __init__(self, realm: str, reason: str, www_authenticate: str | None = None):
         super().__init__(
             401,
             "INVALID_LOGIN",
             INVALID_LOGIN_DETAIL,
             headers={
-                "WWW-Authenticate": f'OAuth realm="{realm}", error="token_rejected", '
+                "WWW-Authenticate": www_authenticate
+                or f'OAuth realm="{realm}", error="token_rejected", '
                 f'error_description="Invalid login attempt."'
             },
         )

@@ -602,6 +602,21 @@ class LateMaterialization:
         )
 
 
+def _table_stars(
+    projections: list[exp.Expression], qualifiers: list[exp.Identifier]
+) -> list[exp.Expression]:
+    """A bare ``*`` as each source table's ``t.*``: in the join back from row ids, ``*`` would
+    also pick up the key columns (``suiteql_k0``, ``suiteql_ord``), which are no part of any
+    table. A qualified ``t.*`` already names one table's columns only."""
+    out: list[exp.Expression] = []
+    for projection in projections:
+        if isinstance(projection, exp.Star):
+            out.extend(exp.Column(this=exp.Star(), table=q.copy()) for q in qualifiers)
+        else:
+            out.append(projection)
+    return out
+
+
 def _late_materialization(tree: exp.Expression) -> LateMaterialization | None:
     """A sorted page found by row ids, then joined back to its tables for the selected columns:
 
@@ -639,7 +654,9 @@ def _late_materialization(tree: exp.Expression) -> LateMaterialization | None:
     return LateMaterialization(
         keys=keys,
         back=" ".join(back),
-        projections=", ".join(p.sql(dialect="duckdb") for p in tree.expressions),
+        projections=", ".join(
+            p.sql(dialect="duckdb") for p in _table_stars(tree.expressions, qualifiers)
+        ),
         order=tree.args["order"].sql(dialect="duckdb"),
         tables=len(tables),
     )
