@@ -106,7 +106,9 @@ class SfObject:
 
 
 #: objects without an owner: detail sides of master-detail relationships and setup objects
-_UNOWNED = frozenset({"Product2", "Pricebook2", "PricebookEntry", "OrderItem", "User"})
+_UNOWNED = frozenset(
+    {"Product2", "Pricebook2", "PricebookEntry", "OrderItem", "User", "Organization"}
+)
 
 
 def _user_ref(name: str, relationship: str, **kwargs) -> SfField:
@@ -301,6 +303,21 @@ SF_SETUP_OBJECTS: dict[str, SfObject] = {
                 SfField("TimeZoneSidKey", "picklist", 40, nillable=False),
                 SfField("LocaleSidKey", "picklist", 40, nillable=False),
                 SfField("LanguageLocaleKey", "picklist", 40, nillable=False),
+            ],
+        ),
+        _obj(  # the org itself, one record (clients such as the Salesforce CLI read it)
+            "Organization",
+            "00D",
+            [
+                SfField("Name", "string", 80, nillable=False),
+                SfField("InstanceName", "string", 5, createable=False, updateable=False),
+                SfField("IsSandbox", "boolean", createable=False, updateable=False, nillable=False),
+                SfField("OrganizationType", "picklist", 40, createable=False, updateable=False),
+                SfField("NamespacePrefix", "string", 15, createable=False, updateable=False),
+                SfField("TrialExpirationDate", "datetime", createable=False, updateable=False),
+                SfField("DefaultLocaleSidKey", "picklist", 40, nillable=False),
+                SfField("LanguageLocaleKey", "picklist", 40, nillable=False),
+                SfField("TimeZoneSidKey", "picklist", 40, nillable=False),
             ],
         ),
     )

@@ -179,7 +179,7 @@ class SalesforceService(Service):
         self.queries = QueryEngine(ctx.store)
         self.bulk = Bulk2(ctx.store)
         self.bulk1 = Bulk1(ctx.store)
-        org.ensure_users(ctx.store, ctx.credentials.sf_username)
+        org.ensure_org_records(ctx.store, ctx.credentials.sf_username)
         self._usage_lock = threading.Lock()
         self._usage = itertools.count(1)
         self.api_requests = 0

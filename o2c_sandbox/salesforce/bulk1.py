@@ -182,7 +182,7 @@ class Bulk1:
         self.store = store
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._job_ids = itertools.count(1)
+        self._job_ids = itertools.count(500_000_000_001)  # apart from Bulk API 2.0's job ids
         self._batch_ids = itertools.count(1)
         self._result_ids = itertools.count(1)
         self.batches_created = 0
@@ -480,7 +480,7 @@ class Bulk1:
 
 # -- wire formats ------------------------------------------------------------------------------
 def _xml(root: ET.Element) -> bytes:
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
 
 
 def to_wire(tag: str, values: dict[str, Any], as_json: bool) -> tuple[bytes, str]:

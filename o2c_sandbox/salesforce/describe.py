@@ -42,7 +42,9 @@ _SYSTEM_LABELS = {
     "SystemModstamp": "System Modstamp",
 }
 #: objects a client cannot create, delete or undelete records of through the API
-_NOT_DELETABLE = frozenset({"User"})
+_NOT_DELETABLE = frozenset({"User", "Organization"})
+#: objects the API can read and update but not create records of
+_NOT_CREATEABLE = frozenset({"Organization"})
 MASTER_RECORD_TYPE = "012000000000000AAA"
 
 
@@ -97,7 +99,7 @@ def global_entry(version: str, obj: SfObject, *, full: bool = False) -> dict[str
         "activateable": False,
         "associateEntityType": None,
         "associateParentEntity": None,
-        "createable": True,
+        "createable": obj.name not in _NOT_CREATEABLE,
         "custom": obj.custom,
         "customSetting": False,
         "deepCloneable": False,

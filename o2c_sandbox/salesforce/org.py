@@ -221,9 +221,19 @@ def userinfo(store: Store, login_url: str, instance_url: str) -> dict[str, Any]:
     }
 
 
-def ensure_users(store: Store, integration_username: str) -> None:
-    """Seed the org's users (a world of records needs owners); idempotent."""
+def ensure_org_records(store: Store, integration_username: str) -> None:
+    """Seed the Organization record and the org's users (a world of records needs owners);
+    idempotent."""
     now = utcnow()
+    with store.writer() as cur:
+        cur.execute(
+            'INSERT OR IGNORE INTO sf."Organization" ("Id", "IsDeleted", "CreatedDate", '
+            '"LastModifiedDate", "SystemModstamp", "Name", "InstanceName", "IsSandbox", '
+            '"OrganizationType", "DefaultLocaleSidKey", "LanguageLocaleKey", "TimeZoneSidKey") '
+            "VALUES (?, false, ?, ?, ?, ?, 'USA42', false, 'Enterprise Edition', 'en_US', "
+            "'en_US', 'GMT')",
+            [ORG_ID, now, now, now, ORG_NAME],
+        )
     rows = [
         (USER_ID, integration_username, "Integration", "User", "integ", "Standard"),
         *(
