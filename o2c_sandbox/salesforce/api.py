@@ -617,8 +617,9 @@ class SalesforceService(Service):
 
     def bulk1_batches(self, request: Request, version: str, job_id: str) -> Response:
         if request.method == "POST":
-            batch = self.bulk1.add_batch(job_id, request.get_data(), request.content_type)
-            return self._bulk1_answer("batchInfo", batch.info(), batch.job.as_json, status=201)
+            info = self.bulk1.add_batch(job_id, request.get_data(), request.content_type)
+            job = self.bulk1.job(job_id, False)
+            return self._bulk1_answer("batchInfo", info, job.as_json, status=201)
         job = self.bulk1.job(job_id, wants_json(request.content_type))
         infos = [b.info() for b in job.batches.values()]
         body: Any = {"batchInfo": infos}

@@ -267,7 +267,8 @@ class Bulk1:
         return job
 
     # -- batches -------------------------------------------------------------------------------
-    def add_batch(self, job_id: str, data: bytes, content_type: str | None) -> Batch:
+    def add_batch(self, job_id: str, data: bytes, content_type: str | None) -> dict[str, Any]:
+        """Queue a batch; returns its batchInfo as of now (``Queued``)."""
         job = self.job(job_id, wants_json(content_type))
         if job.state != "Open":
             raise AsyncApiError(
@@ -276,6 +277,7 @@ class Bulk1:
                 as_json=job.as_json,
             )
         batch = self._new_batch(job, data)
+        info = batch.info()
         if job.pk_chunk_size and job.operation in ("query", "queryAll"):
             target = self._chunk
         else:
@@ -283,7 +285,7 @@ class Bulk1:
         threading.Thread(
             target=target, args=(batch,), daemon=True, name=f"bulk1-{batch.id}"
         ).start()
-        return batch
+        return info
 
     def _new_batch(self, job: Job, data: bytes, state: str = "Queued") -> Batch:
         with self._lock:
@@ -336,7 +338,7 @@ class Bulk1:
             if batch.job.content_type == "JSON":
                 assert plan.shape is not None
                 records = [
-                    build_record(plan.shape, row, batch.job.version) for row in tuples(table)
+                    build_record(plan.shape, row, batch.job.version, {}) for row in tuples(table)
                 ]
                 data = json.dumps(records).encode()
             elif table.num_rows == 0:
