@@ -34,6 +34,11 @@ SF_DUCKDB_TYPES = {
     "currency": "DOUBLE",
     "int": "INTEGER",
 }
+#: compound field types: read-only views over their component fields, no column of their own
+SF_COMPOUND_TYPES = frozenset({"address"})
+
+#: the org's integration user (the API user every session runs as); owner of records by default
+SF_INTEGRATION_USER_ID = "005000000000001AAA"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,19 @@ class SfField:
     updateable: bool = True
     nillable: bool = True
     picklist: tuple[str, ...] = ()
+    label: str = ""  # describe label; derived from the API name when empty
+    default_value: str | bool | None = None  # given to new records that leave the field out
+    calculated: bool = False  # formula field: read-only, computed by the org
+    formula: str | None = None  # describe calculatedFormula
+    compound_field_name: str | None = None  # a component's compound, e.g. "BillingAddress"
+    name_field: bool = False  # the object's record name (describe nameField)
+    precision: int = 0  # currency / double digits in total (0: the type's default)
+    scale: int = 0  # ... of which after the decimal point
+
+    @property
+    def stored(self) -> bool:
+        """Whether the field is a column of its own (compound fields are not)."""
+        return self.type not in SF_COMPOUND_TYPES
 
     @property
     def duckdb_type(self) -> str:
@@ -82,19 +100,54 @@ class SfObject:
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
 
+    @property
+    def stored_fields(self) -> list[SfField]:
+        return [f for f in self.fields if f.stored]
 
-def _system_fields() -> tuple[SfField, ...]:
+
+#: objects without an owner: detail sides of master-detail relationships and setup objects
+_UNOWNED = frozenset(
+    {"Product2", "Pricebook2", "PricebookEntry", "OrderItem", "User", "Organization"}
+)
+
+
+def _user_ref(name: str, relationship: str, **kwargs) -> SfField:
+    return SfField(
+        name, "reference", 18, reference_to="User", relationship_name=relationship,
+        nillable=False, default_value=SF_INTEGRATION_USER_ID, **kwargs,
+    )
+
+
+def _system_fields(owned: bool = True) -> tuple[SfField, ...]:
+    read_only = {"createable": False, "updateable": False}
     return (
-        SfField("Id", "id", 18, createable=False, updateable=False, nillable=False),
-        SfField("IsDeleted", "boolean", createable=False, updateable=False, nillable=False),
-        SfField("CreatedDate", "datetime", createable=False, updateable=False, nillable=False),
-        SfField("LastModifiedDate", "datetime", createable=False, updateable=False, nillable=False),
-        SfField("SystemModstamp", "datetime", createable=False, updateable=False, nillable=False),
+        SfField("Id", "id", 18, nillable=False, **read_only),
+        *((_user_ref("OwnerId", "Owner"),) if owned else ()),
+        SfField("IsDeleted", "boolean", nillable=False, **read_only),
+        SfField("CreatedDate", "datetime", nillable=False, **read_only),
+        _user_ref("CreatedById", "CreatedBy", **read_only),
+        SfField("LastModifiedDate", "datetime", nillable=False, **read_only),
+        _user_ref("LastModifiedById", "LastModifiedBy", **read_only),
+        SfField("SystemModstamp", "datetime", nillable=False, **read_only),
+    )
+
+
+def _address(prefix: str) -> tuple[SfField, ...]:
+    """A compound address and its components, as every standard address in a real org."""
+    compound = f"{prefix}Address"
+    return (
+        SfField(f"{prefix}Street", "textarea", 255, compound_field_name=compound),
+        SfField(f"{prefix}City", "string", 40, compound_field_name=compound),
+        SfField(f"{prefix}State", "string", 80, compound_field_name=compound),
+        SfField(f"{prefix}PostalCode", "string", 20, compound_field_name=compound),
+        SfField(f"{prefix}Country", "string", 80, compound_field_name=compound),
+        SfField(compound, "address", createable=False, updateable=False),
     )
 
 
 def _obj(name, prefix, fields, children=(), custom=False):
-    return SfObject(name, prefix, _system_fields() + tuple(fields), tuple(children), custom, name)
+    system = _system_fields(owned=name not in _UNOWNED)
+    return SfObject(name, prefix, system + tuple(fields), tuple(children), custom, name)
 
 
 ORDER_STATUSES = ("Draft", "Activated", "Shipped", "Partially Shipped", "Cancelled")
@@ -113,11 +166,7 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("Industry", "picklist", 40),
                 SfField("Phone", "phone", 40),
                 SfField("Website", "url", 255),
-                SfField("BillingStreet", "textarea", 255),
-                SfField("BillingCity", "string", 40),
-                SfField("BillingState", "string", 80),
-                SfField("BillingPostalCode", "string", 20),
-                SfField("BillingCountry", "string", 80),
+                *_address("Billing"),
                 SfField("CurrencyIsoCode", "picklist", 3),
                 SfField("NetSuite_Customer_ID__c", "string", 40, custom=True, external_id=True),
             ],
@@ -233,6 +282,48 @@ SF_OBJECTS: dict[str, SfObject] = {
         ),
     )
 }
+
+#: setup objects: the org's configuration rather than its business data. The Salesforce service
+#: seeds their rows; the world generator neither builds nor clears them.
+SF_SETUP_OBJECTS: dict[str, SfObject] = {
+    o.name: o
+    for o in (
+        _obj(  # minimally: who owns, created and changed records
+            "User",
+            "005",
+            [
+                SfField("Username", "string", 80, nillable=False, unique=True),
+                SfField("FirstName", "string", 40),
+                SfField("LastName", "string", 80, nillable=False),
+                SfField("Name", "string", 121, createable=False, updateable=False, nillable=False),
+                SfField("Alias", "string", 8, nillable=False),
+                SfField("Email", "email", 128, nillable=False),
+                SfField("IsActive", "boolean", nillable=False, default_value=True),
+                SfField("UserType", "picklist", 40, createable=False, updateable=False, picklist=("Standard", "AutomatedProcess")),
+                SfField("TimeZoneSidKey", "picklist", 40, nillable=False),
+                SfField("LocaleSidKey", "picklist", 40, nillable=False),
+                SfField("LanguageLocaleKey", "picklist", 40, nillable=False),
+            ],
+        ),
+        _obj(  # the org itself, one record (clients such as the Salesforce CLI read it)
+            "Organization",
+            "00D",
+            [
+                SfField("Name", "string", 80, nillable=False),
+                SfField("InstanceName", "string", 5, createable=False, updateable=False),
+                SfField("IsSandbox", "boolean", createable=False, updateable=False, nillable=False),
+                SfField("OrganizationType", "picklist", 40, createable=False, updateable=False),
+                SfField("NamespacePrefix", "string", 15, createable=False, updateable=False),
+                SfField("TrialExpirationDate", "datetime", createable=False, updateable=False),
+                SfField("DefaultLocaleSidKey", "picklist", 40, nillable=False),
+                SfField("LanguageLocaleKey", "picklist", 40, nillable=False),
+                SfField("TimeZoneSidKey", "picklist", 40, nillable=False),
+            ],
+        ),
+    )
+}
+#: every object the org's APIs serve
+SF_API_OBJECTS: dict[str, SfObject] = {**SF_OBJECTS, **SF_SETUP_OBJECTS}
 
 # ---------------------------------------------------------------------------------------------
 # NetSuite
@@ -414,6 +505,8 @@ class Credentials:
     sf_client_secret: str = "o2c-sandbox-consumer-secret"
     sf_username: str = "integration@o2c-sandbox.example"
     sf_password: str = "o2c-sandbox-password"
+    # a refresh token the integration user granted the connected app (web-server flow, once)
+    sf_refresh_token: str = "5Aep861o2cSandboxRefreshTokenForTheConnectedApp"
     ns_account_id: str = "1234567_SB1"
     ns_consumer_key: str = "o2c-ns-consumer-key"
     ns_consumer_secret: str = "o2c-ns-consumer-secret"
@@ -431,10 +524,22 @@ class Credentials:
 
 def sf_ddl() -> list[str]:
     stmts = ["CREATE SCHEMA IF NOT EXISTS sf"]
-    for obj in SF_OBJECTS.values():
-        cols = ", ".join(f'"{f.name}" {f.duckdb_type}' for f in obj.fields)
-        stmts.append(f'CREATE TABLE IF NOT EXISTS sf."{obj.name}" ({cols}, PRIMARY KEY ("Id"))')
+    for obj in SF_API_OBJECTS.values():
+        cols = [f'"{f.name}" {f.duckdb_type}{_default_sql(f)}' for f in obj.stored_fields]
+        stmts.append(
+            f'CREATE TABLE IF NOT EXISTS sf."{obj.name}" ({", ".join(cols)}, PRIMARY KEY ("Id"))'
+        )
+        # a world stored before a field was declared gains its column
+        stmts += [f'ALTER TABLE sf."{obj.name}" ADD COLUMN IF NOT EXISTS {c}' for c in cols]
     return stmts
+
+
+def _default_sql(f: SfField) -> str:
+    if f.default_value is None:
+        return ""
+    if isinstance(f.default_value, bool):
+        return f" DEFAULT {str(f.default_value).lower()}"
+    return " DEFAULT '" + str(f.default_value).replace("'", "''") + "'"
 
 
 def ns_ddl() -> list[str]:

@@ -1,29 +1,35 @@
-"""The Salesforce REST surface (API v62.0; any ``vNN.N`` a client sends is accepted).
+"""The Salesforce REST surface of a Winter '25 org (API v62.0; versions 21.0 to 62.0 served),
+Bulk API 1.0 under ``/services/async/`` and the identity service.
 
 Routes map onto handlers named ``<family>_<name>``; the family (``auth``, ``query``,
-``sobjects``, ``composite``, ``bulk2``, ``limits``, ``describe``) is what the sandbox counters
-report. Every ``/services/data/`` call needs a live Bearer session; every answer carries
-``Sforce-Limit-Info``; every error is Salesforce's JSON list ``[{"message", "errorCode"}]``.
+``sobjects``, ``composite``, ``bulk1``, ``bulk2``, ``limits``, ``describe``) is what the sandbox
+counters report. Every ``/services/data/vNN.N/`` call needs a live Bearer session (Bulk API 1.0
+takes it in ``X-SFDC-Session``); every answer carries ``Sforce-Limit-Info``; every REST error is
+Salesforce's JSON list ``[{"message", "errorCode"}]``, Bulk API 1.0 errors are its
+``exceptionCode`` documents.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from typing import Any
+from urllib.parse import urlencode
 
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from o2c_sandbox.core import ApiError, SandboxContext, Service
-from o2c_sandbox.salesforce import dml
+from o2c_sandbox.salesforce import dml, org
 from o2c_sandbox.salesforce.auth import (
     OAuthError,
     Sessions,
     TokenEndpoint,
     bearer_token,
 )
+from o2c_sandbox.salesforce.bulk1 import AsyncApiError, Bulk1, to_wire, wants_json
 from o2c_sandbox.salesforce.bulk2 import Bulk2
 from o2c_sandbox.salesforce.describe import (
     describe_basic,
@@ -61,12 +67,23 @@ class _VersionConverter(BaseConverter):
         return f"v{value}"
 
 
+class _AsyncVersionConverter(BaseConverter):
+    """Bulk API 1.0 paths carry the bare version: ``/services/async/62.0/``."""
+
+    regex = r"\d+\.\d+"
+
+
 def _routes() -> Map:
     d = "/services/data/<ver:version>"
     s = f"{d}/sobjects/<obj>"
+    a = "/services/async/<async_ver:version>/job"
     rules = [
         Rule("/services/oauth2/token", endpoint="auth.token", methods=["POST"]),
+        Rule("/services/oauth2/authorize", endpoint="auth.authorize", methods=["GET", "POST"]),
+        Rule("/services/oauth2/userinfo", endpoint="auth.userinfo", methods=["GET", "POST"]),
+        Rule("/id/<org_id>/<user_id>", endpoint="auth.identity", methods=["GET", "POST"]),
         Rule("/services/data/", endpoint="describe.versions", methods=["GET"]),
+        Rule(f"{d}/", endpoint="describe.resources", methods=["GET"]),
         Rule(f"{d}/limits/", endpoint="limits.limits", methods=["GET"]),
         Rule(f"{d}/query/", endpoint="query.first", methods=["GET"], defaults={"all_rows": False}),
         Rule(
@@ -90,6 +107,11 @@ def _routes() -> Map:
             f"{d}/composite/sobjects",
             endpoint="composite.collection",
             methods=["POST", "PATCH", "DELETE"],
+        ),
+        Rule(
+            f"{d}/composite/sobjects/<obj>",
+            endpoint="composite.retrieve",
+            methods=["GET", "POST"],
         ),
         Rule(
             f"{d}/composite/sobjects/<obj>/<ext_field>",
@@ -116,8 +138,28 @@ def _routes() -> Map:
             endpoint="bulk2.ingest_results",
             methods=["GET"],
         ),
+        Rule(a, endpoint="bulk1.create_job", methods=["POST"]),
+        Rule(f"{a}/<job_id>", endpoint="bulk1.job", methods=["GET", "POST"]),
+        Rule(f"{a}/<job_id>/batch", endpoint="bulk1.batches", methods=["GET", "POST"]),
+        Rule(f"{a}/<job_id>/batch/<batch_id>", endpoint="bulk1.batch", methods=["GET"]),
+        Rule(f"{a}/<job_id>/batch/<batch_id>/request", endpoint="bulk1.request", methods=["GET"]),
+        Rule(f"{a}/<job_id>/batch/<batch_id>/result", endpoint="bulk1.result", methods=["GET"]),
+        Rule(
+            f"{a}/<job_id>/batch/<batch_id>/result/<result_id>",
+            endpoint="bulk1.query_result",
+            methods=["GET"],
+        ),
     ]
-    return Map(rules, strict_slashes=False, converters={"ver": _VersionConverter})
+    return Map(
+        rules,
+        strict_slashes=False,
+        converters={"ver": _VersionConverter, "async_ver": _AsyncVersionConverter},
+    )
+
+
+_DATA_VERSION = re.compile(r"^/services/data/v(\d+\.\d+)")
+#: endpoints that need no session
+_OPEN_ENDPOINTS = ("auth.token", "auth.authorize", "describe.versions")
 
 
 class SalesforceService(Service):
@@ -136,17 +178,34 @@ class SalesforceService(Service):
         )
         self.queries = QueryEngine(ctx.store)
         self.bulk = Bulk2(ctx.store)
+        self.bulk1 = Bulk1(ctx.store)
+        org.ensure_org_records(ctx.store, ctx.credentials.sf_username)
         self._usage_lock = threading.Lock()
         self._usage = itertools.count(1)
         self.api_requests = 0
 
     # -- Service hooks -------------------------------------------------------------------------
     def authenticate(self, request: Request, endpoint: str) -> None:
-        if endpoint in ("auth.token", "describe.versions"):
+        if endpoint in _OPEN_ENDPOINTS:
             return
         token = bearer_token(request.headers.get("Authorization"))
+        if endpoint.startswith("bulk1."):
+            token = request.headers.get("X-SFDC-Session") or token
+        elif endpoint == "auth.identity":
+            token = token or request.values.get("oauth_token")
         if token is None or not self.sessions.valid(token):
+            if endpoint.startswith("bulk1."):
+                raise AsyncApiError(
+                    "InvalidSessionId",
+                    "Invalid session id",
+                    as_json=wants_json(request.content_type),
+                )
+            if endpoint.startswith("auth."):
+                raise ApiError(403, "Bad_OAuth_Token", "Bad_OAuth_Token")
             raise _invalid_session()
+        version = _DATA_VERSION.match(request.path)
+        if version is not None and not org.serves_version(version.group(1)):
+            raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
         with self._usage_lock:
             self.api_requests = next(self._usage)
 
@@ -158,6 +217,11 @@ class SalesforceService(Service):
         return self.error_response(_invalid_session())
 
     def error_response(self, err: ApiError) -> Response:
+        if isinstance(err, AsyncApiError):
+            data, content_type = err.body()
+            return self._limit_info(Response(data, status=err.status, content_type=content_type))
+        if err.code == "Bad_OAuth_Token":  # the identity service answers in plain text
+            return Response(err.message, status=err.status, content_type="text/plain")
         body: dict[str, Any] = {"message": err.message, "errorCode": err.code}
         if err.fields:
             body["fields"] = err.fields
@@ -188,17 +252,38 @@ class SalesforceService(Service):
         except OAuthError as err:
             return self.json({"error": err.error, "error_description": err.description}, status=400)
 
+    def auth_authorize(self, request: Request) -> Response:
+        try:
+            location = self.tokens.authorize(dict(request.values.items()))
+        except OAuthError as err:
+            redirect = request.values.get("redirect_uri")
+            if not redirect or err.error in ("invalid_client_id", "redirect_uri_mismatch"):
+                return self.json(
+                    {"error": err.error, "error_description": err.description}, status=400
+                )
+            query = urlencode({"error": err.error, "error_description": err.description})
+            location = f"{redirect}{'&' if '?' in redirect else '?'}{query}"
+        return Response(status=302, headers={"Location": location})
+
+    def auth_userinfo(self, request: Request) -> Response:
+        url = self.ctx.urls["salesforce"]
+        return self.json(org.userinfo(self.ctx.store, url, url))
+
+    def auth_identity(self, request: Request, org_id: str, user_id: str) -> Response:
+        if org_id[:15] != org.ORG_ID[:15] or user_id[:15] != org.USER_ID[:15]:
+            raise ApiError(403, "Bad_OAuth_Token", "Bad_Id")
+        url = self.ctx.urls["salesforce"]
+        version = request.values.get("version")
+        if version == "latest":
+            version = API_VERSION
+        return self.json(org.identity(self.ctx.store, url, url, version))
+
     # -- describe ------------------------------------------------------------------------------
     def describe_versions(self, request: Request) -> Response:
-        return self.json(
-            [
-                {
-                    "label": "Spring '26",
-                    "url": f"/services/data/v{API_VERSION}",
-                    "version": API_VERSION,
-                }
-            ]
-        )
+        return self.json(org.api_versions())
+
+    def describe_resources(self, request: Request, version: str) -> Response:
+        return self.json(org.resources(version, org.identity_url(self.ctx.urls["salesforce"])))
 
     def describe_global_(self, request: Request, version: str) -> Response:
         return self.json(describe_global(version))
@@ -233,8 +318,13 @@ class SalesforceService(Service):
     # -- query ---------------------------------------------------------------------------------
     def query_first(self, request: Request, version: str, all_rows: bool) -> Response:
         soql = request.args.get("q", "").strip()
+        explain = request.args.get("explain", "").strip()
+        if explain and not soql:
+            return self.json(self.queries.explain(explain))
         if not soql:
             raise SfError("MALFORMED_QUERY", "A query string has to be specified")
+        if request.args.get("columns", "").lower() == "true":
+            return self.json(self.queries.columns(soql))
         batch = parse_batch_size(request.headers.get("Sforce-Query-Options"))
         return self.json(
             self.queries.run(soql, include_deleted=all_rows, batch=batch, version=version)
@@ -400,6 +490,50 @@ class SalesforceService(Service):
             )
         return self.json(self._collection(items, operation, bool(body.get("allOrNone")), None))
 
+    def composite_retrieve(self, request: Request, version: str, obj: str) -> Response:
+        """sObject Collections retrieve: ``GET ?ids=&fields=`` or ``POST {"ids", "fields"}``;
+        records in the order of ``ids``, null where an id matches no record."""
+        sobject = _object(obj)
+        if request.method == "GET":
+            ids = [i for i in request.args.get("ids", "").split(",") if i]
+            fields = [f for f in request.args.get("fields", "").split(",") if f]
+        else:
+            body = _json_object(request)
+            ids, fields = body.get("ids") or [], body.get("fields") or []
+            if not isinstance(ids, list) or not isinstance(fields, list):
+                raise SfError("JSON_PARSER_ERROR", "ids and fields are JSON arrays")
+        if not ids:
+            raise SfError("MISSING_ARGUMENT", "ids: The ids parameter is required", ["ids"])
+        if not fields:
+            raise SfError(
+                "MISSING_ARGUMENT", "fields: The fields parameter is required", ["fields"]
+            )
+        if len(ids) > 2000:
+            raise SfError("EXCEEDED_ID_LIMIT", "Too many ids: no more than 2000 in one call")
+        normalized = [normalize_id(str(i)) for i in ids]
+        bad = next((raw for raw, n in zip(ids, normalized, strict=True) if n is None), None)
+        if bad is not None:
+            raise SfError("MALFORMED_ID", f"malformed id {bad}", ["ids"])
+        wanted = sorted({n for n in normalized if n and n.startswith(sobject.key_prefix)})
+        found: dict[str, dict[str, Any]] = {}
+        if wanted:
+            columns = ["Id", *(f for f in fields if f.lower() != "id")]
+            soql = (
+                f"SELECT {', '.join(columns)} FROM {sobject.name} "
+                f"WHERE Id IN ({', '.join(repr(i) for i in wanted)})"
+            )
+            page = self.queries.run(soql, include_deleted=False, batch=2000, version=version)
+            for record in page["records"]:
+                found[record["Id"]] = record
+        selected = {f.lower() for f in fields}
+        records: list[dict[str, Any] | None] = []
+        for n in normalized:
+            record = found.get(n or "")
+            if record is not None and "id" not in selected:
+                record = {k: v for k, v in record.items() if k != "Id"}
+            records.append(record)
+        return self.json(records)
+
     def composite_upsert(
         self, request: Request, version: str, obj: str, ext_field: str
     ) -> Response:
@@ -459,6 +593,58 @@ class SalesforceService(Service):
                 entry["created"] = bool(outcome.created)
             results.append(entry)
         return results
+
+    # -- Bulk API 1.0 --------------------------------------------------------------------------
+    def _bulk1_answer(self, tag: str, values: Any, as_json: bool, status: int = 200) -> Response:
+        data, content_type = to_wire(tag, values, as_json)
+        return self._limit_info(Response(data, status=status, content_type=content_type))
+
+    def bulk1_create_job(self, request: Request, version: str) -> Response:
+        job = self.bulk1.create_job(
+            request.get_data(),
+            request.content_type,
+            version,
+            request.headers.get("Sforce-Enable-PKChunking"),
+        )
+        return self._bulk1_answer("jobInfo", job.info(), job.as_json, status=201)
+
+    def bulk1_job(self, request: Request, version: str, job_id: str) -> Response:
+        if request.method == "POST":
+            job = self.bulk1.update_job(job_id, request.get_data(), request.content_type)
+        else:
+            job = self.bulk1.job(job_id, wants_json(request.content_type))
+        return self._bulk1_answer("jobInfo", job.info(), job.as_json)
+
+    def bulk1_batches(self, request: Request, version: str, job_id: str) -> Response:
+        if request.method == "POST":
+            info = self.bulk1.add_batch(job_id, request.get_data(), request.content_type)
+            job = self.bulk1.job(job_id, False)
+            return self._bulk1_answer("batchInfo", info, job.as_json, status=201)
+        job = self.bulk1.job(job_id, wants_json(request.content_type))
+        infos = [b.info() for b in job.batches.values()]
+        body: Any = {"batchInfo": infos}
+        return self._bulk1_answer("batchInfoList", body, job.as_json)
+
+    def bulk1_batch(self, request: Request, version: str, job_id: str, batch_id: str) -> Response:
+        batch = self.bulk1.batch(job_id, batch_id)
+        return self._bulk1_answer("batchInfo", batch.info(), batch.job.as_json)
+
+    def bulk1_request(self, request: Request, version: str, job_id: str, batch_id: str) -> Response:
+        batch = self.bulk1.batch(job_id, batch_id)
+        kind = {"JSON": "application/json"}.get(batch.job.content_type, "text/csv")
+        if batch.job.operation in ("query", "queryAll"):
+            kind = "text/plain"
+        return self._limit_info(Response(batch.request, content_type=kind))
+
+    def bulk1_result(self, request: Request, version: str, job_id: str, batch_id: str) -> Response:
+        data, content_type = self.bulk1.batch_result(job_id, batch_id)
+        return self._limit_info(Response(data, content_type=content_type))
+
+    def bulk1_query_result(
+        self, request: Request, version: str, job_id: str, batch_id: str, result_id: str
+    ) -> Response:
+        data, content_type = self.bulk1.query_result(job_id, batch_id, result_id)
+        return self._limit_info(Response(data, content_type=content_type))
 
     # -- Bulk API 2.0 --------------------------------------------------------------------------
     def bulk2_query_jobs(self, request: Request, version: str) -> Response:

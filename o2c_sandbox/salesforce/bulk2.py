@@ -10,6 +10,8 @@ failures for the result endpoints.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 import itertools
@@ -23,9 +25,9 @@ import pyarrow.csv as pacsv
 
 from o2c_sandbox.core import Store
 from o2c_sandbox.salesforce import dml
-from o2c_sandbox.salesforce.auth import USER_ID
-from o2c_sandbox.salesforce.model import SfError, find_object, utcnow
-from o2c_sandbox.salesforce.soql import compile_soql
+from o2c_sandbox.salesforce.model import SfError, find_object, pk_chunking_supported, utcnow
+from o2c_sandbox.salesforce.org import USER_ID
+from o2c_sandbox.salesforce.soql import BulkUnsupported, compile_soql
 
 DELIMITERS = {
     "COMMA": ",",
@@ -92,8 +94,11 @@ class Job:
                 numberRecordsProcessed=self.processed,
                 retries=0,
                 totalProcessingTime=elapsed,
+                isPkChunkingSupported=pk_chunking_supported(self.object),
             )
         else:
+            if self.state == "Open":
+                out["contentUrl"] = f"services/data/v{self.version}/jobs/ingest/{self.id}/batches"
             out.update(
                 jobType="V2Ingest",
                 externalIdFieldName=self.external_id_field,
@@ -111,6 +116,38 @@ class Job:
 
 def _key_for(mapping: dict[str, str], value: str) -> str:
     return next(k for k, v in mapping.items() if v == value)
+
+
+def csv_bytes(table: pa.Table, delimiter: str = ",", eol: str = "\n") -> bytes:
+    """Bulk query results as Salesforce writes them: a header, every value quoted, nulls empty."""
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        table,
+        buffer,
+        pacsv.WriteOptions(
+            include_header=True,
+            delimiter=delimiter,
+            eol=eol,
+            quoting_style="all_valid",
+            quoting_header="all_valid",
+        ),
+    )
+    return buffer.getvalue()
+
+
+def _locator(offset: int) -> str:
+    """An opaque results locator, as Salesforce makes them (``MTAwMDA``: base64, no padding)."""
+    return base64.b64encode(str(offset).encode()).decode().rstrip("=")
+
+
+def _read_locator(locator: str) -> int:
+    try:
+        text = base64.b64decode(locator + "=" * (-len(locator) % 4), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        text = ""
+    if not text.isdigit():
+        raise SfError("INVALIDLOCATOR", f"Invalid locator: {locator}")
+    return int(text)
 
 
 def _now_text() -> str:
@@ -143,7 +180,10 @@ class Bulk2:
             job_id = f"750{next(self._ids):012d}AAA"
         job = Job(job_id, kind, operation, "", delimiter, line_ending, version, "", _now_text())
         if kind == "query":
-            plan = compile_soql(body.get("query") or "", mode="csv")
+            try:
+                plan = compile_soql(body.get("query") or "", mode="csv")
+            except BulkUnsupported as err:  # Bulk API 2.0 refuses these at job creation
+                raise SfError("API_ERROR", err.message) from err
             job.object, job.query, job.state = plan.obj.name, body["query"], "UploadComplete"
             self._remember(job)
             self.query_jobs_created += 1
@@ -238,28 +278,12 @@ class Bulk2:
                 f"Job {job.id} is {job.state}",
                 status=412 if job.state not in ("Failed", "Aborted") else 400,
             )
-        start = 0
-        if locator not in (None, "", "null"):
-            if not locator.isdigit():
-                raise SfError("INVALID_LOCATOR", f"Invalid locator: {locator}")
-            start = int(locator)
+        start = 0 if locator in (None, "", "null") else _read_locator(locator)
         size = max_records if max_records and max_records > 0 else DEFAULT_MAX_RECORDS
         page = job.result.slice(start, size)
         end = start + page.num_rows
-        buffer = io.BytesIO()
-        pacsv.write_csv(
-            page,
-            buffer,
-            pacsv.WriteOptions(
-                include_header=True,
-                delimiter=job.delimiter,
-                eol=job.line_ending,
-                quoting_style="all_valid",
-                quoting_header="all_valid",
-            ),
-        )
-        next_locator = str(end) if end < job.result.num_rows else "null"
-        return buffer.getvalue(), page.num_rows, next_locator
+        next_locator = _locator(end) if end < job.result.num_rows else "null"
+        return csv_bytes(page, job.delimiter, job.line_ending), page.num_rows, next_locator
 
     # -- ingest --------------------------------------------------------------------------------
     def upload(self, job_id: str, data: bytes) -> None:

@@ -33,7 +33,7 @@ from o2c_sandbox.salesforce.model import (
     table_sql,
     utcnow,
 )
-from o2c_sandbox.schema import SF_OBJECTS, SfField, SfObject
+from o2c_sandbox.schema import SF_API_OBJECTS, SfField, SfObject
 
 Operation = Literal["insert", "update", "upsert", "delete", "hardDelete"]
 
@@ -343,6 +343,9 @@ def _validate(cur, obj: SfObject, rows: list[_Row], fail) -> list[_Row]:
     _fill_from_references(cur, obj, rows)
     for row in rows:
         if row.create:
+            for f in obj.fields:
+                if f.default_value is not None and row.values.get(f.name) is None:
+                    row.values[f.name] = f.default_value
             missing = [
                 f.name
                 for f in obj.fields
@@ -408,7 +411,7 @@ def _fill_from_references(cur, obj: SfObject, rows: list[_Row]) -> None:
             _fetch(
                 cur,
                 f'SELECT "Id", {quote_ident(source)} FROM '
-                f"{table_sql(SF_OBJECTS[ref.reference_to])} "
+                f"{table_sql(SF_API_OBJECTS[ref.reference_to])} "
                 'WHERE "Id" IN (SELECT unnest(?::VARCHAR[]))',
                 [[r.values[ref_name] for r in need]],
             )
@@ -419,7 +422,7 @@ def _fill_from_references(cur, obj: SfObject, rows: list[_Row]) -> None:
 
 
 def _check_references(cur, obj: SfObject, fld: SfField, rows: list[_Row], fail) -> list[_Row]:
-    target = SF_OBJECTS[fld.reference_to] if fld.reference_to else None
+    target = SF_API_OBJECTS[fld.reference_to] if fld.reference_to else None
     wanted = {r.values[fld.name] for r in rows if r.values.get(fld.name)}
     if not wanted or target is None:
         return rows
@@ -513,12 +516,12 @@ def _insert(cur, obj: SfObject, rows: list[_Row], now: dt.datetime) -> None:
                 row.values[f.name] = 0.0
     columns = {
         f.name: pa.array([r.values.get(f.name) for r in rows], _ARROW_TYPES[f.duckdb_type])
-        for f in obj.fields
+        for f in obj.stored_fields
     }
     _with_table(
         cur,
         pa.table(columns),
-        lambda name: _fetch(cur, f"INSERT INTO {table} SELECT * FROM {name}"),
+        lambda name: _fetch(cur, f"INSERT INTO {table} BY NAME SELECT * FROM {name}"),
     )
 
 
@@ -553,7 +556,7 @@ def _delete(cur, obj: SfObject, rows: list[_Row], now: dt.datetime, *, hard: boo
     parents_before = _rollup_parents(cur, obj, ids)
     _delete_ids(cur, obj, ids, now, hard=hard)
     for child_name, via in CASCADE_DELETE.get(obj.name, []):
-        child = SF_OBJECTS[child_name]
+        child = SF_API_OBJECTS[child_name]
         child_ids = [
             r[0]
             for r in _fetch(
@@ -592,7 +595,7 @@ def _derive(cur, obj: SfObject, ids: list[str], parents_before: set[str], now: d
     for rollup in ROLLUPS:
         if rollup.child != obj.name or not parents:
             continue
-        parent, child = table_sql(SF_OBJECTS[rollup.parent]), table_sql(SF_OBJECTS[rollup.child])
+        parent, child = table_sql(SF_API_OBJECTS[rollup.parent]), table_sql(SF_API_OBJECTS[rollup.child])
         _fetch(
             cur,
             f"UPDATE {parent} SET {quote_ident(rollup.field)} = coalesce((SELECT {rollup.aggregate} "

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from o2c_sandbox.core import ApiError
-from o2c_sandbox.schema import SF_OBJECTS, SfField, SfObject
+from o2c_sandbox.schema import SF_API_OBJECTS, SfField, SfObject
 
 API_VERSION = "62.0"
 
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
-_KEY_PREFIXES = {o.key_prefix: o for o in SF_OBJECTS.values()}
+_KEY_PREFIXES = {o.key_prefix: o for o in SF_API_OBJECTS.values()}
 
 TEXT_TYPES = frozenset({"string", "textarea", "picklist", "phone", "url", "email"})
 NUMBER_TYPES = frozenset({"double", "currency", "int"})
@@ -71,10 +71,31 @@ def record_url(version: str, obj_name: str, record_id: str | None) -> str:
 
 def find_object(name: str) -> SfObject | None:
     """Object names are case-insensitive in every Salesforce API."""
-    for obj in SF_OBJECTS.values():
+    for obj in SF_API_OBJECTS.values():
         if obj.name.lower() == name.lower():
             return obj
     return None
+
+
+#: standard objects whose bulk queries PK chunking can split (custom objects always can)
+_PK_CHUNKING_STANDARD = frozenset(
+    {
+        "Account",
+        "Campaign",
+        "CampaignMember",
+        "Case",
+        "Contact",
+        "Lead",
+        "LoginHistory",
+        "Opportunity",
+        "Task",
+        "User",
+    }
+)
+
+
+def pk_chunking_supported(obj_name: str) -> bool:
+    return obj_name.endswith("__c") or obj_name in _PK_CHUNKING_STANDARD
 
 
 def find_field(obj: SfObject, name: str) -> SfField | None:

@@ -19,8 +19,9 @@ from typing import Any
 import pyarrow as pa
 
 from o2c_sandbox.core import Store
-from o2c_sandbox.salesforce.model import SfError, record_url
-from o2c_sandbox.salesforce.soql import ChildPlan, CompiledQuery, Shape, compile_soql
+from o2c_sandbox.salesforce.model import NUMBER_TYPES, TEXT_TYPES, SfError, record_url, table_sql
+from o2c_sandbox.salesforce.soql import ChildPlan, CompiledQuery, Selected, Shape, compile_soql
+from o2c_sandbox.schema import SfField
 
 DEFAULT_BATCH = 2000
 MIN_BATCH, MAX_BATCH = 200, 2000
@@ -62,7 +63,7 @@ class QueryEngine:
             return {
                 "totalSize": rows.num_rows,
                 "done": True,
-                "records": [_aggregate_record(plan, row) for row in _tuples(rows)],
+                "records": [_aggregate_record(plan, row) for row in tuples(rows)],
             }
         cursor = _Cursor(
             f"01g{next(self._ids):012d}AAA",
@@ -73,6 +74,58 @@ class QueryEngine:
             time.monotonic(),
         )
         return self._page(cursor, 0, version)
+
+    def columns(self, soql: str) -> dict[str, Any]:
+        """``query?q=…&columns=true``: what the query would return, without running it."""
+        plan = compile_soql(soql)
+        return {
+            "columnMetadata": [_column(s) for s in plan.selected],
+            "entityName": plan.obj.name,
+            "groupBy": bool(plan.group_sql),
+            "idSelected": any(
+                s.field is not None and s.field.name == "Id" and not s.path for s in plan.selected
+            ),
+            "keyPrefix": plan.obj.key_prefix,
+        }
+
+    def explain(self, soql: str) -> dict[str, Any]:
+        """``query?explain=…``: the plan the optimizer would pick, with real cardinalities."""
+        plan = compile_soql(soql)
+        con = self.store.cursor()
+        try:
+            sql, params = plan.sql(include_deleted=False)
+            matching = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+            total = con.execute(
+                f'SELECT count(*) FROM {table_sql(plan.obj)} WHERE NOT "IsDeleted"'
+            ).fetchone()[0]
+        finally:
+            con.close()
+        indexed = _indexed_filter(plan)
+        return {
+            "plans": [
+                {
+                    "cardinality": matching,
+                    "fields": [indexed] if indexed else [],
+                    "leadingOperationType": "Index" if indexed else "TableScan",
+                    "notes": []
+                    if indexed
+                    else [
+                        {
+                            "description": "Not considering filter for optimization because "
+                            "unindexed",
+                            "fields": ["IsDeleted"],
+                            "tableEnumOrId": plan.obj.name,
+                        }
+                    ],
+                    "relativeCost": round(
+                        (matching / max(total, 1)) * (0.1 if indexed else 1.0) + 0.1, 6
+                    ),
+                    "sobjectCardinality": total,
+                    "sobjectType": plan.obj.name,
+                }
+            ],
+            "sourceQuery": soql,
+        }
 
     def more(self, locator: str, *, version: str) -> dict[str, Any]:
         """A later page: ``<cursor id>-<offset>`` as handed out in ``nextRecordsUrl``."""
@@ -114,14 +167,14 @@ class QueryEngine:
         self, plan: CompiledQuery, page: pa.Table, include_deleted: bool, version: str
     ) -> list[dict[str, Any]]:
         assert plan.shape is not None
-        rows = list(_tuples(page))
+        rows = list(tuples(page))
         children = {
             child.relationship: self._children(
                 child, [r[plan.shape.id_col] for r in rows], include_deleted, version
             )
             for child in plan.children
         }
-        return [_build(plan.shape, row, version, children) for row in rows]
+        return [build_record(plan.shape, row, version, children) for row in rows]
 
     def _children(
         self, child: ChildPlan, parent_ids: list[str], include_deleted: bool, version: str
@@ -142,12 +195,85 @@ class QueryEngine:
             con.close()
         grouped: dict[str, list[dict[str, Any]]] = {}
         assert q.shape is not None and q.fk_col is not None
-        for row in _tuples(table):
-            grouped.setdefault(row[q.fk_col], []).append(_build(q.shape, row, version, {}))
+        for row in tuples(table):
+            grouped.setdefault(row[q.fk_col], []).append(build_record(q.shape, row, version, {}))
         return {
             pid: {"totalSize": len(recs), "done": True, "records": recs}
             for pid, recs in grouped.items()
         }
+
+
+_APEX_TYPES = {
+    "id": "Id",
+    "reference": "Id",
+    "boolean": "Boolean",
+    "datetime": "Datetime",
+    "date": "Date",
+    "double": "Double",
+    "currency": "Decimal",
+    "int": "Integer",
+    "address": "Address",
+}
+
+
+def _column(item: Selected) -> dict[str, Any]:
+    """One ``columnMetadata`` entry: parent paths nest as ``joinColumns``, sub-queries are
+    aggregate columns whose ``joinColumns`` are the child's columns."""
+    if item.child is not None:
+        return _meta(
+            item.key,
+            item.key,
+            None,
+            aggregate=True,
+            joins=[_column(s) for s in item.child.selected],
+        )
+    if item.field is None:  # an aggregate function
+        return _meta(item.key, item.display, _type_only(item.result_type), aggregate=True)
+    if item.path:
+        leaf = _meta(item.field.name, ".".join([*item.path, item.field.name]), item.field)
+        for depth in range(len(item.path) - 1, -1, -1):
+            name = item.path[depth]
+            leaf = _meta(name, ".".join(item.path[: depth + 1]), None, joins=[leaf])
+        return leaf
+    return _meta(item.key, item.key, item.field)
+
+
+def _type_only(kind: str) -> SfField:
+    return SfField("expr", kind, createable=False, updateable=False)
+
+
+def _meta(
+    name: str,
+    display: str,
+    fld: SfField | None,
+    *,
+    aggregate: bool = False,
+    joins: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    kind = fld.type if fld else ""
+    return {
+        "aggregate": aggregate,
+        "apexType": _APEX_TYPES.get(kind, "String") if fld else None,
+        "booleanType": kind == "boolean",
+        "columnName": name,
+        "custom": bool(fld and fld.custom),
+        "displayName": display,
+        "foreignKeyName": None,
+        "insertable": bool(fld and fld.createable),
+        "joinColumns": joins or [],
+        "numberType": kind in NUMBER_TYPES,
+        "textType": kind in TEXT_TYPES,
+        "updatable": bool(fld and fld.updateable),
+    }
+
+
+def _indexed_filter(plan: CompiledQuery) -> str | None:
+    """The indexed field (Id, an external id or a unique field) the WHERE clause filters on."""
+    where = plan.where_sql or ""
+    for fld in plan.obj.fields:
+        if (fld.name == "Id" or fld.external_id or fld.unique) and f't0."{fld.name}"' in where:
+            return fld.name
+    return None
 
 
 def _clamp_batch(batch: int) -> int:
@@ -163,12 +289,12 @@ def parse_batch_size(header: str | None) -> int:
     return DEFAULT_BATCH
 
 
-def _tuples(table: pa.Table):
+def tuples(table: pa.Table):
     columns = [col.to_pylist() for col in table.columns]
     return zip(*columns, strict=True) if columns else iter(())
 
 
-def _build(
+def build_record(
     shape: Shape, row: tuple, version: str, children: dict[str, dict[str, dict[str, Any]]]
 ) -> dict[str, Any]:
     record_id = row[shape.id_col]
@@ -182,7 +308,9 @@ def _build(
         if isinstance(entry, int):
             record[key] = row[entry]
         elif isinstance(entry, Shape):
-            record[key] = None if row[entry.id_col] is None else _build(entry, row, version, {})
+            record[key] = (
+                None if row[entry.id_col] is None else build_record(entry, row, version, {})
+            )
         else:
             record[key] = children.get(entry.relationship, {}).get(record_id)
     return record

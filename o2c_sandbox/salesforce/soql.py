@@ -34,9 +34,11 @@ from o2c_sandbox.salesforce.model import (
     quote_ident,
     table_sql,
 )
-from o2c_sandbox.schema import SF_OBJECTS, SfField, SfObject
+from o2c_sandbox.schema import SF_API_OBJECTS, SfField, SfObject
 
-Mode = Literal["json", "csv"]
+#: json: REST records; csv: Bulk CSV cells; bulk_json: Bulk API 1.0 JSON records (epoch-ms
+#: datetimes). Both bulk modes refuse what bulk queries do not support.
+Mode = Literal["json", "csv", "bulk_json"]
 MAX_OFFSET = 2000
 
 # -- lexer -------------------------------------------------------------------------------------
@@ -209,6 +211,25 @@ class ChildPlan:
     query: CompiledQuery
 
 
+@dataclass(frozen=True)
+class Selected:
+    """One item of the SELECT list, as ``columns=true`` describes it."""
+
+    key: str  # the record key (field name, relationship, alias or exprN)
+    field: SfField | None = None  # plain and relationship fields
+    path: tuple[str, ...] = ()  # parent relationships on the way to ``field``
+    child: CompiledQuery | None = None  # a parent-to-child sub-query
+    display: str = ""  # aggregates: the function as written, e.g. COUNT(Id)
+    result_type: str = ""  # aggregates: the result's field type
+
+
+class BulkUnsupported(SfError):
+    """A query feature Bulk API 1.0 and 2.0 refuse (their docs' "doesn't support" lists)."""
+
+    def __init__(self, message: str):
+        super().__init__("FUNCTIONALITY_NOT_ENABLED", message)
+
+
 @dataclass(repr=False)
 class CompiledQuery:
     obj: SfObject
@@ -225,6 +246,7 @@ class CompiledQuery:
     aggregate_keys: list[tuple[str, int]] | None  # aggregate queries: (key, column)
     count_only: bool
     fk_col: int | None = None  # child plans: the column holding the parent id
+    selected: list[Selected] = field(default_factory=list)
 
     @property
     def children(self) -> list[ChildPlan]:
@@ -278,6 +300,8 @@ class CompiledQuery:
 # -- compiler ----------------------------------------------------------------------------------
 def compile_soql(soql: str, mode: Mode = "json") -> CompiledQuery:
     """Parse and compile one SOQL statement; raises SfError with Salesforce's codes."""
+    if mode != "json" and re.search(r"\bTYPEOF\b", soql, re.IGNORECASE):
+        raise BulkUnsupported("TYPEOF is not supported in Bulk Query")
     try:
         tree = sqlglot.parse_one(to_sql_text(soql))
     except (ParseError, TokenError) as exc:
@@ -327,6 +351,11 @@ class _Compiler:
         self.obj: SfObject
         self.root_alias = "t0"
         self.obj_aliases: set[str] = set()
+        self.selected: list[Selected] = []
+
+    @property
+    def bulk(self) -> bool:
+        return self.mode != "json"
 
     def _new_alias(self) -> str:
         self.alias_counter[0] += 1
@@ -356,12 +385,17 @@ class _Compiler:
         shape: Shape | None = None
         aggregate_keys: list[tuple[str, int]] | None = None
         group_sql: list[str] = []
+        if self.bulk:
+            if tree.args.get("group"):
+                raise BulkUnsupported("GROUP BY is not supported in Bulk Query")
+            if tree.args.get("offset"):
+                raise BulkUnsupported("OFFSET is not supported in Bulk Query")
+            if is_aggregate or count_only:
+                raise BulkUnsupported("Aggregate functions are not supported in Bulk Query")
         if count_only:
             if tree.args.get("group"):
                 raise _malformed("COUNT() cannot be used with GROUP BY")
         elif is_aggregate:
-            if self.mode == "csv":
-                raise SfError("API_ERROR", "Aggregate queries are not supported by Bulk API 2.0")
             group_sql = (
                 [self._field_sql(g)[0] for g in tree.args["group"].expressions]
                 if tree.args.get("group")
@@ -398,13 +432,14 @@ class _Compiler:
             shape=shape,
             aggregate_keys=aggregate_keys,
             count_only=count_only,
+            selected=self.selected,
         )
 
     def _from_object(self, name: str, parent: SfObject | None) -> SfObject:
         if parent is not None:
             for rel in parent.children:
                 if rel.name.lower() == name.lower():
-                    return SF_OBJECTS[rel.child_object]
+                    return SF_API_OBJECTS[rel.child_object]
             raise SfError(
                 "INVALID_TYPE",
                 f"Didn't understand relationship '{name}' in FROM part of query call. "
@@ -430,23 +465,24 @@ class _Compiler:
     # -- select lists ---------------------------------------------------------------------------
     def _plain_select(self, items: list[exp.Expression]) -> Shape:
         root = Shape(self.obj, -1)
-        if self.mode == "json":
+        if self.mode != "csv":
             root.id_col = self._add_column(f'{self.root_alias}."Id"')
         seen: set[str] = set()
         for item in self._expand_fields(items):
             if isinstance(item, exp.Subquery):
-                if self.mode == "csv":
-                    raise SfError("API_ERROR", "Nested queries are not supported by Bulk API 2.0")
+                if self.bulk:
+                    raise BulkUnsupported("Aggregate Relationships not supported in Bulk Query")
                 plan = self._child_plan(item)
                 key = plan.relationship
                 entry: int | Shape | ChildPlan = plan
                 target = root
+                self.selected.append(Selected(key, child=plan.query))
             elif isinstance(item, exp.Column | exp.Dot):
-                sql, fld, path = self._field_sql(item)
+                sql, fld, path = self._field_sql(item, selecting=True)
                 key = ".".join([*path, fld.name])
                 target = self._parent_shape(root, path)
-                fmt = json_sql(fld, sql) if self.mode == "json" else csv_sql(fld, sql)
-                entry = self._add_column(fmt, key)
+                entry = self._add_column(self._output_sql(fld, sql), key)
+                self.selected.append(Selected(fld.name, fld, path))
             else:
                 raise _malformed(f"unexpected token in SELECT list: {item.sql()[:80]}")
             if key.lower() in seen:
@@ -454,6 +490,13 @@ class _Compiler:
             seen.add(key.lower())
             target.entries.append((fld.name if isinstance(entry, int) else key, entry))
         return root
+
+    def _output_sql(self, fld: SfField, sql: str) -> str:
+        if self.mode == "csv":
+            return csv_sql(fld, sql)
+        if self.mode == "bulk_json" and fld.type in ("datetime", "date"):
+            return f"epoch_ms({sql}::TIMESTAMP)"  # Bulk API 1.0 JSON: milliseconds since epoch
+        return json_sql(fld, sql)
 
     def _expand_fields(self, items: list[exp.Expression]) -> list[exp.Expression]:
         """``FIELDS(ALL|STANDARD|CUSTOM)`` expands to the declared fields."""
@@ -507,16 +550,28 @@ class _Compiler:
                 sql = self._aggregate_sql(node)
                 key = alias or f"expr{expr_n}"
                 expr_n += 0 if alias else 1
+                self.selected.append(
+                    Selected(key, display=_display(node), result_type=self._aggregate_type(node))
+                )
             elif isinstance(node, exp.Column | exp.Dot):
-                sql, fld, _ = self._field_sql(node)
+                sql, fld, path = self._field_sql(node)
                 if sql not in group_sql:
                     raise _malformed(f"Field must be grouped or aggregated: {fld.name}")
                 sql = json_sql(fld, sql)
                 key = alias or fld.name
+                self.selected.append(Selected(key, fld, path))
             else:
                 raise _malformed(f"unexpected token in SELECT list: {node.sql()[:80]}")
             keys.append((key, self._add_column(sql)))
         return keys
+
+    def _aggregate_type(self, node: exp.Expression) -> str:
+        if isinstance(node, exp.Count) or (
+            isinstance(node, exp.Anonymous) and node.name.upper() == "COUNT_DISTINCT"
+        ):
+            return "int"
+        fld = self._field_sql(node.this)[1]
+        return "double" if isinstance(node, exp.Avg) else fld.type
 
     def _aggregate_sql(self, node: exp.Expression) -> str:
         if isinstance(node, exp.Anonymous) and node.name.upper() == "COUNT_DISTINCT":
@@ -532,8 +587,11 @@ class _Compiler:
         return json_sql(fld, agg) if func in ("min", "max") else agg
 
     # -- fields ---------------------------------------------------------------------------------
-    def _field_sql(self, node: exp.Expression) -> tuple[str, SfField, tuple[str, ...]]:
-        """SQL for a (possibly relationship) field reference, its field and relationship path."""
+    def _field_sql(
+        self, node: exp.Expression, *, selecting: bool = False
+    ) -> tuple[str, SfField, tuple[str, ...]]:
+        """SQL for a (possibly relationship) field reference, its field and relationship path.
+        Compound fields can only be selected (REST builds them from their components)."""
         parts = _path(node)
         if parts is None:
             raise _malformed(f"unexpected token: {node.sql()[:80]}")
@@ -558,7 +616,7 @@ class _Compiler:
             path.append(ref.relationship_name)
             key = tuple(path)
             if key not in self.joins:
-                target = SF_OBJECTS[ref.reference_to]
+                target = SF_API_OBJECTS[ref.reference_to]
                 new_alias = self._new_alias()
                 self.join_sql.append(
                     f"LEFT JOIN {table_sql(target)} {new_alias} "
@@ -575,6 +633,14 @@ class _Compiler:
                 "custom field name. Please reference your WSDL or the describe call for "
                 "the appropriate names.",
             )
+        if not fld.stored:
+            if not selecting:
+                raise SfError(
+                    "INVALID_FIELD", f"field '{fld.name}' can not be filtered in a query call"
+                )
+            if self.bulk:
+                raise BulkUnsupported("Selecting compound data not supported in Bulk Query")
+            return _compound_sql(obj, fld, alias), fld, tuple(path)
         return f"{alias}.{quote_ident(fld.name)}", fld, tuple(path)
 
     # -- WHERE ----------------------------------------------------------------------------------
@@ -730,6 +796,31 @@ class _Compiler:
         direction = "DESC" if node.args.get("desc") else "ASC"
         nulls = "NULLS FIRST" if node.args.get("nulls_first") else "NULLS LAST"
         return f"{sql} {direction} {nulls}"
+
+
+def _compound_sql(obj: SfObject, fld: SfField, alias: str) -> str:
+    """A compound address as REST shows it: an object of its components, or null when all
+    are empty (keys in Salesforce's order, coordinates null)."""
+    prefix = fld.name.removesuffix("Address")
+    parts = {
+        f.name[len(prefix)].lower() + f.name[len(prefix) + 1 :]: f"{alias}.{quote_ident(f.name)}"
+        for f in obj.fields
+        if f.compound_field_name == fld.name
+    }
+    keys = {**parts, "geocodeAccuracy": "NULL::VARCHAR", "latitude": "NULL::DOUBLE"}
+    keys["longitude"] = "NULL::DOUBLE"
+    pack = ", ".join(f"{k} := {keys[k]}" for k in sorted(keys))
+    return f"CASE WHEN coalesce({', '.join(parts.values())}) IS NULL THEN NULL ELSE struct_pack({pack}) END"
+
+
+def _display(node: exp.Expression) -> str:
+    """An aggregate as the query wrote it, e.g. ``COUNT(Id)``."""
+    if isinstance(node, exp.Anonymous):
+        inner = ", ".join(".".join(_path(e) or [e.sql()]) for e in node.expressions)
+        return f"{node.name.upper()}({inner})"
+    name = type(node).__name__.upper()
+    arg = node.this
+    return f"{name}({'.'.join(_path(arg) or []) if arg is not None else ''})"
 
 
 def _relationship(obj: SfObject, name: str) -> SfField | None:

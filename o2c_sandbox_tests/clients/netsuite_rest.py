@@ -1,32 +1,22 @@
 """The ``netsuite-rest`` npm package (got + oauth-1.0a TBA), run by Node on the requests a test
-gives it. Installed from ``package-lock.json`` by ``.ci/run`` (``npm ci``); tests skip, saying
-why, only when Node is absent."""
+gives it (installed with the other Node.js clients, see :mod:`o2c_sandbox_tests.js_clients`)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from o2c_sandbox.runner import Sandbox
+from o2c_sandbox_tests.js_clients import JS_DIR, node_env, require_node
 
-HERE = Path(__file__).parent
-SCRIPT = HERE / "netsuite_rest.js"
+SCRIPT = JS_DIR / "netsuite_rest.cjs"
 
 
 def netsuite_rest(sandbox: Sandbox, *requests: dict[str, Any]) -> list[dict[str, Any]]:
     """Each request (``path`` under /services/rest/, ``method``, ``body``, ``heads``) sent in
     order; returns ``[{status, data}]`` (error answers with their ``headers`` too)."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the netsuite-rest (npm) client tests need Node.js")
-    if not (HERE / "node_modules" / "netsuite-rest").is_dir():
-        pytest.fail(f"netsuite-rest is not installed: run `npm ci --prefix {HERE}` (.ci/run does)")
+    node = require_node()
     c = sandbox.credentials_
     spec = {
         "client": {
@@ -44,7 +34,7 @@ def netsuite_rest(sandbox: Sandbox, *requests: dict[str, Any]) -> list[dict[str,
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "NODE_EXTRA_CA_CERTS": str(sandbox.ca_path)},
+        env=node_env(sandbox),
         check=False,
     )
     assert done.returncode == 0, done.stderr
