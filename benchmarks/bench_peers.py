@@ -4,9 +4,9 @@ Airbyte's NetSuite connector (``airbyte-source-netsuite``) on customers, sales o
 
 For each side: API calls (the sandbox's counters, reset before each side), the wall time of the
 whole process (interpreter start to exit: what a user waits for), rows, and the row-set
-comparison (ids missing on either side). The peers run in their own virtualenv
-(``benchmarks/.peers-venv``, created on first use from ``peers/requirements.txt``), pointed at the
-sandbox by base URL / instance URL and CA bundle only.
+comparison (ids missing on either side). Each peer runs in a virtualenv of its own (``benchmarks/.peers/<peer>``,
+created on first use from ``peers/<peer>.txt``: their pins cannot share one), pointed at the sandbox
+by base URL / instance URL and CA bundle only.
 
 dlt's Salesforce source is not on PyPI (``dlt init salesforce duckdb`` copies it into a project);
 give its folder with ``--dlt-source`` or ``O2C_DLT_SALESFORCE_SOURCE``.
@@ -44,7 +44,7 @@ from harness import (
 from o2c_pipeline.partitions import open_partition_key
 
 PEERS_DIR = BENCH_DIR / "peers"
-PEERS_VENV = BENCH_DIR / ".peers-venv"
+PEERS_VENVS = BENCH_DIR / ".peers"
 DEFAULT_DLT_SOURCE = BENCH_DIR.parent.parent / "shared" / "peers" / "dlt-salesforce"
 
 #: (our warehouse table, dlt resource name, Salesforce object)
@@ -63,15 +63,16 @@ FEWER_CALLS = 100
 FASTER = 10
 
 
-def peers_python() -> Path:
-    """The peers' interpreter, installing them on first use (about a minute)."""
-    python = PEERS_VENV / "bin" / "python"
-    stamp = PEERS_VENV / ".installed"
-    requirements = PEERS_DIR / "requirements.txt"
+def peer_python(peer: str) -> Path:
+    """The interpreter of ``peer``'s virtualenv, installing it on first use (about a minute)."""
+    venv = PEERS_VENVS / peer
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    requirements = PEERS_DIR / f"{peer}.txt"
     if not stamp.exists() or stamp.read_text() != requirements.read_text():
-        print(f"installing the peers into {PEERS_VENV} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
-        with (PEERS_VENV / "pip.log").open("w") as log:
+        print(f"installing {peer} into {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        with (venv / "pip.log").open("w") as log:
             subprocess.run(
                 [str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)],
                 check=True,
@@ -83,7 +84,7 @@ def peers_python() -> Path:
 
 
 def run_peer(
-    sut: SandboxUnderTest, script: str, arguments: list[str], workdir: Path
+    sut: SandboxUnderTest, peer: str, script: str, arguments: list[str], workdir: Path
 ) -> dict[str, Any]:
     """One peer process, timed whole; its answer plus the sandbox's counters over it."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +94,7 @@ def run_peer(
     started = time.perf_counter()
     with log.open("w") as stderr:
         done = subprocess.run(
-            [str(peers_python()), str(PEERS_DIR / script), *arguments],
+            [str(peer_python(peer)), str(PEERS_DIR / script), *arguments],
             capture_output=False,
             stdout=subprocess.PIPE,
             stderr=stderr,
@@ -181,6 +182,7 @@ def salesforce_side(args: argparse.Namespace, sut: SandboxUnderTest, report: Rep
     )
     theirs = run_peer(
         sut,
+        "dlt",
         "dlt_salesforce.py",
         [
             "--source-dir",
@@ -249,6 +251,7 @@ def netsuite_side(args: argparse.Namespace, sut: SandboxUnderTest, report: Repor
     env = sut.env
     theirs = run_peer(
         sut,
+        "airbyte",
         "airbyte_netsuite.py",
         [
             "--base-url",

@@ -1,6 +1,6 @@
 """Airbyte's NetSuite source (``airbyte-source-netsuite`` from PyPI) reading record types.
 
-Runs inside the peers' virtualenv (see ``requirements.txt``), through the connector's own
+Runs inside its own virtualenv (see ``airbyte.txt``), through the connector's own
 ``read`` with a catalog of the wanted streams, as Airbyte runs it. Pointed at a NetSuite endpoint
 by overriding the one method that derives the host from the realm (``base_url``), nothing else;
 TLS trusts ``REQUESTS_CA_BUNDLE``. Prints one JSON object: the record ids per stream and the wall
@@ -15,7 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import sys
 import time
+
+import requests.adapters
 
 from airbyte_cdk.models import (
     ConfiguredAirbyteCatalog,
@@ -39,6 +43,11 @@ def main() -> None:
     parser.add_argument("--start", required=True, help="start_datetime, e.g. 2026-07-01T00:00:00Z")
     parser.add_argument("--window-days", type=int, default=30)
     args = parser.parse_args()
+
+    if os.environ.get("REQUESTS_CA_BUNDLE"):
+        # The connector's streams send prepared requests on a session that never reads the
+        # environment, so the CA bundle is made the process's default trust store instead.
+        requests.adapters.DEFAULT_CA_BUNDLE_PATH = os.environ["REQUESTS_CA_BUNDLE"]
 
     class PointedSource(SourceNetsuite):
         def base_url(self, config):  # noqa: ANN001, ANN202 - the connector's own signature
@@ -74,6 +83,8 @@ def main() -> None:
     for message in source.read(logger, config, catalog, state=None):
         if message.type == Type.RECORD:
             ids[message.record.stream].append(str(message.record.data.get("id")))
+        elif message.type in (Type.LOG, Type.TRACE):  # the connector's own log, for its log file
+            print(message.json(exclude_unset=True)[:2000], file=sys.stderr)
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "ids": {k: sorted(v) for k, v in ids.items()}}))
 

@@ -1,6 +1,6 @@
 """dlt's verified Salesforce source reading objects from a Salesforce endpoint into DuckDB.
 
-Runs inside the peers' virtualenv (see ``requirements.txt``), as its users run it: the source's
+Runs inside its own virtualenv (see ``dlt.txt``), as its users run it: the source's
 own resources, unmodified, with its ``InstanceAuth`` after one OAuth token request of ours (the
 verified source cannot be given a login host). The only things pointed at the sandbox are the
 instance URL and the CA bundle (``REQUESTS_CA_BUNDLE``). Prints one JSON object: rows and the
