@@ -20,7 +20,6 @@ import sys
 import time
 
 import requests.adapters
-
 from airbyte_cdk.models import (
     ConfiguredAirbyteCatalog,
     ConfiguredAirbyteStream,
