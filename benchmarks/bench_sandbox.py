@@ -20,9 +20,10 @@ from collections.abc import Callable
 from harness import Report, SandboxUnderTest, add_common_args, finish, sandbox_under_test
 
 from o2c_pipeline.entities import entity
-from o2c_pipeline.extract import NetSuiteSource, Window
-from o2c_pipeline.extract.sources import suiteql_records_query
-from o2c_pipeline.resources import NetSuiteResource
+from o2c_pipeline.extract.windows import Window
+from o2c_pipeline.netsuite.queries import records_query as suiteql_records_query
+from o2c_pipeline.netsuite.resource import NetSuiteResource
+from o2c_pipeline.netsuite.source import NetSuiteSource
 
 BUILD_BUDGET_S = 120.0
 PAGE_BUDGET_MS = 50.0

@@ -18,18 +18,15 @@ import datetime as dt
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from o2c_pipeline import keys
 from o2c_pipeline.partitions import partition_key
 from o2c_pipeline.pools import ensure_pool_limits
-
-SYNC_GROUP = "sync"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def flow_job(name: str, flows: tuple[str, ...], description: str) -> UnresolvedAssetJobDefinition:
     """The flows plus the extraction assets they read (not other flows: those have their own cadence)."""
-    selected = dg.AssetSelection.assets(*(dg.AssetKey([SYNC_GROUP, flow]) for flow in flows))
-    upstream_extracts = selected.upstream(depth=1) - dg.AssetSelection.groups(SYNC_GROUP)
+    selected = dg.AssetSelection.assets(*(keys.flow_key(flow) for flow in flows))
+    upstream_extracts = selected.upstream(depth=1) - dg.AssetSelection.groups(keys.SYNC_GROUP)
     return dg.define_asset_job(
         name=name, selection=selected | upstream_extracts, description=description
     )
@@ -73,7 +70,7 @@ def daily_invoice_payment_batch(context: dg.ScheduleEvaluationContext) -> dg.Run
     first, last = partition_key(today - dt.timedelta(days=1)), partition_key(today)
     return dg.RunRequest(
         run_key=f"invoice_payment_batch:{last}",
-        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
+        tags={keys.RANGE_START_TAG: first, keys.RANGE_END_TAG: last},
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +12,7 @@ import sqlalchemy as sa
 
 from o2c_pipeline import settings
 from o2c_pipeline.entities import ENTITIES
-from o2c_pipeline.resources import CheckpointStore
+from o2c_pipeline.resources.checkpoints import CheckpointStore
 
 
 def _age(when: dt.datetime | None, now: dt.datetime) -> str:
@@ -60,31 +59,18 @@ def watermark_rows(store: CheckpointStore, now: dt.datetime) -> list[dict[str, A
 
 
 def dlq_rows(store: CheckpointStore, now: dt.datetime) -> list[dict[str, Any]]:
-    from o2c_pipeline.sync.store import dlq_table
+    from o2c_pipeline.sync.store import SyncStore
 
-    due = sa.func.sum(sa.case((dlq_table.c.next_retry_at <= now, 1), else_=0))
-    query = (
-        sa.select(
-            dlq_table.c.flow,
-            dlq_table.c.error_class,
-            sa.func.count(),
-            due,
-            sa.func.min(dlq_table.c.first_seen),
-        )
-        .group_by(dlq_table.c.flow, dlq_table.c.error_class)
-        .order_by(dlq_table.c.flow, dlq_table.c.error_class)
-    )
-    with store.engine().connect() as conn:
-        return [
-            {
-                "flow": flow,
-                "error_class": cls,
-                "entries": n,
-                "due_now": int(d or 0),
-                "oldest": _age(oldest, now),
-            }
-            for flow, cls, n, d, oldest in conn.execute(query)
-        ]
+    return [
+        {
+            "flow": g.flow,
+            "error_class": g.error_class,
+            "entries": g.entries,
+            "due_now": g.due_now,
+            "oldest": _age(g.oldest, now),
+        }
+        for g in SyncStore(store.engine()).overview(now, now)
+    ]
 
 
 def failure_rows(store: CheckpointStore, limit: int) -> list[dict[str, Any]]:
@@ -110,7 +96,7 @@ def failure_rows(store: CheckpointStore, limit: int) -> list[dict[str, Any]]:
 
 def run_rows(limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """Last runs and pool limits from the Dagster instance, or None without DAGSTER_HOME."""
-    if not os.environ.get("DAGSTER_HOME"):
+    if not settings.value("DAGSTER_HOME"):
         return None
     import dagster as dg
 

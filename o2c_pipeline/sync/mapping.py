@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from o2c_pipeline.sync.config import SyncSettings, assert_owned, netsuite_country, status_text
+from o2c_pipeline.netsuite.statuses import status_text
+from o2c_pipeline.sync.config import SyncSettings, assert_owned, netsuite_country
 
 
 class DataError(Exception):

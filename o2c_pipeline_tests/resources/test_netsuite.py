@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from o2c_pipeline.resources import NetSuiteApiError, NetSuiteResource
+from o2c_pipeline.netsuite.resource import NetSuiteApiError, NetSuiteResource
 from o2c_pipeline_tests.resources.conftest import netsuite_for, sandbox_admin
 
 

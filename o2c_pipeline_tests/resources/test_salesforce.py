@@ -9,7 +9,7 @@ import uuid
 import pyarrow as pa
 import pytest
 
-from o2c_pipeline.resources import SalesforceApiError, SalesforceAuthError
+from o2c_pipeline.salesforce.errors import SalesforceApiError, SalesforceAuthError
 from o2c_pipeline_tests.resources.conftest import salesforce_for
 
 
