@@ -65,12 +65,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     swaps it in within one transaction; a failure leaves the warehouse as it was.
     """
 
-    warehouse: WarehouseResource
+    path: str = Field(description="DuckDB warehouse file (O2C_WAREHOUSE)")
 
     def handle_output(self, context: dg.OutputContext, obj: StagedLoad | None) -> None:
         if obj is None:
             return
-        warehouse = self.warehouse.warehouse()
+        warehouse = Warehouse(self.path)
         extraction = obj.extraction
         started = time.monotonic()
         try:
@@ -113,4 +113,4 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             tw = context.asset_partitions_time_window
             window = (tw.start, tw.end)
-        return WarehouseTable(self.warehouse.path, table, f"{table}_current", window)
+        return WarehouseTable(self.path, table, f"{table}_current", window)

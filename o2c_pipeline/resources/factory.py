@@ -81,11 +81,11 @@ def build_resources(
             }
         )
     )
-    warehouse = WarehouseResource(path=str(settings.warehouse_path(environ)))
+    warehouse = str(settings.warehouse_path(environ))
     return {
         keys.SALESFORCE: salesforce,
         keys.NETSUITE: netsuite,
         keys.CHECKPOINTS: CheckpointStore(url=settings.default_checkpoint_url(environ)),
-        keys.WAREHOUSE: warehouse,
-        keys.WAREHOUSE_IO_MANAGER: WarehouseIOManager(warehouse=warehouse),
+        keys.WAREHOUSE: WarehouseResource(path=warehouse),
+        keys.WAREHOUSE_IO_MANAGER: WarehouseIOManager(path=warehouse),
     }
