@@ -21,6 +21,7 @@ from dagster import DagsterEventType
 from tqdm import tqdm
 
 from o2c_pipeline import keys, settings
+from o2c_pipeline.cli.tables import text_table
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.partitions import HISTORY_START, open_partition_key
 
@@ -131,17 +132,9 @@ def format_summary(rows: list[dict[str, Any]]) -> str:
         for f in SUMMARY_FIELDS
     ]
     table = [list(header), *cells, totals]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in table
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(
+        text_table(table, right=range(1, len(header)), rules_before={1, len(table) - 1})
+    )
 
 
 def extract_run_config(job: dg.JobDefinition, **config: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import click
 import sqlalchemy as sa
 
 from o2c_pipeline import settings
+from o2c_pipeline.cli.tables import text_table
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.resources.checkpoints import CheckpointStore
 
@@ -30,14 +31,7 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         [str(v) for v in header],
         *[["-" if v is None else str(v) for v in row] for row in rows],
     ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = [
-        title,
-        *(
-            "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            for row in cells
-        ),
-    ]
+    lines = [title, *("  " + line.rstrip() for line in text_table(cells))]
     if not rows:
         lines.append("  (none)")
     return "\n".join(lines)

@@ -62,6 +62,16 @@ class Probe:
     identities: pa.Table
     rows: int | None = None
 
+    @classmethod
+    def of(
+        cls, entity: Entity, identities: Sequence[tuple[Any, Any, bool]], rows: int | None = None
+    ) -> Probe:
+        """From ``(group, stamp, deleted)`` triples as the source answered them."""
+        groups = [group for group, _, _ in identities]
+        stamps = [stamp for _, stamp, _ in identities]
+        deleted = [gone for _, _, gone in identities]
+        return cls(probe_table(entity, groups, stamps, deleted), rows)
+
 
 def probe_table(
     entity: Entity, groups: list[Any], stamps: list[Any], deleted: list[bool]

@@ -12,14 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from o2c_pipeline.entities import Entity
-from o2c_pipeline.extract.plan import (
-    PROBE_MAX_VERSIONS,
-    FetchPlan,
-    FetchTask,
-    FetchTuning,
-    Probe,
-    probe_table,
-)
+from o2c_pipeline.extract.plan import PROBE_MAX_VERSIONS, FetchPlan, FetchTask, FetchTuning, Probe
 from o2c_pipeline.extract.staging import normalize_records
 from o2c_pipeline.extract.windows import Window, parse_stamp
 from o2c_pipeline.netsuite import queries
@@ -61,14 +54,7 @@ class NetSuiteSource:
         if answer.get("hasMore"):
             return None
         items = answer.get("items") or []
-        return Probe(
-            probe_table(
-                entity,
-                [i.get("g") for i in items],
-                [i.get("m") for i in items],
-                [i.get("d") == "T" for i in items],
-            )
-        )
+        return Probe.of(entity, [(i.get("g"), i.get("m"), i.get("d") == "T") for i in items])
 
     def earliest(self, entity: Entity) -> dt.datetime | None:
         stamps = []

@@ -64,6 +64,25 @@ class _Runtime:
 _RUNTIME_LOCK = threading.Lock()
 
 
+def _collection_call(method: str, doc: str, *, idempotent: bool = True) -> Callable[..., Any]:
+    """A ``composite/sobjects`` call by ``method`` (records carry ``attributes.type``, or
+    ``sobject`` adds it); create and update differ in nothing else."""
+
+    def call(
+        self: SalesforceResource,
+        records: list[dict[str, Any]],
+        *,
+        sobject: str | None = None,
+        all_or_none: bool = False,
+    ) -> list[dict[str, Any]]:
+        return self._composite(
+            method, "composite/sobjects", records, sobject, all_or_none, idempotent=idempotent
+        )
+
+    call.__doc__ = doc
+    return call
+
+
 class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
     """Salesforce REST, Bulk 2.0 and composite APIs with login, retries and call counting."""
 
@@ -261,28 +280,15 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         return successes, failures
 
     # -- composite sObject collections -----------------------------------------------------------
-    def composite_create(
-        self,
-        records: list[dict[str, Any]],
-        *,
-        sobject: str | None = None,
-        all_or_none: bool = False,
-    ) -> list[dict[str, Any]]:
+    composite_create = _collection_call(
+        "POST",
         """Insert in chunks of 200 (``POST composite/sobjects``); results in input order.
-        Not retried after an ambiguous network failure, since a repeat could duplicate rows."""
-        return self._composite(
-            "POST", "composite/sobjects", records, sobject, all_or_none, idempotent=False
-        )
-
-    def composite_update(
-        self,
-        records: list[dict[str, Any]],
-        *,
-        sobject: str | None = None,
-        all_or_none: bool = False,
-    ) -> list[dict[str, Any]]:
-        """Update by ``Id`` in chunks of 200 (``PATCH composite/sobjects``)."""
-        return self._composite("PATCH", "composite/sobjects", records, sobject, all_or_none)
+        Not retried after an ambiguous network failure, since a repeat could duplicate rows.""",
+        idempotent=False,
+    )
+    composite_update = _collection_call(
+        "PATCH", """Update by ``Id`` in chunks of 200 (``PATCH composite/sobjects``)."""
+    )
 
     def composite_upsert(
         self,
@@ -331,20 +337,25 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         *,
         idempotent: bool = True,
     ) -> list[dict[str, Any]]:
+        def send(body: dict[str, Any]) -> list[dict[str, Any]]:
+            return (
+                self._call(
+                    f"{method} {path}",
+                    lambda sf: sf.restful(path, method=method, json=body),
+                    idempotent=idempotent,
+                )
+                or []
+            )
+
         typed = [_with_type(record, sobject) for record in records]
         results: list[dict[str, Any]] = []
         for start in range(0, len(typed), COMPOSITE_BATCH):
             chunk = typed[start : start + COMPOSITE_BATCH]
-            results += self._composite_chunk(method, path, chunk, all_or_none, idempotent)
+            results += self._locked_rows_resent(send, chunk, all_or_none, path)
         return results
 
-    def _composite_chunk(
-        self,
-        method: str,
-        path: str,
-        chunk: list[dict[str, Any]],
-        all_or_none: bool,
-        idempotent: bool,
+    def _locked_rows_resent(
+        self, send: Callable[[dict], list], chunk: list[dict], all_or_none: bool, path: str
     ) -> list[dict[str, Any]]:
         """One collection call, re-sending records that failed only because a row was locked
         (``UNABLE_TO_LOCK_ROW``), with back-off, until they succeed or retries run out."""
@@ -352,15 +363,7 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         pending = list(range(len(chunk)))
         policy = self._retry_policy()
         for attempt in range(policy.max_retries + 1):
-            body = {"allOrNone": all_or_none, "records": [chunk[i] for i in pending]}
-            answer = (
-                self._call(
-                    f"{method} {path}",
-                    lambda sf, b=body: sf.restful(path, method=method, json=b),
-                    idempotent=idempotent,
-                )
-                or []
-            )
+            answer = send({"allOrNone": all_or_none, "records": [chunk[i] for i in pending]})
             if len(answer) != len(pending):
                 raise SalesforceApiError(
                     0,

@@ -12,14 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from o2c_pipeline.entities import Entity
-from o2c_pipeline.extract.plan import (
-    PROBE_MAX_VERSIONS,
-    FetchPlan,
-    FetchTask,
-    FetchTuning,
-    Probe,
-    probe_table,
-)
+from o2c_pipeline.extract.plan import PROBE_MAX_VERSIONS, FetchPlan, FetchTask, FetchTuning, Probe
 from o2c_pipeline.extract.staging import normalize_records, normalize_table
 from o2c_pipeline.extract.windows import Window, pages_to_windows, parse_stamp
 from o2c_pipeline.salesforce import queries
@@ -85,13 +78,15 @@ class SalesforceSource:
         pages.close()
         if len(records) > PROBE_MAX_VERSIONS:
             return None
-        identities = probe_table(
+        flag = entity.deleted_flag
+        return Probe.of(
             entity,
-            [r[entity.group_column] for r in records],
-            [r[entity.cursor] for r in records],
-            [bool(entity.deleted_flag and r.get(entity.deleted_flag)) for r in records],
+            [
+                (r[entity.group_column], r[entity.cursor], bool(flag and r.get(flag)))
+                for r in records
+            ],
+            rows=len(records),
         )
-        return Probe(identities, rows=len(records))
 
     def earliest(self, entity: Entity) -> dt.datetime | None:
         for records in self.resource.query_pages(

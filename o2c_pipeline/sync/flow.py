@@ -23,6 +23,7 @@ re-drives exactly those source records (the DLQ replay) and leaves the checkpoin
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from o2c_pipeline.sync.feed import ChangeFeed, Feed
 from o2c_pipeline.sync.mapping import DataError, same_where_known
 from o2c_pipeline.sync.run import FlowRun, Pending
 from o2c_pipeline.sync.writers import write_salesforce
+from o2c_pipeline.systems import SYSTEMS
 
 #: Every flow class, by name (a subclass registers itself when its module is imported).
 REGISTRY: dict[str, type[Flow]] = {}
@@ -42,6 +44,14 @@ REGISTRY: dict[str, type[Flow]] = {}
 
 class FlowDeclarationError(RuntimeError):
     """A flow did something its declaration does not allow (a programming error)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a flow writes: a system (``salesforce``, ``netsuite``, ``warehouse``) and the object."""
+
+    system: str
+    object: str
 
 
 @dataclass(frozen=True)
@@ -54,14 +64,15 @@ class WriteBack:
 
 
 class Flow:
-    """One sync flow; subclasses declare the class attributes below and override the hooks."""
+    """One sync flow; subclasses declare the class attributes below and override the hooks.
+
+    Derived unless declared: ``description`` (the first paragraph of the flow module's
+    docstring), ``source_system`` (the system of the first feed's table) and ``pool`` (the
+    concurrency pool of the system written to).
+    """
 
     name: ClassVar[str]
-    description: ClassVar[str]
-    source_system: ClassVar[str]
-    target_system: ClassVar[str]
-    target_object: ClassVar[str]
-    pool: ClassVar[Pool]
+    writes: ClassVar[Target]
     #: Warehouse tables whose new versions drive the flow; the first holds its records.
     feeds: ClassVar[tuple[Feed, ...]] = ()
     #: Further warehouse tables the flow reads.
@@ -69,13 +80,24 @@ class Flow:
     #: Flows that must run first in a cycle (and the only ones it may :meth:`require`).
     after: ClassVar[tuple[str, ...]] = ()
     write_back: ClassVar[WriteBack | None] = None
+    description: ClassVar[str]
+    source_system: ClassVar[str]
+    pool: ClassVar[Pool]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("name"):
-            if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
-                raise FlowDeclarationError(f"two flows are named {cls.name!r}")
-            REGISTRY[cls.name] = cls
+        if not cls.__dict__.get("name"):
+            return  # an intermediate base, not a flow
+        if "description" not in cls.__dict__:
+            module_doc = sys.modules[cls.__module__].__doc__ or ""
+            cls.description = " ".join(module_doc.strip().split("\n\n")[0].split())
+        if "source_system" not in cls.__dict__:
+            cls.source_system = cls.primary().system
+        if "pool" not in cls.__dict__:
+            cls.pool = SYSTEMS[cls.writes.system].pool
+        if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
+            raise FlowDeclarationError(f"two flows are named {cls.name!r}")
+        REGISTRY[cls.name] = cls
 
     # -- declarations, read by the assets too ------------------------------------------------------
     @classmethod
@@ -106,8 +128,8 @@ class Flow:
             ctx,
             self.name,
             source_system=self.source_system,
-            target_system=self.target_system,
-            target_object=self.target_object,
+            target_system=self.writes.system,
+            target_object=self.writes.object,
         )
         #: source id -> (target id, correlation id) of every record the target now holds
         self.links: dict[str, tuple[str, str]] = {}
@@ -234,17 +256,15 @@ class Flow:
         for p in written:
             self.link(p.source_id, p.target_id or "", p.correlation_id)
 
-    def follow_up_run(
-        self, suffix: str, *, source_system: str, target_system: str, target_object: str
-    ) -> FlowRun:
+    def follow_up_run(self, suffix: str, writes: Target, *, source_system: str) -> FlowRun:
         """A run of further writes, bookkept as ``<flow>.<suffix>`` (its own ledger and DLQ
         entries, re-driven with the flow); its writes count in the flow's stats."""
         run = FlowRun(
             self.ctx,
             f"{self.name}.{suffix}",
             source_system=source_system,
-            target_system=target_system,
-            target_object=target_object,
+            target_system=writes.system,
+            target_object=writes.object,
         )
         self._follow_ups.append(run)
         return run
@@ -280,19 +300,15 @@ class Flow:
     def _write_ids_back(self, write_back: WriteBack, rows: Sequence[Mapping[str, Any]]) -> None:
         """Echo-safe: the flow that reads the record next finds its own request unchanged in the
         ledger and writes nothing."""
-        run = self.follow_up_run(
-            "writeback",
-            source_system=self.target_system,
-            target_system=self.source_system,
-            target_object=write_back.sobject,
-        )
+        writes = Target(self.source_system, write_back.sobject)
+        run = self.follow_up_run("writeback", writes, source_system=self.writes.system)
         held = {self.key_of(r): r.get(write_back.field) for r in rows}
         run.load_ledger(self.links)
         pending = []
         for record_id, (value, correlation_id) in self.links.items():
             p = run.prepare(
                 record_id,
-                {f"{write_back.sobject}.Id": record_id, f"{self.target_system}_id": value},
+                {f"{write_back.sobject}.Id": record_id, f"{self.writes.system}_id": value},
                 lambda r=record_id, v=value: {"Id": r, write_back.field: v},
                 correlation_id=correlation_id,
             )

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from o2c_pipeline.pools import SALESFORCE_API
-from o2c_pipeline.sync.flow import Flow
+from o2c_pipeline.sync.flow import Flow, Target
 from o2c_pipeline.sync.run import Pending
 from o2c_pipeline.sync.writers import write_salesforce
 
@@ -15,8 +14,7 @@ MIRROR_TABLE = "salesforce.invoices"  # subclasses declare it among their lookup
 
 
 class InvoiceMirror(Flow):
-    source_system, target_system, target_object = "netsuite", "salesforce", "Invoice__c"
-    pool = SALESFORCE_API
+    writes = Target("salesforce", "Invoice__c")
 
     def fields(self, invoice: dict[str, Any]) -> dict[str, Any]:
         """The ``Invoice__c`` fields this flow masters (raise ``DataError`` to dead-letter)."""

@@ -17,7 +17,7 @@ from typing import Any
 from o2c_pipeline.resources.errors import ApiError
 from o2c_pipeline.sync.context import FlowStats, SyncContext
 from o2c_pipeline.sync.mapping import DataError
-from o2c_pipeline.sync.store import AuditRecord, LedgerEntry, request_hash
+from o2c_pipeline.sync.store import AuditRecord, DeadLetter, LedgerEntry, request_hash
 
 
 def new_request_id() -> str:
@@ -85,14 +85,10 @@ class FlowRun:
         try:
             payload = build()
         except DataError as err:
+            row = dict(source) if source is not None else None
+            ids = dict(record_ids)
             self.dead_letter(
-                source_id,
-                record_ids,
-                correlation_id,
-                "data",
-                err.code,
-                err.reason,
-                dict(source) if source is not None else None,
+                DeadLetter(source_id, ids, correlation_id, "data", err.code, err.reason, row)
             )
             return None
         return Pending(
@@ -167,43 +163,22 @@ class FlowRun:
             run_id=self.ctx.run_id,
             now=self.ctx.clock(),
         )
-        self.dead_letter(
-            pending.source_id,
-            pending.record_ids,
-            pending.correlation_id,
-            "transient" if error.transient else "data",
-            code,
-            reason,
-            pending.payload,
-        )
+        error_class = "transient" if error.transient else "data"
+        ids = (pending.source_id, pending.record_ids, pending.correlation_id)
+        self.dead_letter(DeadLetter(*ids, error_class, code, reason, pending.payload))
 
-    def dead_letter(
-        self,
-        source_id: str,
-        record_ids: Mapping[str, str],
-        correlation_id: str,
-        error_class: str,
-        code: str,
-        reason: str,
-        payload: Any,
-    ) -> None:
+    def dead_letter(self, letter: DeadLetter) -> None:
+        """Into the DLQ; a transient failure is retried sooner than a data error."""
         settings = self.ctx.settings
+        transient = letter.error_class == "transient"
+        retry = settings.transient_retry_after_s if transient else settings.dlq_retry_after_s
         self.ctx.store.dead_letter(
-            flow=self.flow,
-            source_id=source_id,
-            record_ids=record_ids,
-            correlation_id=correlation_id,
-            error_class=error_class,
-            error_code=code,
-            reason=reason,
-            payload=payload,
-            now=self.ctx.clock(),
-            retry_after_s=settings.transient_retry_after_s
-            if error_class == "transient"
-            else settings.dlq_retry_after_s,
+            flow=self.flow, now=self.ctx.clock(), retry_after_s=retry, **vars(letter)
         )
         self.stats.failed += 1
-        self.ctx.log.warning(f"{self.flow}: {source_id} dead-lettered ({code}): {reason}")
+        self.ctx.log.warning(
+            f"{self.flow}: {letter.source_id} dead-lettered ({letter.error_code}): {letter.reason}"
+        )
 
     def settle(self, source_id: str) -> None:
         """Nothing (more) to do for this record: any old DLQ entry of it goes."""

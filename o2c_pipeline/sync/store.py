@@ -123,15 +123,23 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
-class DlqEntry:
-    flow: str
+class DeadLetter:
+    """A record that cannot flow: who it is, why, and what it would have sent (or its source row)."""
+
     source_id: str
     record_ids: dict[str, str]
     correlation_id: str
-    error_class: str
+    error_class: str  # data | transient
     error_code: str
     reason: str
     payload: Any
+
+
+@dataclass(frozen=True)
+class DlqEntry(DeadLetter):
+    """An open DLQ entry: the dead letter of ``flow``, with its retry bookkeeping."""
+
+    flow: str
     attempts: int
     first_seen: dt.datetime
     last_seen: dt.datetime

@@ -1,33 +1,24 @@
-"""Salesforce Account -> NetSuite customer (upsert by external id ``SF_ACCT_<Account Id>``); the
-customer's internal id is written back to ``Account.NetSuite_Customer_ID__c``."""
+"""Salesforce Accounts -> NetSuite customers (upsert by eid SF_ACCT_<Id>); customer id written back.
+
+The customer's internal id goes back to ``Account.NetSuite_Customer_ID__c``; other flows (orders)
+get the customer of an account through :meth:`~o2c_pipeline.sync.flow.Flow.require`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from o2c_pipeline.pools import NETSUITE_API
 from o2c_pipeline.sync.feed import Feed
-from o2c_pipeline.sync.flow import Flow, WriteBack
-from o2c_pipeline.sync.mapping import (
-    customer_body,
-    customer_row_view,
-    customer_view,
-    same_where_known,
-    strip_prefix,
-)
+from o2c_pipeline.sync.flow import Flow, Target, WriteBack
+from o2c_pipeline.sync.mapping import customer_body, same_customer, strip_prefix
 from o2c_pipeline.sync.run import Pending
 from o2c_pipeline.sync.writers import write_netsuite
 
 
 class Customers(Flow):
     name = "customers"
-    description = (
-        "Salesforce Accounts -> NetSuite customers (upsert by eid SF_ACCT_<Id>); customer id "
-        "written back."
-    )
-    source_system, target_system, target_object = "salesforce", "netsuite", "customer"
-    pool = NETSUITE_API
+    writes = Target("netsuite", "customer")
     feeds = (Feed("salesforce.accounts"),)
     lookups = ("netsuite.customers",)
     write_back = WriteBack("Account", "NetSuite_Customer_ID__c")
@@ -50,11 +41,7 @@ class Customers(Flow):
         row = self.existing.get(eid)
         entry = self.run.ledger_entry(account_id)
         target = str(row["id"]) if row else (entry.target_id if entry else None)
-        equal = (
-            p is not None
-            and row is not None
-            and same_where_known(customer_view(p.payload), customer_row_view(row))
-        )
+        equal = p is not None and row is not None and same_customer(p.payload, row)
         return self.changed(p, target, equal=equal)
 
     def write(self, pending: list[Pending]) -> None:

@@ -1,14 +1,16 @@
-"""NetSuite sales-order status and item fulfillments -> Salesforce Order ``Fulfillment_Status__c``,
-``Status`` and ``Tracking_Number__c``."""
+"""NetSuite fulfillment state -> Salesforce Order Fulfillment_Status__c, Status, Tracking_Number__c.
+
+The sales order's status letter maps to the Order's fulfillment status and status (the sync
+settings' ``order_status`` table); its item fulfillments' tracking numbers are joined.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from o2c_pipeline.pools import SALESFORCE_API
 from o2c_pipeline.sync.feed import Feed
-from o2c_pipeline.sync.flow import Flow
+from o2c_pipeline.sync.flow import Flow, Target
 from o2c_pipeline.sync.links import salesforce_order_ids
 from o2c_pipeline.sync.mapping import order_status_fields
 from o2c_pipeline.sync.run import Pending
@@ -17,12 +19,7 @@ from o2c_pipeline.sync.writers import write_salesforce
 
 class Fulfillments(Flow):
     name = "fulfillments"
-    description = (
-        "NetSuite fulfillment state -> Salesforce Order Fulfillment_Status__c, Status, "
-        "Tracking_Number__c."
-    )
-    source_system, target_system, target_object = "netsuite", "salesforce", "Order"
-    pool = SALESFORCE_API
+    writes = Target("salesforce", "Order")
     feeds = (Feed("netsuite.sales_orders"), Feed("netsuite.fulfillments", "createdfrom"))
     lookups = ("salesforce.orders",)
     after = ("orders",)

@@ -1,5 +1,7 @@
-"""NetSuite invoice -> Salesforce ``Invoice__c``, linked to its Order (through the sales order it
-bills) and its Account (through the customer)."""
+"""NetSuite invoices -> Salesforce Invoice__c (upsert by NetSuite_Invoice_ID__c) linked to Order and Account.
+
+The Order is found through the sales order the invoice bills, the Account through the customer.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +16,6 @@ from o2c_pipeline.sync.mapping import invoice_fields, strip_prefix
 
 class Invoices(InvoiceMirror):
     name = "invoices"
-    description = (
-        "NetSuite invoices -> Salesforce Invoice__c (upsert by NetSuite_Invoice_ID__c) linked to "
-        "Order and Account."
-    )
     feeds = (Feed("netsuite.invoices"),)
     lookups = (
         "netsuite.sales_orders",

@@ -1,17 +1,17 @@
-"""Activated Salesforce Order + OrderItems -> NetSuite sales order (upsert by external id
-``SF_ORDER_<Order Id>``), created exactly once; its id is written back to
-``Order.NetSuite_Sales_Order_ID__c``. A sales order, once created, belongs to NetSuite: it is
-never rewritten, only linked back. An order whose account has no customer yet gets one on the
-spot, through the customers flow."""
+"""Activated Salesforce Orders -> NetSuite sales orders (eid SF_ORDER_<Id>), created exactly once.
+
+The sales order's id is written back to ``Order.NetSuite_Sales_Order_ID__c``. A sales order, once
+created, belongs to NetSuite: it is never rewritten, only linked back. An order whose account has
+no customer yet gets one on the spot, through the customers flow.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from o2c_pipeline.pools import NETSUITE_API
 from o2c_pipeline.sync.feed import Feed
-from o2c_pipeline.sync.flow import Flow, WriteBack
+from o2c_pipeline.sync.flow import Flow, Target, WriteBack
 from o2c_pipeline.sync.mapping import DataError, OrderLine, is_true, sales_order_body
 from o2c_pipeline.sync.run import Pending
 from o2c_pipeline.sync.writers import write_netsuite
@@ -19,12 +19,7 @@ from o2c_pipeline.sync.writers import write_netsuite
 
 class Orders(Flow):
     name = "orders"
-    description = (
-        "Activated Salesforce Orders -> NetSuite sales orders (eid SF_ORDER_<Id>), created "
-        "exactly once."
-    )
-    source_system, target_system, target_object = "salesforce", "netsuite", "salesOrder"
-    pool = NETSUITE_API
+    writes = Target("netsuite", "salesOrder")
     feeds = (Feed("salesforce.orders"), Feed("salesforce.order_items", "OrderId"))
     lookups = ("netsuite.sales_orders", "salesforce.products", "netsuite.items")
     after = ("customers", "products")

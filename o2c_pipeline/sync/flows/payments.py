@@ -1,7 +1,8 @@
-"""NetSuite payments -> ``Invoice__c.Payment_Status__c`` and ``Amount_Paid__c``.
+"""NetSuite payments -> Invoice__c Payment_Status__c and Amount_Paid__c.
 
 The warehouse lands no payment-to-invoice link, so a changed payment re-considers every invoice
-of its customer (the ledger keeps that cheap)."""
+of its customer (the ledger keeps that cheap).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from o2c_pipeline.sync.mapping import DataError, payment_fields
 
 class Payments(InvoiceMirror):
     name = "payments"
-    description = "NetSuite payments -> Invoice__c Payment_Status__c and Amount_Paid__c."
     feeds = (Feed("netsuite.invoices"), Feed("netsuite.payments", "entity", match="entity"))
     lookups = (MIRROR_TABLE,)
     after = ("invoices",)

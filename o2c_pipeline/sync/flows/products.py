@@ -1,34 +1,25 @@
-"""NetSuite item -> Salesforce Product2 (matched on ``NetSuite_Item_ID__c``, else the SKU in
-``ProductCode``), then the product's standard-price-book entry."""
+"""NetSuite items -> Salesforce Product2 (matched on SKU / NetSuite_Item_ID__c) and standard prices.
+
+A product is matched on ``NetSuite_Item_ID__c``, else on the SKU in ``ProductCode``; its
+standard-price-book entry follows the item's base price and active flag.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from o2c_pipeline.pools import SALESFORCE_API
 from o2c_pipeline.salesforce import queries
+from o2c_pipeline.sync import mapping
 from o2c_pipeline.sync.feed import Feed
-from o2c_pipeline.sync.flow import Flow
-from o2c_pipeline.sync.mapping import (
-    DataError,
-    is_true,
-    list_price,
-    product_fields,
-    same_where_known,
-)
+from o2c_pipeline.sync.flow import Flow, Target
 from o2c_pipeline.sync.run import FlowRun, Pending
 from o2c_pipeline.sync.writers import create_salesforce, write_salesforce
 
 
 class Products(Flow):
     name = "products"
-    description = (
-        "NetSuite items -> Salesforce Product2 (matched on SKU / NetSuite_Item_ID__c) and "
-        "standard prices."
-    )
-    source_system, target_system, target_object = "netsuite", "salesforce", "Product2"
-    pool = SALESFORCE_API
+    writes = Target("salesforce", "Product2")
     feeds = (Feed("netsuite.items"),)
     lookups = ("salesforce.products",)
 
@@ -41,7 +32,9 @@ class Products(Flow):
     def map(self, item: dict[str, Any]) -> Pending | None:
         item_id = str(item["id"])
         p = self.prepare(
-            item, {"item.id": item_id, "sku": str(item.get("itemid"))}, lambda: product_fields(item)
+            item,
+            {"item.id": item_id, "sku": str(item.get("itemid"))},
+            lambda: mapping.product_fields(item),
         )
         if p is None:
             return None
@@ -70,12 +63,8 @@ class Products(Flow):
         PricebookEntry has no external id, so the ledger decides what may have changed and one
         query per 200 products finds the entries to update or create.
         """
-        run = self.follow_up_run(
-            "pricebook",
-            source_system="netsuite",
-            target_system="salesforce",
-            target_object="PricebookEntry",
-        )
+        writes = Target("salesforce", "PricebookEntry")
+        run = self.follow_up_run("pricebook", writes, source_system=self.source_system)
         by_id = {str(i["id"]): i for i in items}
         product_of_item = {item_id: target for item_id, (target, _) in self.links.items()}
         run.load_ledger(product_of_item)
@@ -84,15 +73,10 @@ class Products(Flow):
             item = by_id.get(item_id)
             if item is None:
                 continue
-            price = list_price(item)
             p = run.prepare(
                 item_id,
                 {"item.id": item_id, "Product2.Id": product_id},
-                lambda pid=product_id, pr=price, i=item: {
-                    "Product2Id": pid,
-                    "UnitPrice": pr or 0.0,
-                    "IsActive": not is_true(i.get("isinactive")),
-                },
+                lambda i=item, pid=product_id: mapping.standard_price_fields(i, pid),
             )
             if p is not None and run.needs_write(p):
                 wanted[product_id] = p
@@ -113,7 +97,7 @@ class Products(Flow):
                 creates.append(p)
                 continue
             p.target_id = entry["Id"]
-            if run.needs_write(p, target_equal=same_where_known(p.payload, entry)):
+            if run.needs_write(p, target_equal=mapping.same_where_known(p.payload, entry)):
                 p.payload = {
                     "Id": entry["Id"],
                     "UnitPrice": p.payload["UnitPrice"],
@@ -127,4 +111,4 @@ class Products(Flow):
     def _standard_pricebook_id(self) -> str:
         for page in self.ctx.salesforce.query_pages(queries.STANDARD_PRICEBOOK):
             return page[0]["Id"]
-        raise DataError("NO_STANDARD_PRICEBOOK", "Salesforce has no standard price book")
+        raise mapping.DataError("NO_STANDARD_PRICEBOOK", "Salesforce has no standard price book")

@@ -1,5 +1,4 @@
-"""NetSuite credit memos and refunds -> the review queue, for a person to apply (never applied
-automatically).
+"""NetSuite credit memos and refunds -> the review queue (never applied automatically).
 
 They are not among the delta-loaded tables, so this flow reads NetSuite itself: one incremental
 SuiteQL query from its own watermark (``>=`` the last stamp seen: re-reading a boundary row is
@@ -16,7 +15,7 @@ from o2c_pipeline.netsuite import queries
 from o2c_pipeline.netsuite.statuses import status_text
 from o2c_pipeline.pools import NETSUITE_API
 from o2c_pipeline.sync.context import EPOCH
-from o2c_pipeline.sync.flow import Flow
+from o2c_pipeline.sync.flow import Flow, Target
 from o2c_pipeline.sync.mapping import strip_prefix
 
 REVIEW_TYPES = {"CustCred": "creditMemo", "CustRfnd": "customerRefund"}
@@ -24,10 +23,8 @@ REVIEW_TYPES = {"CustCred": "creditMemo", "CustRfnd": "customerRefund"}
 
 class ReviewQueue(Flow):
     name = "review_queue"
-    description = (
-        "NetSuite credit memos and refunds -> the review queue (never applied automatically)."
-    )
-    source_system, target_system, target_object = "netsuite", "warehouse", "review_queue"
+    writes = Target("warehouse", "review_queue")
+    source_system = "netsuite"
     pool = NETSUITE_API
 
     @property
