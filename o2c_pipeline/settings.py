@@ -215,7 +215,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "DAGSTER_HOME",
-        "Dagster instance directory; `o2c run` and `o2c status` use an ephemeral instance without it.",
+        "Dagster instance directory; without it `o2c run` uses an ephemeral instance and "
+        "`o2c status` lists no runs.",
     ),
 )
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -427,3 +427,29 @@ def test_replay_job_and_mirror_append_only_new_audit_rows(world: World) -> None:
         "SELECT error_code, attempts FROM sync.dead_letter_queue WHERE source_id = ?", [negative]
     )
     assert queued[0] == "NEGATIVE_QUANTITY" and queued[1] >= 2
+
+
+@pytest.mark.parametrize("flow", ["payments", "invoices", "fulfillments"])
+def test_dead_letters_of_records_deleted_at_the_source_leave_the_queue(
+    world: World, flow: str
+) -> None:
+    """Every feed-driven flow forgets a dead letter whose source record is gone (payments used
+    to keep theirs forever)."""
+    gone = "999999901"  # no such NetSuite transaction
+    for name in (flow, f"{flow}.writeback"):
+        world.ctx.store.dead_letter(
+            flow=name,
+            source_id=gone,
+            record_ids={"invoice.id": gone},
+            correlation_id="c-gone",
+            error_class="data",
+            error_code="INVOICE_NOT_SYNCED",
+            reason="waiting for the invoice",
+            payload=None,
+            now=world.ctx.clock(),
+            retry_after_s=60,
+        )
+    assert len(world.ctx.store.dlq(flow=flow, source_ids=[gone], with_follow_ups=True)) == 2
+    stats = flows.sync(world.ctx, flow, [gone])
+    assert stats.considered == 0
+    assert world.ctx.store.dlq(flow=flow, source_ids=[gone], with_follow_ups=True) == []
