@@ -18,10 +18,13 @@ WAREHOUSE_IO_MANAGER = "warehouse_io_manager"
 # -- asset groups (an extraction asset's group is its system) --------------------------------------
 SYNC_GROUP = "sync"
 
-# -- run tags Dagster sets for partitions and ranges -----------------------------------------------
+# -- run tags Dagster sets: partitions, ranges, what launched the run ------------------------------
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+SENSOR_TAG = "dagster/sensor_name"
+SCHEDULE_TAG = "dagster/schedule_name"
+BACKFILL_TAG = "dagster/backfill"
 
 
 def table_key(table: str) -> dg.AssetKey:

@@ -84,7 +84,7 @@ def _sensor_runs_in_flight(instance: dg.DagsterInstance, sensor_name: str) -> li
     return list(
         instance.get_runs(
             filters=dg.RunsFilter(
-                tags={"dagster/sensor_name": sensor_name}, statuses=list(IN_PROGRESS_RUN_STATUSES)
+                tags={keys.SENSOR_TAG: sensor_name}, statuses=list(IN_PROGRESS_RUN_STATUSES)
             ),
             limit=1,
         )
@@ -210,9 +210,7 @@ def failure_record(
 ) -> dict[str, Any]:
     tags = run.tags
     trigger = (
-        tags.get("dagster/sensor_name")
-        or tags.get("dagster/schedule_name")
-        or tags.get("dagster/backfill")
+        tags.get(keys.SENSOR_TAG) or tags.get(keys.SCHEDULE_TAG) or tags.get(keys.BACKFILL_TAG)
     )
     return {
         "run_id": run.run_id,

@@ -10,7 +10,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from o2c_pipeline import settings
+from o2c_pipeline import keys, settings
 from o2c_pipeline.cli.tables import text_table
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.resources.checkpoints import CheckpointStore
@@ -101,11 +101,11 @@ def run_rows(limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | 
                 "run_id": r.dagster_run.run_id[:8],
                 "job": r.dagster_run.job_name,
                 "status": r.dagster_run.status.value,
-                "partition": r.dagster_run.tags.get("dagster/partition")
-                or r.dagster_run.tags.get("dagster/asset_partition_range_start"),
-                "trigger": r.dagster_run.tags.get("dagster/sensor_name")
-                or r.dagster_run.tags.get("dagster/schedule_name")
-                or ("backfill" if "dagster/backfill" in r.dagster_run.tags else "manual"),
+                "partition": r.dagster_run.tags.get(keys.PARTITION_TAG)
+                or r.dagster_run.tags.get(keys.RANGE_START_TAG),
+                "trigger": r.dagster_run.tags.get(keys.SENSOR_TAG)
+                or r.dagster_run.tags.get(keys.SCHEDULE_TAG)
+                or ("backfill" if keys.BACKFILL_TAG in r.dagster_run.tags else "manual"),
                 "created": r.create_timestamp.isoformat(timespec="seconds"),
             }
             for r in records

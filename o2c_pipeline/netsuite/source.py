@@ -17,14 +17,13 @@ from o2c_pipeline.extract.staging import normalize_records
 from o2c_pipeline.extract.windows import Window, parse_stamp
 from o2c_pipeline.netsuite import queries
 from o2c_pipeline.netsuite.paging import ChunkedSuiteQLReader, items_of, keyset_pages
-
-SUITEQL_PAGE_SIZE = 1000
+from o2c_pipeline.netsuite.resource import SUITEQL_MAX_PAGE
 
 
 class NetSuiteSource:
     """Plans NetSuite extraction over a ``NetSuiteResource`` (see docs/resources_contract.md)."""
 
-    def __init__(self, resource: Any, page_size: int = SUITEQL_PAGE_SIZE) -> None:
+    def __init__(self, resource: Any, page_size: int = SUITEQL_MAX_PAGE) -> None:
         self.resource = resource
         self.page_size = page_size
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from o2c_pipeline.resources.errors import ApiError
 from o2c_pipeline.salesforce.errors import bulk_row_error, record_error
-from o2c_pipeline.salesforce.queries import IN_LIST_MAX as COLLECTION_MAX
+from o2c_pipeline.salesforce.resource import COMPOSITE_BATCH
 from o2c_pipeline.sync.run import FlowRun, Pending, new_request_id
 
 NETSUITE_OUTCOME_BATCH = 50  # successes recorded per store transaction
@@ -38,8 +38,8 @@ def write_salesforce(
         if len(pendings) > run.ctx.settings.salesforce_bulk_threshold:
             _bulk_upsert(run, sobject, pendings, key_field, operation, request_id)
         else:
-            for unsent in range(0, len(pendings), COLLECTION_MAX):
-                chunk = pendings[unsent : unsent + COLLECTION_MAX]
+            for unsent in range(0, len(pendings), COMPOSITE_BATCH):
+                chunk = pendings[unsent : unsent + COMPOSITE_BATCH]
                 body = [dict(p.payload) for p in chunk]
                 if key_field == "Id":
                     results = sf.composite_update(body, sobject=sobject)
@@ -54,8 +54,8 @@ def write_salesforce(
 
 def create_salesforce(run: FlowRun, sobject: str, pendings: Sequence[Pending]) -> None:
     """Inserts for objects without an external id (composite create, 200 per call)."""
-    for start in range(0, len(pendings), COLLECTION_MAX):
-        chunk = pendings[start : start + COLLECTION_MAX]
+    for start in range(0, len(pendings), COMPOSITE_BATCH):
+        chunk = pendings[start : start + COMPOSITE_BATCH]
         request_id = new_request_id()
         try:
             results = run.ctx.salesforce.composite_create(
