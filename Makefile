@@ -8,8 +8,11 @@ export O2C_SANDBOX_HOME ?= $(CURDIR)/.o2c/sandbox
 export O2C_WAREHOUSE ?= $(CURDIR)/.o2c/warehouse.duckdb
 export O2C_CHECKPOINT_URL ?= sqlite:///$(CURDIR)/.o2c/checkpoints.sqlite
 export DAGSTER_HOME ?= $(CURDIR)/.o2c/dagster_home
+# Ports: the sandbox's Salesforce and NetSuite servers (default 47443/47444, or free ones when a
+# second checkout's sandbox holds those) and the Dagster UI.
+export O2C_SF_PORT O2C_NS_PORT
+O2C_UI_PORT ?= 3000
 PYTEST_WORKERS ?= 2
-# JavaScript clients the sandbox tests drive (netsuite-rest), pinned by their package-lock.json
 
 .PHONY: run test ui sandbox sandbox-stop lint bench clean
 
@@ -25,18 +28,18 @@ run: $(STAMP) sandbox
 	cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 	eval "$$($(BIN)/o2c sandbox credentials)" && $(BIN)/o2c run --history
 
-## sandbox: start the sandbox in the background unless one already answers
+## sandbox: start this checkout's sandbox in the background unless it already runs
 sandbox: $(STAMP)
 	@$(BIN)/python -m o2c_sandbox.ensure_running --state-dir "$(O2C_SANDBOX_HOME)"
 
 sandbox-stop: $(STAMP)
 	@$(BIN)/python -m o2c_sandbox.ensure_running --state-dir "$(O2C_SANDBOX_HOME)" --stop
 
-## ui: the sandbox plus the Dagster UI on http://127.0.0.1:3000
+## ui: the sandbox plus the Dagster UI on http://127.0.0.1:$(O2C_UI_PORT)
 ui: $(STAMP) sandbox
 	mkdir -p $(DAGSTER_HOME)
 	cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
-	eval "$$($(BIN)/o2c sandbox credentials)" && $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	eval "$$($(BIN)/o2c sandbox credentials)" && $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(O2C_UI_PORT)
 
 ## test: the whole suite (what CI runs)
 test: $(STAMP)

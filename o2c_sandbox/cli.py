@@ -23,6 +23,8 @@ from o2c_sandbox.runner import (
 from o2c_sandbox.schema import Credentials
 
 SANDBOX_HOME_ENV = "O2C_SANDBOX_HOME"
+SF_PORT_ENV = "O2C_SF_PORT"
+NS_PORT_ENV = "O2C_NS_PORT"
 
 
 def sandbox_home() -> Path:
@@ -46,8 +48,22 @@ def sandbox() -> None:
 )
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
-@click.option("--sf-port", type=int, default=DEFAULT_SF_PORT, show_default=True)
-@click.option("--ns-port", type=int, default=DEFAULT_NS_PORT, show_default=True)
+@click.option(
+    "--sf-port",
+    type=int,
+    default=DEFAULT_SF_PORT,
+    show_default=True,
+    envvar=SF_PORT_ENV,
+    help=f"Salesforce port (${SF_PORT_ENV}); 0 picks a free one.",
+)
+@click.option(
+    "--ns-port",
+    type=int,
+    default=DEFAULT_NS_PORT,
+    show_default=True,
+    envvar=NS_PORT_ENV,
+    help=f"NetSuite port (${NS_PORT_ENV}); 0 picks a free one.",
+)
 @click.option("--latency-ms", type=float, default=0.0, show_default=True)
 @click.option("--jitter-ms", type=float, default=0.0, show_default=True)
 @click.option("--ns-concurrency", type=int, default=5, show_default=True)

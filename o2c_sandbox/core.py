@@ -375,7 +375,7 @@ def admin_response(ctx: SandboxContext, request: Request) -> Response:
     method = request.method
     try:
         if path == "health":
-            return Service.json({"ok": True, "urls": ctx.urls})
+            return Service.json({"ok": True, "urls": ctx.urls, "state_dir": str(ctx.state_dir)})
         if path == "knobs" and method == "GET":
             return Service.json(asdict(ctx.knobs))
         if path == "knobs" and method in ("PATCH", "POST", "PUT"):
