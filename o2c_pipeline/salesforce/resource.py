@@ -35,7 +35,8 @@ from o2c_pipeline.resources.secrets import (
     install_log_scrubbing,
     register_secrets,
 )
-from o2c_pipeline.salesforce.auth import TOKENS, Credentials, Token
+from o2c_pipeline.resources.tokens import TOKENS
+from o2c_pipeline.salesforce.auth import Credentials, Token
 from o2c_pipeline.salesforce.bulk import Bulk2Jobs
 from o2c_pipeline.salesforce.errors import (
     SalesforceApiError,

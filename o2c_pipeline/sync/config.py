@@ -255,7 +255,7 @@ class SyncSettings(dg.ConfigurableResource):
     """Tunables and mapping tables of the O2C sync; defaults suit a standard NetSuite account."""
 
     netsuite_timezone: str = Field(
-        default=env.default("O2C_NETSUITE_TIMEZONE"),
+        default="America/Los_Angeles",
         description="IANA time zone of the NetSuite account (Setup > Company > Time Zone); tranDate is a date there.",
     )
     subsidiary_id: str = Field(default="1", description="NetSuite subsidiary for new customers.")
