@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from o2c_pipeline.entities import Entity
+from o2c_pipeline.entities import Column, Entity
 from o2c_pipeline.extract.windows import Window, as_utc
 
 STAMP_FORMAT = "YYYY-MM-DD HH24:MI:SS"
@@ -69,6 +69,14 @@ def _deleted_in(types: str, window: Window) -> str:
 
 def _type_list(record_types: Iterable[str]) -> str:
     return ", ".join(f"'{t}'" for t in record_types)
+
+
+def columns_probe_query(entity: Entity, columns: Sequence[Column]) -> str:
+    """``columns`` selected as extraction selects them, from the entity's rows (a page of one
+    row answers it): whether SuiteQL takes every one of them."""
+    select = ", ".join(_select_expr(entity, c.name, c.type, c.expr) for c in columns)
+    filters = f" WHERE {' AND '.join(entity.where)}" if entity.where else ""
+    return f"SELECT {select} FROM {entity.source}{filters}"
 
 
 def records_query(entity: Entity, window: Window) -> str:

@@ -308,6 +308,22 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
             if not page.get("hasMore") or not items:
                 return
 
+    # -- metadata ---------------------------------------------------------------------------------
+    def record_schema(self, record_type: str) -> dict[str, Any] | None:
+        """The record type's JSON Schema from the metadata catalog (``record/v1/metadata-catalog
+        /<type>``), or None when the catalog has no such type."""
+        try:
+            response = self.request(
+                "GET",
+                f"record/v1/metadata-catalog/{quote(record_type.lower(), safe='')}",
+                headers={"Accept": "application/schema+json"},
+            )
+        except NetSuiteApiError as err:
+            if err.status == 404:
+                return None
+            raise
+        return response.json()
+
     # -- record API ------------------------------------------------------------------------------
     def get_record(
         self, record_type: str, id_or_eid: str, *, expand: bool = False

@@ -255,6 +255,10 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
                 lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True, **options),
             )
 
+    def describe(self, sobject: str) -> dict[str, Any]:
+        """``sobjects/<sobject>/describe``: the object's fields with their types (one call)."""
+        return self._call("describe", lambda sf: sf.restful(f"sobjects/{sobject}/describe"))
+
     def count(self, sobject: str, where: str = "", *, include_deleted: bool = False) -> int:
         """``SELECT COUNT() FROM sobject [WHERE where]`` — one call, no rows transferred."""
         soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")
