@@ -166,6 +166,12 @@ class FieldMapping(_Section):
     )
     constant: Any = Field(default=None, description="Always this value (no source).")
 
+    @field_validator("lookup", mode="before")
+    @classmethod
+    def _text_keys(cls, value: Any) -> Any:
+        """YAML reads ``1: Gold`` with an integer key; source values compare as text."""
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
     @model_validator(mode="after")
     def _shape(self) -> FieldMapping:
         given = self.model_fields_set
@@ -180,15 +186,20 @@ class FieldMapping(_Section):
             raise ValueError("source is required (or a constant)")
         if "default" in given and "lookup" not in given:
             raise ValueError("default applies to a lookup only")
-        if self.date_in_timezone and self.date_in_timezone != "netsuite":
+        return self
+
+    @field_validator("date_in_timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value and value != "netsuite":
             try:
-                ZoneInfo(self.date_in_timezone)
+                ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(
-                    f"date_in_timezone must be an IANA time zone or 'netsuite', not "
-                    f"{self.date_in_timezone!r}"
+                    f"must be an IANA time zone (e.g. America/Los_Angeles) or 'netsuite', "
+                    f"not {value!r}"
                 ) from None
-        return self
+        return value
 
 
 class Triggers(_Section):

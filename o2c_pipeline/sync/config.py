@@ -101,11 +101,14 @@ class OwnershipError(ValueError):
     """A mapping tried to write a field its source system does not master (a programming error)."""
 
 
-def owners(target: str, environ: Mapping[str, str] | None = None) -> dict[str, System]:
-    """Who masters each field of ``target``: the built-in table, then the configuration file's
-    ``ownership:`` section (custom fields)."""
-    declared = config_file.load(environ).config.ownership.get(target, {})
-    return {**declared, **FIELD_OWNERSHIP.get(target, {})}
+def owners(
+    target: str, ownership: Mapping[str, Mapping[str, System]] | None = None
+) -> dict[str, System]:
+    """Who masters each field of ``target``: the built-in table, then the ``ownership:`` section
+    of the configuration file (custom fields; default the file in effect)."""
+    if ownership is None:
+        ownership = config_file.load().config.ownership
+    return {**ownership.get(target, {}), **FIELD_OWNERSHIP.get(target, {})}
 
 
 def assert_owned(target: str, source: System, payload: dict) -> None:
