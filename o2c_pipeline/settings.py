@@ -357,10 +357,17 @@ _FLOW_NEEDS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+#: what every flow of a system authenticates with, besides its own settings
+_IDENTITY = {
+    "SALESFORCE_AUTH_FLOW": "SALESFORCE_CLIENT_ID",
+    "NETSUITE_AUTH_FLOW": "NETSUITE_ACCOUNT_ID",
+}
+
+
 def credential_set(flow_setting: str, environ: Mapping[str, str] | None = None) -> str:
     """The credential settings the configured flow uses, for messages (never their values)."""
     flow = value(flow_setting, environ) or ""
-    names = _FLOW_NEEDS.get((flow_setting, flow), ())
+    names = (_IDENTITY[flow_setting], *_FLOW_NEEDS.get((flow_setting, flow), ()))
     return f"{flow_setting}={flow} ({', '.join(names)})" if names else f"{flow_setting}={flow}"
 
 

@@ -1,6 +1,7 @@
 """Every SuiteQL statement the pipeline sends, built from entity declarations: extraction
 (records, deletions, keyset bounds), probes, counts, the earliest stamps, the change sensor's one
-``UNION ALL`` and the review queue's incremental read.
+``UNION ALL``, the review queue's incremental read, the column probes of field discovery and the
+pre-flight's ping.
 
 Both bounds of a window are ``>=`` / ``<`` (never a strict ``>`` on a watermark), and datetime
 literals go through ``TO_TIMESTAMP`` so they do not depend on the account's date-format preference.
@@ -17,6 +18,8 @@ from o2c_pipeline.extract.windows import Window, as_utc
 STAMP_FORMAT = "YYYY-MM-DD HH24:MI:SS"
 DATE_FORMAT = "YYYY-MM-DD"
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+#: the cheapest authenticated question (the pre-flight check)
+PING = "SELECT 1 AS ok FROM dual"
 
 
 def literal(value: dt.datetime) -> str:

@@ -21,6 +21,7 @@ import dagster as dg
 import requests
 from pydantic import Field, PrivateAttr
 
+from o2c_pipeline.netsuite import queries
 from o2c_pipeline.netsuite.auth import (
     AUTH_FLOWS,
     REST_SCOPE,
@@ -307,6 +308,10 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
             offset += len(items)
             if not page.get("hasMore") or not items:
                 return
+
+    def ping(self) -> None:
+        """One cheap authenticated call (a one-row SuiteQL query of DUAL)."""
+        self.suiteql_page(queries.PING, limit=1)
 
     # -- metadata ---------------------------------------------------------------------------------
     def record_schema(self, record_type: str) -> dict[str, Any] | None:

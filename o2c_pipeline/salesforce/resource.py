@@ -255,6 +255,11 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
                 lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True, **options),
             )
 
+    def ping(self) -> None:
+        """Log in and make one cheap call (the pinned API version's resource list): proves the
+        host, the credentials and the version."""
+        self._call("the version's resources", lambda sf: sf.restful(""))
+
     def describe(self, sobject: str) -> dict[str, Any]:
         """``sobjects/<sobject>/describe``: the object's fields with their types (one call)."""
         return self._call("describe", lambda sf: sf.restful(f"sobjects/{sobject}/describe"))
