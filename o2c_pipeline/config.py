@@ -59,12 +59,28 @@ def _key(loc: Sequence[Any], prefix: str) -> str:
     return ".".join(parts) or "(top level)"
 
 
+def _siblings(loc: Sequence[Any]) -> list[str]:
+    """The keys allowed where an unknown key ``loc`` stands (for a "did you mean")."""
+    depth_models = {
+        (): O2CConfig,
+        ("entities",): EntityConfig,
+        ("mappings",): FieldMapping,
+        ("triggers",): Triggers,
+        ("thresholds",): Thresholds,
+    }
+    section = tuple(loc[:1]) if len(loc) > 1 else ()
+    model = depth_models.get(section)
+    expected_depth = {(): 1, ("entities",): 3, ("mappings",): 4}.get(section, 2)
+    return list(model.model_fields) if model and len(loc) == expected_depth else []
+
+
 def _problem(error: Mapping[str, Any], prefix: str, known: list[str]) -> str:
     """One pydantic error as ``key: what is wrong``, in words a person acts on."""
     loc = [p for p in error["loc"] if not str(p).startswith("function-")]
     kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
     if kind == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1) if loc else []
+        candidates = known or _siblings(loc)
+        close = difflib.get_close_matches(str(loc[-1]), candidates, n=1) if loc else []
         message = "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
     elif kind == "missing":
         message = "is required"
@@ -270,13 +286,6 @@ class LoadedConfig:
         return ConfigError(self.source, problems)
 
 
-def _known_keys() -> list[str]:
-    names: set[str] = set()
-    for model in (O2CConfig, EntityConfig, FieldMapping, Triggers, Thresholds):
-        names.update(model.model_fields)
-    return sorted(names)
-
-
 def parse(text: str, source: str) -> O2CConfig:
     """Validate the file's text; raises :class:`ConfigError` naming every bad key."""
     try:
@@ -295,7 +304,7 @@ def parse(text: str, source: str) -> O2CConfig:
     try:
         return O2CConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError.from_validation(source, exc, known=_known_keys()) from None
+        raise ConfigError.from_validation(source, exc) from None
 
 
 _CACHE: dict[tuple[str, int], O2CConfig] = {}

@@ -53,7 +53,7 @@ def _url_problem(raw: str, schemes: tuple[str, ...]) -> str | None:
     """What is wrong with ``raw`` as a URL of one of ``schemes`` (scheme, host and port checked)."""
     parsed = urlparse(raw)
     if parsed.scheme not in schemes or not parsed.netloc:
-        return f"must be an {'/'.join(f'{s}://' for s in schemes)} URL"
+        return "must be an https:// URL" if schemes == ("https",) else "must be an http(s):// URL"
     try:
         port = parsed.port
     except ValueError as exc:  # e.g. "Port out of range 0-65535"

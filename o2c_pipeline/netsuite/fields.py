@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: most one-row probes per entity and run; the rest are tried next run
 MAX_PROBES = 24
-_QUOTED = re.compile(r"'([A-Za-z0-9_.]+)'")
+_QUOTED = re.compile(r"""['"]([A-Za-z0-9_.]+)['"]""")
 
 
 def catalog_fields(schema: dict[str, Any]) -> list[SourceField]:
