@@ -111,11 +111,17 @@ def owners(
     return {**ownership.get(target, {}), **FIELD_OWNERSHIP.get(target, {})}
 
 
-def assert_owned(target: str, source: System, payload: dict) -> None:
-    """Refuse a payload that would write a field the target (or nobody) masters."""
+def assert_owned(
+    target: str, source: System, payload: dict, *, claim_unlisted: bool = False
+) -> None:
+    """Refuse a payload that would write a field the target (or nobody) masters;
+    ``claim_unlisted``: fields nobody is listed for are the source's (custom field mappings)."""
     owners_ = owners(target)
     foreign = sorted(
-        k for k in payload if k not in ("Id", "attributes") and owners_.get(k) != source
+        k
+        for k in payload
+        if k not in ("Id", "attributes")
+        and owners_.get(k, source if claim_unlisted else None) != source
     )
     if foreign:
         raise OwnershipError(f"{source} does not master {target} field(s) {', '.join(foreign)}")

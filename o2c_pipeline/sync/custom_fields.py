@@ -21,7 +21,7 @@ from typing import Any
 
 from o2c_pipeline.config import FieldMapping, LoadedConfig
 from o2c_pipeline.config import load as load_config
-from o2c_pipeline.sync.config import FIELD_OWNERSHIP, OwnershipError, SyncSettings, owners
+from o2c_pipeline.sync.config import FIELD_OWNERSHIP, SyncSettings, assert_owned, owners
 from o2c_pipeline.sync.mapping import DataError, account_date
 
 
@@ -167,7 +167,5 @@ def fields(
 ) -> dict[str, Any]:
     """The custom fields of one payload, ownership checked as for built-in fields."""
     out = {m.target: transform(m, row, settings) for m in mappings}
-    foreign = [f for f in out if owners(target).get(f, source_system) != source_system]
-    if foreign:
-        raise OwnershipError(f"{source_system} does not master {target} field(s) {foreign}")
+    assert_owned(target, source_system, out, claim_unlisted=True)  # type: ignore[arg-type]
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
+import requests
 
 from o2c_pipeline.assets import EXTRACT_ASSETS
 from o2c_pipeline.cli.run import execute
@@ -45,6 +46,18 @@ class Loads:
             }
             for e in result.get_asset_materialization_events()
         }
+
+
+def _calls(box: Any) -> dict[str, dict[str, int]]:
+    """The sandbox's own count of calls per system and endpoint family."""
+    answer = requests.get(
+        f"{box.sf_url}/__sandbox__/counters", verify=str(box.ca_path), timeout=10
+    ).json()
+    return answer["calls"]
+
+
+def _delta(before: dict, after: dict, system: str, family: str) -> int:
+    return after.get(system, {}).get(family, 0) - before.get(system, {}).get(family, 0)
 
 
 def _touch(live: Any, account_ids: list[str], customer_ids: list[str], tier: bool) -> None:
@@ -85,7 +98,14 @@ def test_a_field_added_in_the_source_is_loaded_and_one_removed_is_kept(
             netsuite_field(private_sandbox, "customer", TIER),
         ):
             _touch(live, accounts, customers, tier=True)
+            before = _calls(private_sandbox)
             added = loads.run()
+            after = _calls(private_sandbox)
+            # one describe and one catalog entry per object and run; the customer's columns SuiteQL
+            # took on the first run are remembered, so only the new field is tried
+            assert _delta(before, after, "salesforce", "describe") == 1
+            assert _delta(before, after, "netsuite", "metadata") == 1
+            assert _delta(before, after, "netsuite", "suiteql") <= 1 + 3  # the probe, then the load
             assert added["salesforce/accounts"]["columns_added"] == "Region__c"
             assert added["netsuite/customers"]["columns_added"] == "custentity_o2c_tier"
             assert added["salesforce/accounts"]["mode"] == "incremental"
