@@ -269,9 +269,8 @@ class Flow:
         p.target_id = target_id
         if equal is None:
             equal = current is not None and same_where_known(p.payload, current)
-        if (
-            equal and p.custom
-        ):  # custom fields must show in the target's row, else the ledger decides
+        # custom fields must show in the target's row, else the ledger's request hash decides
+        if equal and p.custom:
             equal = current is not None and _shows(current, p.custom)
         if self.run.needs_write(p, target_equal=equal):
             return p
