@@ -22,6 +22,7 @@ import dagster as dg
 
 from o2c_pipeline import keys
 from o2c_pipeline.assets.warehouse_io import WarehouseResource
+from o2c_pipeline.config import load as load_config
 from o2c_pipeline.entities import ENTITIES, Entity
 from o2c_pipeline.extract.windows import Window
 from o2c_pipeline.partitions import DAILY, open_partition_key
@@ -31,11 +32,13 @@ from o2c_pipeline.sync.store import SyncStore
 from o2c_pipeline.systems import SYSTEMS, source_of
 from o2c_pipeline.warehouse import Warehouse
 
-FRESHNESS_SLA = dt.timedelta(hours=1)  # the change sensors poll every 5 min; an hour means trouble
-#: an order activated within this is allowed to be in flight
-ORDER_SYNC_GRACE = dt.timedelta(hours=1)
-AMOUNT_TOLERANCE = 0.01
-DLQ_STALE_AFTER = dt.timedelta(hours=24)
+#: the configuration file's ``thresholds:`` (defaults: the change sensors poll every 5 min, so a
+#: table an hour old means trouble; an order activated within the grace is allowed to be in flight)
+THRESHOLDS = load_config().config.thresholds
+FRESHNESS_SLA = dt.timedelta(minutes=THRESHOLDS.freshness_sla_minutes)
+ORDER_SYNC_GRACE = dt.timedelta(minutes=THRESHOLDS.order_sync_grace_minutes)
+AMOUNT_TOLERANCE = THRESHOLDS.amount_tolerance
+DLQ_STALE_AFTER = dt.timedelta(hours=THRESHOLDS.dlq_stale_after_hours)
 SAMPLE = 10
 
 ROW_COUNT, FRESH, UNIQUE = "matches_source_count", "open_partition_fresh", "unique_keys"

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from o2c_pipeline import assets, checks, jobs, schedules, sensors
+from o2c_pipeline.preflight import preflight_multiprocess_executor
 from o2c_pipeline.resources import factory
 from o2c_pipeline.sync import assets as sync_assets
 
@@ -36,8 +37,10 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
 
 #: Steps run in their own processes (DuckDB writes are serialized by the warehouse's lock and the
 #: pools), forked from a server that has already imported Dagster and this project, so a step
-#: starts in a fraction of a second instead of re-importing everything.
-STEP_EXECUTOR = dg.multiprocess_executor.configured(
+#: starts in a fraction of a second instead of re-importing everything. Before the first step, the
+#: pre-flight check (:mod:`o2c_pipeline.preflight`) validates the settings and the configuration
+#: file and asks each system the run needs one cheap question.
+STEP_EXECUTOR = preflight_multiprocess_executor.configured(
     {"start_method": {"forkserver": {"preload_modules": ["o2c_pipeline.definitions"]}}}
 )
 

@@ -1,9 +1,14 @@
 """Every O2C entity the pipeline extracts, declared once.
 
 Generic code reads these declarations to build the extraction queries, the DuckDB tables, the
-Dagster assets and their column schemas, so adding a custom field is one ``Column`` here and adding
-an object is one ``Entity``. Pipeline code never imports the sandbox: these are the source
-systems' real names (Salesforce field API names; SuiteQL tables and lowercase columns).
+Dagster assets and their column schemas. The columns declared here are each entity's *core*: what
+the sync relies on, always extracted. Every other field the source reports (Salesforce
+``describe()``, NetSuite's metadata catalog, checked against SuiteQL) is extracted too, unless the
+configuration file (:mod:`o2c_pipeline.config`) excludes it; see :mod:`o2c_pipeline.extract.columns`.
+Objects the file adds (``entities:`` with ``object:`` or ``table:``) become entities of their own
+here, so they get an asset and checks like the declared ones. Pipeline code never imports the
+sandbox: these are the source systems' real names (Salesforce field API names; SuiteQL tables and
+lowercase columns).
 
 Warehouse columns keep the source's names (quoted, so Salesforce's case survives), plus
 bookkeeping columns added by :mod:`o2c_pipeline.warehouse` (``_deleted``, ``_partition``,
@@ -15,17 +20,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from o2c_pipeline import config
+
 System = Literal["salesforce", "netsuite"]
 
-#: Salesforce field types -> DuckDB types (what a describe() answer maps to).
+#: Salesforce field types -> DuckDB types (what a describe() answer maps to; any other type is
+#: text). Compound (address, location) and base64 fields are not columns: see extract.columns.
 SF_TYPES = {
     "id": "VARCHAR",
+    "reference": "VARCHAR",
     "string": "VARCHAR",
     "boolean": "BOOLEAN",
     "datetime": "TIMESTAMP",
     "date": "DATE",
     "double": "DOUBLE",
+    "currency": "DOUBLE",
+    "percent": "DOUBLE",
     "int": "INTEGER",
+    "long": "BIGINT",
 }
 
 
@@ -38,6 +50,8 @@ class Column:
     type: str = "VARCHAR"
     expr: str | None = None
     description: str = ""
+    #: declared (the sync relies on it) rather than discovered in the source
+    core: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,8 @@ class Entity:
     key_expr: str | None = None
     #: NetSuite: ``deletedrecord.recordtypeid`` values whose rows delete this entity's groups.
     deleted_record_types: tuple[str, ...] = ()
+    #: NetSuite: the record type whose metadata catalog entry lists the fields beyond the core.
+    record_type: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -244,7 +260,8 @@ def _ns_record(
     FROM clause with its alias); ``deletedrecord`` rows of ``record_type`` delete records."""
     alias = source.split()[-1]
     return Entity("netsuite", name, source, columns, "id", "lastmodifieddate", description,
-                  alias=alias, deleted_record_types=(record_type,), **extra)  # fmt: skip
+                  alias=alias, deleted_record_types=(record_type,), record_type=record_type,
+                  **extra)  # fmt: skip
 
 
 def _ns_transactions(
@@ -356,7 +373,71 @@ NETSUITE_ENTITIES: tuple[Entity, ...] = (
     ),
 )
 
-ENTITIES: tuple[Entity, ...] = SALESFORCE_ENTITIES + NETSUITE_ENTITIES
+DECLARED_ENTITIES: tuple[Entity, ...] = SALESFORCE_ENTITIES + NETSUITE_ENTITIES
+
+# ---------------------------------------------------------------------------------------------
+# Objects the configuration file adds
+# ---------------------------------------------------------------------------------------------
+
+
+def custom_entity(table: str, spec: config.EntityConfig) -> Entity:
+    """The entity of a custom object the file declares (``entities.<system>.<name>``)."""
+    system, name = table.split(".", 1)
+    extra = tuple(Column(n, t) for n, t in spec.columns.items())
+    if system == "salesforce":
+        key, cursor = spec.key or "Id", spec.cursor or "SystemModstamp"
+        base = [c for c in _SF_SYSTEM if c.name not in (key, cursor)]
+        columns = (_sf(key, "id"), *base, _sf(cursor, "datetime"), *extra)
+        return Entity("salesforce", name, spec.object or "", _unique(columns), key, cursor,
+                      spec.description or f"Salesforce {spec.object} (configured).",
+                      deleted_flag="IsDeleted")  # fmt: skip
+    source = spec.table or ""
+    record_type = spec.record_type or source
+    key = spec.key or "id"
+    cursor = spec.cursor or (
+        "lastmodified" if source.startswith("customrecord") else "lastmodifieddate"
+    )
+    columns = (_ns(key, "BIGINT"), _ns(cursor, "TIMESTAMP"), *extra)
+    return Entity("netsuite", name, f"{source} r", _unique(columns), key, cursor,
+                  spec.description or f"NetSuite {source} (configured).", alias="r",
+                  deleted_record_types=(record_type,), record_type=record_type)  # fmt: skip
+
+
+def _unique(columns: tuple[Column, ...]) -> tuple[Column, ...]:
+    """Each name once, as first declared."""
+    first: dict[str, Column] = {}
+    for c in columns:
+        first.setdefault(c.name, c)
+    return tuple(first.values())
+
+
+def configured_entities(
+    loaded: config.LoadedConfig, declared: tuple[Entity, ...] = DECLARED_ENTITIES
+) -> tuple[Entity, ...]:
+    """The declared entities plus the custom objects of the configuration file."""
+    known = {e.table for e in declared}
+    problems, custom = [], []
+    for table, spec in loaded.config.entities.items():
+        system = table.split(".", 1)[0]
+        if table in known:
+            if spec.is_custom or spec.columns or spec.key or spec.cursor:
+                problems.append(
+                    f"entities.{table}: a declared entity takes include/exclude only "
+                    "(its core columns are declared in entities.py)"
+                )
+            continue
+        needed = "object" if system == "salesforce" else "table"
+        if not getattr(spec, needed):
+            hint = "Salesforce object API name" if needed == "object" else "SuiteQL table"
+            problems.append(f"entities.{table}: a new entity needs {needed}: <{hint}>")
+        else:
+            custom.append(custom_entity(table, spec))
+    if problems:
+        raise loaded.error(problems)
+    return declared + tuple(custom)
+
+
+ENTITIES: tuple[Entity, ...] = configured_entities(config.load())
 
 
 def entity(table: str) -> Entity:

@@ -6,6 +6,8 @@
 | ``hourly_item_price_sync`` | :15 every hour | extract items/products for today, then sync Product2 and prices | stopped: writes to Salesforce |
 | ``nightly_reconciliation`` | 02:30 daily | every asset check (row counts vs the sources for yesterday, freshness, keys, the sync) | running: read-only |
 
+The times are the defaults; the configuration file's ``triggers:`` section sets them
+(``invoice_payment_batch_cron``, ``item_price_sync_cron``, ``reconciliation_cron``).
 Write-back schedules start stopped so that deploying the code never writes to a CRM by itself;
 turn them on in the UI (Automation) once the credentials point where they should. Each schedule's
 target is a job of the same name, so any of them can also be launched on demand from the UI
@@ -21,8 +23,11 @@ import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from o2c_pipeline import keys
+from o2c_pipeline.config import load as load_config
 from o2c_pipeline.partitions import partition_key
 from o2c_pipeline.pools import ensure_pool_limits
+
+TRIGGERS = load_config().config.triggers
 
 
 def flow_job(name: str, flows: tuple[str, ...], description: str) -> UnresolvedAssetJobDefinition:
@@ -75,7 +80,7 @@ def utc_schedule(job: Any, cron: str, *, writes: bool) -> Callable[[Callable], A
     return decorate
 
 
-@utc_schedule(invoice_payment_batch, "0 6 * * *", writes=True)
+@utc_schedule(invoice_payment_batch, TRIGGERS.invoice_payment_batch_cron, writes=True)
 def daily_invoice_payment_batch(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """06:00 UTC: close yesterday and catch up today (one run over both days), then sync
     invoices and payments to Salesforce."""
@@ -88,7 +93,7 @@ def daily_invoice_payment_batch(context: dg.ScheduleEvaluationContext) -> dg.Run
     )
 
 
-@utc_schedule(item_price_sync, "15 * * * *", writes=True)
+@utc_schedule(item_price_sync, TRIGGERS.item_price_sync_cron, writes=True)
 def hourly_item_price_sync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """Every hour at :15: today's item changes, then Product2 and prices in Salesforce."""
     ensure_pool_limits(context.instance)
@@ -99,7 +104,7 @@ def hourly_item_price_sync(context: dg.ScheduleEvaluationContext) -> dg.RunReque
     )
 
 
-@utc_schedule(reconciliation, "30 2 * * *", writes=False)
+@utc_schedule(reconciliation, TRIGGERS.reconciliation_cron, writes=False)
 def nightly_reconciliation(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """02:30 UTC: run every asset check against yesterday and the current state."""
     return dg.RunRequest(run_key=f"reconciliation:{partition_key(_day(context))}")

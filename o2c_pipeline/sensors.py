@@ -27,6 +27,7 @@ from dagster._core.events import EngineEventData
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from o2c_pipeline import keys, settings
+from o2c_pipeline.config import load as load_config
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.jobs import o2c_extract
 from o2c_pipeline.partitions import open_partition_key
@@ -39,10 +40,12 @@ from o2c_pipeline.systems import SYSTEMS, source_of
 
 log = logging.getLogger(__name__)
 
-#: Seconds between probes of one system: a change lands within ~5 minutes (the seeds' "poll every
-#: 5 min"), and each probe costs one to a handful of API calls.
-SOURCE_SENSOR_INTERVAL_S = 300
-DLQ_SENSOR_INTERVAL_S = 120
+#: Seconds between probes of one system (``triggers:`` of the configuration file; default: a
+#: change lands within ~5 minutes, the seeds' "poll every 5 min", and each probe costs one to a
+#: handful of API calls), and between looks at the dead-letter queue.
+TRIGGERS = load_config().config.triggers
+SOURCE_SENSOR_INTERVAL_S = TRIGGERS.change_sensor_interval_s
+DLQ_SENSOR_INTERVAL_S = TRIGGERS.dlq_redrive_interval_s
 FAILURE_SENSOR_INTERVAL_S = 30
 WEBHOOK_TIMEOUT_S = (5, 10)
 TRIGGER_TAG = "o2c/trigger"
@@ -103,7 +106,7 @@ def build_source_sensor(system: str) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         required_resource_keys={SYSTEMS[system].resource_key, keys.CHECKPOINTS},
         description=(
-            f"Every {SOURCE_SENSOR_INTERVAL_S // 60} min: count {system} records changed since each "
+            f"Every {SOURCE_SENSOR_INTERVAL_S} s: count {system} records changed since each "
             "entity's watermark and load today's partition of the entities that changed."
         ),
     )

@@ -71,6 +71,20 @@ def cast_expr(column: str, type_: str) -> str:
 
 
 @dataclass(frozen=True)
+class SchemaChange:
+    """How a load's columns differ from the table's: columns the source has grown (added to the
+    table), columns it no longer sends (kept, NULL in new versions), and columns whose type the
+    source now reports differently (the table keeps its type; values are cast to it)."""
+
+    added: tuple[str, ...] = ()
+    vanished: tuple[str, ...] = ()
+    kept_types: tuple[tuple[str, str], ...] = ()
+
+    def type_of(self, column: str, source_type: str) -> str:
+        return dict(self.kept_types).get(column, source_type)
+
+
+@dataclass(frozen=True)
 class CommitResult:
     staged_rows: int  # distinct versions in this load
     new_versions: int  # of which not in the warehouse before
@@ -79,6 +93,7 @@ class CommitResult:
     max_stamp: dt.datetime | None  # newest cursor value committed (naive UTC)
     table_rows: int
     current_rows: int
+    schema: SchemaChange = SchemaChange()
 
 
 class Warehouse:
@@ -106,21 +121,38 @@ class Warehouse:
 
     # -- DDL -----------------------------------------------------------------------------------
     @staticmethod
-    def ensure_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
-        """Create the entity's tables, and add columns declared since (a declaration change)."""
+    def ensure_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> SchemaChange:
+        """Create the entity's tables, and add the columns it has gained since (a declaration
+        change, or a field the source grew): schema evolution is this one mechanism. A new table
+        is laid out core columns, bookkeeping, then discovered ones (later additions append)."""
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(entity.system)}")
+        before = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [entity.system, entity.table.split(".", 1)[1]],
+            ).fetchall()
+        )
         declared = [(c.name, c.type) for c in entity.columns]
+        core = [(c.name, c.type) for c in entity.columns if c.core]
         for table, extra in (
             (entity.table, BOOKKEEPING),
             (entity.current_table, {"_partition": "DATE", "_loaded_at": "TIMESTAMP"}),
         ):
-            columns = declared + list(extra.items())
-            ddl = ", ".join(f"{q(n)} {t}" for n, t in columns)
+            ddl = ", ".join(f"{q(n)} {t}" for n, t in core + list(extra.items()))
             con.execute(f"CREATE TABLE IF NOT EXISTS {table_ref(table)} ({ddl})")
-            for name, type_ in columns:
+            for name, type_ in declared + list(extra.items()):
                 con.execute(
                     f"ALTER TABLE {table_ref(table)} ADD COLUMN IF NOT EXISTS {q(name)} {type_}"
                 )
+        if not before:
+            return SchemaChange()
+        names = {n for n, _ in declared}
+        return SchemaChange(
+            added=tuple(n for n, _ in declared if n not in before),
+            vanished=tuple(n for n in before if n not in names and n not in BOOKKEEPING),
+            kept_types=tuple((n, before[n]) for n, t in declared if before.get(n, t) != t),
+        )
 
     # -- writes --------------------------------------------------------------------------------
     def commit(
@@ -136,13 +168,14 @@ class Warehouse:
             for c in dict.fromkeys((grp, key, cursor, "_deleted"))
         )
         with self.connect() as con:
-            self.ensure_tables(con, entity)
+            change = self.ensure_tables(con, entity)
             con.execute("BEGIN TRANSACTION")
             try:
                 if extraction.files:
                     files = ", ".join(f"'{f}'" for f in extraction.files)
                     casts = ", ".join(
-                        f"{cast_expr(c.name, c.type)} AS {q(c.name)}" for c in entity.columns
+                        f"{cast_expr(c.name, change.type_of(c.name, c.type))} AS {q(c.name)}"
+                        for c in entity.columns
                     )
                     deleted = "_deleted"
                     if entity.deleted_flag:  # e.g. Salesforce IsDeleted (queryAll)
@@ -198,6 +231,7 @@ class Warehouse:
             max_stamp,
             int(table_rows),
             int(current_rows),
+            change,
         )
 
     @staticmethod

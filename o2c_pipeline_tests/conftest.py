@@ -3,7 +3,14 @@ from :mod:`o2c_sandbox.testing`) and the pipeline's environment over it."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+
+# Pipeline modules read the configuration file when they are imported: the suite runs on the
+# defaults, whatever o2c.yaml a developer keeps in the project root.
+os.environ.setdefault("O2C_CONFIG", str(Path(__file__).with_name("defaults.yaml")))
 
 
 @pytest.fixture

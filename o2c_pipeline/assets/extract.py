@@ -12,6 +12,10 @@ Modes, per run:
   re-read overlap de-duplicated on (key, stamp) by the warehouse. One probe call first checks
   whether the source holds anything the warehouse does not; if not, the run ends there (mode
   ``probe``: nothing fetched or written, the watermark unchanged).
+
+Whatever is fetched carries every field the source has, as the configuration's rules allow
+(:mod:`o2c_pipeline.extract.columns`); the warehouse adds columns the source grew and keeps the
+ones it dropped, and the materialization tells both (``columns_added``, ``columns_vanished``).
 """
 
 # No `from __future__ import annotations`: Dagster reads the config annotation at definition time.
@@ -24,8 +28,10 @@ import dagster as dg
 from pydantic import Field
 
 from o2c_pipeline import keys
-from o2c_pipeline.assets.warehouse_io import StagedLoad
+from o2c_pipeline.assets.warehouse_io import StagedLoad, column_schema
+from o2c_pipeline.config import load as load_config
 from o2c_pipeline.entities import ENTITIES, Entity
+from o2c_pipeline.extract.columns import ColumnVerdicts, discover
 from o2c_pipeline.extract.plan import FetchTuning, Source
 from o2c_pipeline.extract.runner import extract
 from o2c_pipeline.extract.windows import Window
@@ -33,7 +39,7 @@ from o2c_pipeline.jobs import EXTRACT_TAG, O2C_SYNC_TAG
 from o2c_pipeline.partitions import DAILY, is_open
 from o2c_pipeline.resources.checkpoints import CheckpointStore
 from o2c_pipeline.systems import SYSTEMS, source_of
-from o2c_pipeline.warehouse import BOOKKEEPING, CommitResult, Warehouse
+from o2c_pipeline.warehouse import CommitResult, Warehouse
 
 
 class ExtractConfig(dg.Config):
@@ -60,14 +66,6 @@ class ExtractConfig(dg.Config):
     max_workers: int = Field(
         default=8, description="Fetching threads per entity (the resources' limiters cap requests)."
     )
-
-
-def column_schema(entity: Entity) -> dg.TableSchema:
-    columns = [
-        dg.TableColumn(c.name, c.type, description=c.description or None) for c in entity.columns
-    ]
-    columns += [dg.TableColumn(name, type_) for name, type_ in BOOKKEEPING.items()]
-    return dg.TableSchema(columns=columns)
 
 
 def plan_window(
@@ -123,6 +121,26 @@ def run_extraction(
         f"{entity.table}: fetching {window} ({'incremental' if incremental else 'full'})"
     )
     probe = incremental and config.probe
+    rules = load_config().config.entity(entity.table)
+    found: dict[str, Any] = {}
+
+    def widen(declared: Entity) -> Entity:
+        discovered = discover(
+            source, declared, rules, ColumnVerdicts(checkpoints), context.run.run_id
+        )
+        if discovered.missing_core:
+            context.log.warning(
+                f"{entity.table}: the source has no {', '.join(discovered.missing_core)}; "
+                "left out of the query and NULL in the warehouse"
+            )
+        if discovered.unknown_named:
+            context.log.warning(
+                f"{entity.table}: include names {', '.join(discovered.unknown_named)}, which "
+                "the source does not have"
+            )
+        found["core_columns_missing"] = ", ".join(discovered.missing_core) or "none"
+        return discovered.entity
+
     try:
         extraction = extract(
             source,
@@ -131,7 +149,8 @@ def run_extraction(
             staging_dir,
             tuning=tuning,
             max_workers=config.max_workers,
-            all_held=(lambda found: warehouse.holds_all(entity, found, window)) if probe else None,
+            all_held=(lambda ids: warehouse.holds_all(entity, ids, window)) if probe else None,
+            widen=widen,
         )
     except BaseException:
         shutil.rmtree(staging_dir, ignore_errors=True)  # nothing was committed; leave no debris
@@ -162,7 +181,7 @@ def run_extraction(
         current = checkpoints.get_watermark(entity.watermark_key)
         return {"watermark": current.modstamp.isoformat() if current else "none"}
 
-    return StagedLoad(extraction, staging_dir, advance_watermark)
+    return StagedLoad(extraction, staging_dir, advance_watermark, metadata=found)
 
 
 def build_extract_asset(entity: Entity) -> dg.AssetsDefinition:

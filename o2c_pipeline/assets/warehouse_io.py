@@ -20,8 +20,36 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.runner import Extraction
-from o2c_pipeline.warehouse import CommitResult, Warehouse
+from o2c_pipeline.warehouse import BOOKKEEPING, CommitResult, Warehouse
+
+
+def column_schema(entity: Entity) -> dg.TableSchema:
+    """The table's columns as Dagster shows them: the entity's, then the bookkeeping ones."""
+    columns = [
+        dg.TableColumn(c.name, c.type, description=c.description or None) for c in entity.columns
+    ]
+    columns += [dg.TableColumn(name, type_) for name, type_ in BOOKKEEPING.items()]
+    return dg.TableSchema(columns=columns)
+
+
+def schema_metadata(extraction: Extraction, result: CommitResult) -> dict[str, Any]:
+    """What the load read and how the table's columns changed (only when it read anything)."""
+    if extraction.probed_unchanged:
+        return {}
+    entity, change = extraction.entity, result.schema
+    return {
+        "dagster/column_schema": column_schema(entity),
+        "columns": len(entity.columns),
+        "columns_added": ", ".join(change.added) or "none",
+        "columns_vanished": ", ".join(change.vanished) or "none",
+        **(
+            {"columns_kept_type": ", ".join(f"{n} {t}" for n, t in change.kept_types)}
+            if change.kept_types
+            else {}
+        ),
+    }
 
 
 @dataclass
@@ -102,6 +130,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 "current_rows": result.current_rows,
                 "dagster/row_count": result.table_rows,
                 "dagster/table_name": extraction.entity.table,
+                **schema_metadata(extraction, result),
                 **extra,
             }
         )

@@ -24,7 +24,17 @@ def _plugins() -> dict[str, EntryPoint]:
 
 
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported only when invoked (or listed in --help)."""
+    """A click group whose subcommands are imported only when invoked (or listed in --help); a
+    bad setting or configuration file ends any of them with its one-line message."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from o2c_pipeline.config import ConfigError
+        from o2c_pipeline.settings import SettingsError
+
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, SettingsError) as exc:
+            raise click.ClickException(str(exc)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *_plugins()})

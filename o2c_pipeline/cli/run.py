@@ -188,15 +188,17 @@ def run(
     """Materialize every O2C table for a day, a range or the whole history, then summarize."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    from o2c_pipeline.definitions import build_definitions, build_resources
+    from o2c_pipeline import preflight
 
     chosen = sum(bool(x) for x in (partition, start or end, history))
     if chosen > 1 or bool(start) != bool(end):
         raise click.UsageError("use one of --partition, --start/--end (both) or --history")
-    try:
-        settings.validate()
-    except settings.SettingsError as exc:
+    try:  # settings, configuration file, and one cheap call per system: seconds, not minutes
+        preflight.check()
+    except preflight.PreflightError as exc:
         raise click.ClickException(str(exc)) from None
+    from o2c_pipeline.definitions import build_definitions, build_resources
+
     today = open_partition_key()
     if history:
         start, end = earliest_partition(build_resources()).isoformat(), today

@@ -109,5 +109,10 @@ class Source(Protocol):
         """The oldest stamp the source still reports for ``entity`` (deletions included)."""
         ...
 
+    def fields(self, entity: Entity, rules: Any, verdicts: Any) -> list[Any]:
+        """Every field of ``entity``'s object the source can return, as
+        :class:`~o2c_pipeline.extract.columns.SourceField` s (see that module)."""
+        ...
+
     @property
     def api_calls(self) -> int: ...

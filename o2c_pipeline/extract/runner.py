@@ -68,12 +68,14 @@ def extract(
     tuning: FetchTuning | None = None,
     max_workers: int = 4,
     all_held: Callable[[pa.Table], bool] | None = None,
+    widen: Callable[[Entity], Entity] | None = None,
 ) -> Extraction:
     """Plan and fetch ``entity`` over ``window`` into Parquet files under ``staging_dir``.
 
     With ``all_held`` (whether the warehouse holds every identity of a probe's answer), the source
     is probed first and nothing is fetched if it holds nothing new; the probe's call is counted
-    either way.
+    either way. ``widen`` gives the entity with every column to read (the source's fields): it is
+    asked only when there is something to fetch, so a quiet window costs the probe alone.
     """
     started = time.monotonic()
     calls_before = source.api_calls
@@ -95,6 +97,8 @@ def extract(
                 seconds=time.monotonic() - started,
                 incremental=True,
             )
+    if widen is not None:
+        entity = widen(entity)
     plan: FetchPlan = source.plan(entity, window, tuning)
     stager = Stager(staging_dir, entity.column_names)
     if plan.tasks:

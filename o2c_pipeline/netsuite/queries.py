@@ -1,6 +1,7 @@
 """Every SuiteQL statement the pipeline sends, built from entity declarations: extraction
 (records, deletions, keyset bounds), probes, counts, the earliest stamps, the change sensor's one
-``UNION ALL`` and the review queue's incremental read.
+``UNION ALL``, the review queue's incremental read, the column probes of field discovery and the
+pre-flight's ping.
 
 Both bounds of a window are ``>=`` / ``<`` (never a strict ``>`` on a watermark), and datetime
 literals go through ``TO_TIMESTAMP`` so they do not depend on the account's date-format preference.
@@ -11,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from o2c_pipeline.entities import Entity
+from o2c_pipeline.entities import Column, Entity
 from o2c_pipeline.extract.windows import Window, as_utc
 
 STAMP_FORMAT = "YYYY-MM-DD HH24:MI:SS"
 DATE_FORMAT = "YYYY-MM-DD"
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+#: the cheapest authenticated question (the pre-flight check)
+PING = "SELECT 1 AS ok FROM dual"
 
 
 def literal(value: dt.datetime) -> str:
@@ -69,6 +72,14 @@ def _deleted_in(types: str, window: Window) -> str:
 
 def _type_list(record_types: Iterable[str]) -> str:
     return ", ".join(f"'{t}'" for t in record_types)
+
+
+def columns_probe_query(entity: Entity, columns: Sequence[Column]) -> str:
+    """``columns`` selected as extraction selects them, from the entity's rows (a page of one
+    row answers it): whether SuiteQL takes every one of them."""
+    select = ", ".join(_select_expr(entity, c.name, c.type, c.expr) for c in columns)
+    filters = f" WHERE {' AND '.join(entity.where)}" if entity.where else ""
+    return f"SELECT {select} FROM {entity.source}{filters}"
 
 
 def records_query(entity: Entity, window: Window) -> str:

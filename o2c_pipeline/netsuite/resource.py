@@ -1,10 +1,12 @@
-"""NetSuite SuiteTalk REST (record API and SuiteQL) with Token-Based Authentication.
+"""NetSuite SuiteTalk REST (record API and SuiteQL), authenticated by token-based authentication
+or OAuth 2.0 client credentials (:mod:`o2c_pipeline.netsuite.auth`).
 
 Every request goes through the account's process-wide
 :class:`~o2c_pipeline.netsuite.governor.AccountGovernor`, which keeps under the account's
 concurrency and request-rate limits; whatever still fails transiently (429, 5xx, concurrency
 errors, dropped connections) is retried with exponential back-off and full jitter, honouring
-``Retry-After``.
+``Retry-After``. With OAuth 2.0, a 401 on a token the server no longer takes (expired early,
+revoked) renews the token once and repeats the request at once.
 """
 
 from __future__ import annotations
@@ -18,11 +20,19 @@ from urllib.parse import quote, urlparse
 import dagster as dg
 import requests
 from pydantic import Field, PrivateAttr
-from requests_oauthlib import OAuth1
 
+from o2c_pipeline.netsuite import queries
+from o2c_pipeline.netsuite.auth import (
+    AUTH_FLOWS,
+    REST_SCOPE,
+    TOKEN_PATH,
+    BearerAuth,
+    ClientCredentials,
+    tba,
+)
+from o2c_pipeline.netsuite.errors import NetSuiteApiError
 from o2c_pipeline.netsuite.governor import RATE_WINDOW_S, AccountGovernor, account_governor
 from o2c_pipeline.netsuite.paging import items_of
-from o2c_pipeline.resources.errors import ApiError
 from o2c_pipeline.resources.http import CallCounter, build_session
 from o2c_pipeline.resources.retry import RetryPolicy, is_network_error, parse_retry_after
 from o2c_pipeline.resources.secrets import (
@@ -30,6 +40,7 @@ from o2c_pipeline.resources.secrets import (
     install_log_scrubbing,
     register_secrets,
 )
+from o2c_pipeline.resources.tokens import TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +50,26 @@ TRANSIENT_CODES = frozenset(
 SUITEQL_MAX_PAGE = 1000
 
 
-class NetSuiteApiError(ApiError):
-    """An error answer from NetSuite, or a network failure after all retries; secrets removed.
-
-    ``error_code`` is ``o:errorDetails[0].o:errorCode``; ``request`` the method and path;
-    ``field_path`` NetSuite's pointer to the offending field (``o:errorPath``), when it gives one.
-    """
-
-    system = "NetSuite"
-
-
 class _Runtime:
     def __init__(
-        self, session: requests.Session, counter: CallCounter, governor: AccountGovernor
+        self,
+        session: requests.Session,
+        counter: CallCounter,
+        governor: AccountGovernor,
+        m2m: ClientCredentials | None,
     ) -> None:
         self.session = session
         self.counter = counter
         self.governor = governor
+        self.m2m = m2m
 
 
 _RUNTIME_LOCK = threading.Lock()
 
 
 class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
-    """SuiteTalk REST record API and SuiteQL over OAuth 1.0a TBA (HMAC-SHA256)."""
+    """SuiteTalk REST record API and SuiteQL over TBA (OAuth 1.0a, HMAC-SHA256) or OAuth 2.0
+    client credentials (M2M)."""
 
     secret_fields: ClassVar[frozenset[str]] = frozenset({"consumer_secret", "token_secret"})
 
@@ -73,10 +80,21 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         default=None,
         description="Default https://{account slug}.suitetalk.api.netsuite.com.",
     )
-    consumer_key: str = Field(description="Integration record consumer key.")
-    consumer_secret: str = Field(description="Integration record consumer secret.")
-    token_id: str = Field(description="Access token id.")
-    token_secret: str = Field(description="Access token secret.")
+    auth_flow: str = Field(default="tba", description="tba | oauth2_m2m")
+    consumer_key: str | None = Field(default=None, description="Integration consumer key (tba).")
+    consumer_secret: str | None = Field(
+        default=None, description="Integration consumer secret (tba)."
+    )
+    token_id: str | None = Field(default=None, description="Access token id (tba).")
+    token_secret: str | None = Field(default=None, description="Access token secret (tba).")
+    client_id: str | None = Field(default=None, description="Integration client id (oauth2_m2m).")
+    certificate_id: str | None = Field(
+        default=None, description="Certificate id of the M2M mapping (oauth2_m2m)."
+    )
+    private_key_file: str | None = Field(
+        default=None, description="PEM private key of the mapped certificate (oauth2_m2m)."
+    )
+    oauth_scope: str = Field(default=REST_SCOPE, description="OAuth 2.0 scope (oauth2_m2m).")
     ca_bundle: str | None = Field(default=None, description="CA bundle for TLS verification.")
     concurrency_limit: int = Field(
         default=5, description="Account concurrency limit to stay under."
@@ -114,10 +132,32 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         slug = self.account_id.lower().replace("_", "-")
         return f"https://{slug}.suitetalk.api.netsuite.com/services/rest"
 
+    @property
+    def token_url(self) -> str:
+        """The OAuth 2.0 token endpoint of the account's REST host."""
+        return self.rest_url.removesuffix("/services/rest") + TOKEN_PATH
+
+    @property
+    def credential_fields(self) -> tuple[str, ...]:
+        """The fields the configured flow authenticates with."""
+        if self.auth_flow == "oauth2_m2m":
+            return ("client_id", "certificate_id", "private_key_file")
+        return ("consumer_key", "consumer_secret", "token_id", "token_secret")
+
+    def _validate(self) -> None:
+        if self.auth_flow not in AUTH_FLOWS:
+            raise ValueError(
+                f"auth_flow must be one of {', '.join(AUTH_FLOWS)}, not {self.auth_flow!r}"
+            )
+        missing = [name for name in self.credential_fields if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"NetSuite auth_flow {self.auth_flow!r} needs {', '.join(missing)}")
+
     def _runtime(self) -> _Runtime:
         if self._runtime_state is None:
             with _RUNTIME_LOCK:
                 if self._runtime_state is None:
+                    self._validate()
                     install_log_scrubbing()
                     register_secrets([self.consumer_secret, self.token_secret])
                     counter = CallCounter()
@@ -128,14 +168,23 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
                         read_timeout_s=self.read_timeout_s,
                         pool_size=max(self.concurrency_limit, 1) * 2,
                     )
-                    session.auth = OAuth1(
-                        client_key=self.consumer_key,
-                        client_secret=self.consumer_secret,
-                        resource_owner_key=self.token_id,
-                        resource_owner_secret=self.token_secret,
-                        signature_method="HMAC-SHA256",
-                        realm=self.account_id.upper(),
-                    )
+                    m2m = None
+                    if self.auth_flow == "oauth2_m2m":
+                        m2m = ClientCredentials(
+                            self.token_url,
+                            self.client_id or "",
+                            self.certificate_id or "",
+                            self.private_key_file or "",
+                            self.oauth_scope,
+                        )
+                    else:
+                        session.auth = tba(
+                            self.account_id,
+                            self.consumer_key or "",
+                            self.consumer_secret or "",
+                            self.token_id or "",
+                            self.token_secret or "",
+                        )
                     governor = account_governor(
                         self.account_id,
                         concurrency_limit=self.concurrency_limit,
@@ -143,13 +192,29 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
                         window_s=self.rate_window_s,
                         margin=self.rate_safety_margin,
                     )
-                    self._runtime_state = _Runtime(session, counter, governor)
+                    self._runtime_state = _Runtime(session, counter, governor, m2m)
         return self._runtime_state
 
     @property
     def api_calls(self) -> int:
-        """HTTP requests this instance sent, retries included."""
+        """HTTP requests this instance sent, retries included; token requests are ``auth_calls``."""
         return self._runtime().counter.value
+
+    @property
+    def auth_calls(self) -> int:
+        """Requests to the OAuth 2.0 token endpoint."""
+        return self._runtime().counter.auth_value
+
+    def _retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_retries, self.backoff_initial_s, self.backoff_max_s)
+
+    def _bearer(self, runtime: _Runtime) -> BearerAuth:
+        """The current OAuth 2.0 access token, requested when none is live (a transient failure
+        of the token request is retried with the request that needed it)."""
+        assert runtime.m2m is not None
+        m2m = runtime.m2m
+
+        return BearerAuth(TOKENS.get(m2m.cache_key, lambda: m2m.fetch(runtime.session)))
 
     @property
     def governor(self) -> AccountGovernor:
@@ -172,11 +237,25 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         url = f"{self.rest_url}/{path.lstrip('/')}"
         where = f"{method} {path}"
 
-        def attempt() -> requests.Response:
+        def send() -> requests.Response:
+            auth = self._bearer(runtime) if runtime.m2m else None
             with runtime.governor.slot():
                 response = runtime.session.request(
-                    method, url, params=params, json=json, headers=headers
+                    method, url, params=params, json=json, headers=headers, auth=auth
                 )
+            if response.status_code == 401 and auth is not None:
+                # a token the server stopped taking before its time: renew once, at once
+                log.info("NetSuite: access token refused on %s; requesting a new one", where)
+                TOKENS.invalidate(runtime.m2m.cache_key, auth.token.access_token)  # type: ignore[union-attr]
+                auth = self._bearer(runtime)
+                with runtime.governor.slot():
+                    response = runtime.session.request(
+                        method, url, params=params, json=json, headers=headers, auth=auth
+                    )
+            return response
+
+        def attempt() -> requests.Response:
+            response = send()
             if response.status_code < 300:
                 return response
             error = _api_error(response, where)
@@ -190,7 +269,7 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
             return is_network_error(exc, idempotent=idempotent)
 
         try:
-            return RetryPolicy(self.max_retries, self.backoff_initial_s, self.backoff_max_s).call(
+            return self._retry_policy().call(
                 attempt, is_transient=is_transient, describe=f"NetSuite {where}"
             )
         except NetSuiteApiError:
@@ -229,6 +308,26 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
             offset += len(items)
             if not page.get("hasMore") or not items:
                 return
+
+    def ping(self) -> None:
+        """One cheap authenticated call (a one-row SuiteQL query of DUAL)."""
+        self.suiteql_page(queries.PING, limit=1)
+
+    # -- metadata ---------------------------------------------------------------------------------
+    def record_schema(self, record_type: str) -> dict[str, Any] | None:
+        """The record type's JSON Schema from the metadata catalog (``record/v1/metadata-catalog
+        /<type>``), or None when the catalog has no such type."""
+        try:
+            response = self.request(
+                "GET",
+                f"record/v1/metadata-catalog/{quote(record_type.lower(), safe='')}",
+                headers={"Accept": "application/schema+json"},
+            )
+        except NetSuiteApiError as err:
+            if err.status == 404:
+                return None
+            raise
+        return response.json()
 
     # -- record API ------------------------------------------------------------------------------
     def get_record(

@@ -1,7 +1,8 @@
 """NetSuite as an extraction source: SuiteQL ordered by key. A full window is read in chunks of up
 to 100,000 rows whose pages are fetched concurrently by offset and checked for shifts
 (:mod:`~o2c_pipeline.netsuite.paging`); small incremental windows page by keyset (``key > last``
-with offset 0); deletions come from ``deletedrecord``."""
+with offset 0); deletions come from ``deletedrecord``. Fields beyond the core: see
+:mod:`~o2c_pipeline.netsuite.fields`."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from o2c_pipeline.config import EntityConfig
 from o2c_pipeline.entities import Entity
+from o2c_pipeline.extract.columns import ColumnVerdicts, SourceField
 from o2c_pipeline.extract.plan import PROBE_MAX_VERSIONS, FetchPlan, FetchTask, FetchTuning, Probe
 from o2c_pipeline.extract.staging import normalize_records
 from o2c_pipeline.extract.windows import Window, parse_stamp
 from o2c_pipeline.netsuite import queries
+from o2c_pipeline.netsuite.fields import candidate_columns, catalog_fields, queryable
 from o2c_pipeline.netsuite.paging import ChunkedSuiteQLReader, items_of, keyset_pages
 from o2c_pipeline.netsuite.resource import SUITEQL_MAX_PAGE
 
@@ -37,6 +41,17 @@ class NetSuiteSource:
     def count(self, entity: Entity, window: Window) -> int:
         items = items_of(self._first(queries.count_query(entity, window))) or [{}]
         return int(next(iter(items[0].values()), 0) or 0)
+
+    def fields(
+        self, entity: Entity, rules: EntityConfig, verdicts: ColumnVerdicts | None
+    ) -> list[SourceField]:
+        """The catalog's fields of the entity's record type and the columns the rules name,
+        as far as SuiteQL takes them (the core included, so a missing one is told)."""
+        schema = self.resource.record_schema(entity.record_type) if entity.record_type else None
+        offered = catalog_fields(schema) if schema else []
+        candidates = candidate_columns(entity, offered, rules.named(), rules.wants)
+        ok = queryable(self.resource, entity, candidates, verdicts)
+        return [SourceField(c.name, c.type) for c in candidates if c.name in ok]
 
     def changes_since(self, marks: Sequence[tuple[Entity, dt.datetime]]) -> dict[str, int]:
         """One SuiteQL ``UNION ALL`` of counts, deletions included."""

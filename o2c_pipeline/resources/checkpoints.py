@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -109,9 +110,23 @@ def shared_engine(url: str, schema: str | None = None) -> Engine:
             engine = _ENGINES[key] = _create_engine(url, schema)
         wanted = frozenset(checkpoint_metadata.tables)
         if not wanted <= _CREATED.get(key, frozenset()):
-            checkpoint_metadata.create_all(engine)
+            _create_tables(engine)
             _CREATED[key] = wanted
         return engine
+
+
+def _create_tables(engine: Engine, attempts: int = 5) -> None:
+    """``create_all`` checks, then creates: parallel step processes opening a new store race
+    between the two (one's CREATE finds the other's table, or a locked file), which a second look
+    settles."""
+    for attempt in range(attempts):
+        try:
+            checkpoint_metadata.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def dispose_engine(url: str, schema: str | None = None) -> None:

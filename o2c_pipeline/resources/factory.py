@@ -45,6 +45,12 @@ def build_resources(
     def get(name: str) -> str | dg.EnvVar | None:
         return secret_or_value(name, environ)
 
+    def number(name: str) -> float | None:
+        try:  # a malformed value (when not checked here) leaves the default; validation names it
+            return float(settings.value(name, environ) or "")
+        except ValueError:
+            return None
+
     ca_bundle = settings.value("O2C_CA_BUNDLE", environ)
     salesforce = SalesforceResource(
         **_present(
@@ -57,6 +63,8 @@ def build_resources(
                 "password": get("SALESFORCE_PASSWORD"),
                 "private_key_file": get("SALESFORCE_PRIVATE_KEY_FILE"),
                 "api_version": get("SALESFORCE_API_VERSION"),
+                "connect_timeout_s": number("SALESFORCE_CONNECT_TIMEOUT_S"),
+                "read_timeout_s": number("SALESFORCE_READ_TIMEOUT_S"),
                 "ca_bundle": ca_bundle,
             }
         )
@@ -66,10 +74,14 @@ def build_resources(
             {
                 "account_id": get("NETSUITE_ACCOUNT_ID") or "",
                 "base_url": get("NETSUITE_BASE_URL"),
-                "consumer_key": get("NETSUITE_CONSUMER_KEY") or "",
-                "consumer_secret": get("NETSUITE_CONSUMER_SECRET") or "",
-                "token_id": get("NETSUITE_TOKEN_ID") or "",
-                "token_secret": get("NETSUITE_TOKEN_SECRET") or "",
+                "auth_flow": get("NETSUITE_AUTH_FLOW"),
+                "consumer_key": get("NETSUITE_CONSUMER_KEY"),
+                "consumer_secret": get("NETSUITE_CONSUMER_SECRET"),
+                "token_id": get("NETSUITE_TOKEN_ID"),
+                "token_secret": get("NETSUITE_TOKEN_SECRET"),
+                "client_id": get("NETSUITE_CLIENT_ID"),
+                "certificate_id": get("NETSUITE_CERTIFICATE_ID"),
+                "private_key_file": get("NETSUITE_PRIVATE_KEY_FILE"),
                 # one op's share of the account budget: pools.NETSUITE_API runs that many ops at once
                 "concurrency_limit": NETSUITE_API.requests_per_slot(
                     int(settings.value("NETSUITE_CONCURRENCY_LIMIT", environ) or 5)
@@ -77,6 +89,9 @@ def build_resources(
                 "rate_limit_per_s": NETSUITE_API.rate_per_slot(
                     float(settings.value("NETSUITE_RATE_LIMIT", environ) or 10)
                 ),
+                "rate_window_s": number("NETSUITE_RATE_WINDOW_S"),
+                "connect_timeout_s": number("NETSUITE_CONNECT_TIMEOUT_S"),
+                "read_timeout_s": number("NETSUITE_READ_TIMEOUT_S"),
                 "ca_bundle": ca_bundle,
             }
         )

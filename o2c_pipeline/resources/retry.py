@@ -35,7 +35,7 @@ def is_network_error(exc: BaseException, *, idempotent: bool) -> bool:
     if isinstance(exc, requests.exceptions.SSLError):
         # A certificate problem does not heal by waiting; a TLS stream cut short (the peer reset
         # or closed the connection mid-record) is an ordinary dropped connection.
-        if not any(isinstance(c, _TLS_DROPPED) for c in _causes(exc)):
+        if not any(isinstance(c, _TLS_DROPPED) for c in causes(exc)):
             return False
         return idempotent
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -53,7 +53,7 @@ def is_network_error(exc: BaseException, *, idempotent: bool) -> bool:
 _TLS_DROPPED = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError)
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
+def causes(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and what it wraps: requests and urllib3 nest the real error in args and reasons."""
     seen: set[int] = set()
     cause: BaseException | None = exc
@@ -68,7 +68,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _never_connected(exc: BaseException) -> bool:
-    return any(isinstance(c, NewConnectionError) for c in _causes(exc))
+    return any(isinstance(c, NewConnectionError) for c in causes(exc))
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -3,8 +3,9 @@ process-wide token cache.
 
 simple-salesforce hard-codes its login hosts to ``*.salesforce.com``, so the resource obtains the
 access token here (JWT bearer, client credentials or password grant) and hands it to
-``Salesforce(instance_url=..., session_id=...)``. Tokens are cached per (login URL, flow, client,
-user, credential digest), so every resource instance and thread in a process shares one login.
+``Salesforce(instance_url=..., session_id=...)``. Tokens are cached (:mod:`o2c_pipeline.resources.tokens`)
+per (login URL, flow, client, user, credential digest), so every resource instance and thread in a
+process shares one login.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import jwt
@@ -35,6 +34,8 @@ TOKEN_PATH = "/services/oauth2/token"
 class Token:
     access_token: str = field(repr=False)
     instance_url: str
+    #: Salesforce tells no session lifetime: a token is used until it is refused
+    renew_at: float | None = None
 
     def __repr__(self) -> str:
         return f"Token(access_token={MASK}, instance_url={self.instance_url!r})"
@@ -149,34 +150,3 @@ class Credentials:
         )
         log.info("Salesforce: logged in (%s flow) to %s", self.auth_flow, token.instance_url)
         return token
-
-
-class TokenCache:
-    """Process-wide access tokens, so parallel resources and threads share one login."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tokens: dict[tuple[str, ...], Token] = {}
-        self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
-
-    def _key_lock(self, key: tuple[str, ...]) -> threading.Lock:
-        with self._lock:
-            return self._key_locks.setdefault(key, threading.Lock())
-
-    def get(self, key: tuple[str, ...], login: Callable[[], Token]) -> Token:
-        with self._key_lock(key):
-            token = self._tokens.get(key)
-            if token is None:
-                token = self._tokens[key] = login()
-            return token
-
-    def invalidate(self, key: tuple[str, ...], stale_access_token: str) -> None:
-        """Drop the token if it is still the one that was refused (another thread may have
-        renewed it already)."""
-        with self._key_lock(key):
-            token = self._tokens.get(key)
-            if token is not None and token.access_token == stale_access_token:
-                del self._tokens[key]
-
-
-TOKENS = TokenCache()

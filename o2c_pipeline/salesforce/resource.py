@@ -35,7 +35,8 @@ from o2c_pipeline.resources.secrets import (
     install_log_scrubbing,
     register_secrets,
 )
-from o2c_pipeline.salesforce.auth import TOKENS, Credentials, Token
+from o2c_pipeline.resources.tokens import TOKENS
+from o2c_pipeline.salesforce.auth import Credentials, Token
 from o2c_pipeline.salesforce.bulk import Bulk2Jobs
 from o2c_pipeline.salesforce.errors import (
     SalesforceApiError,
@@ -253,6 +254,15 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
                 "query_more",
                 lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True, **options),
             )
+
+    def ping(self) -> None:
+        """Log in and make one cheap call (the pinned API version's resource list): proves the
+        host, the credentials and the version."""
+        self._call("the version's resources", lambda sf: sf.restful(""))
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        """``sobjects/<sobject>/describe``: the object's fields with their types (one call)."""
+        return self._call("describe", lambda sf: sf.restful(f"sobjects/{sobject}/describe"))
 
     def count(self, sobject: str, where: str = "", *, include_deleted: bool = False) -> int:
         """``SELECT COUNT() FROM sobject [WHERE where]`` — one call, no rows transferred."""

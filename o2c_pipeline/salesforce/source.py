@@ -1,21 +1,45 @@
 """Salesforce as an extraction source: one ``SELECT COUNT()`` (queryAll, so deletions count)
 picks the path, Bulk API 2.0 for big windows, REST (queryAll, split into concurrent sub-windows)
-for small ones; an empty window costs that one call."""
+for small ones; an empty window costs that one call.
+
+Its fields come from ``describe()``: every field but compound ones (``address``, ``location``:
+their components are fields of their own and kept) and ``base64`` blobs, which neither a SOQL
+page nor Bulk API 2.0 returns as a value. A REST query travels in the URL, which Salesforce caps
+at 16,384 bytes; a SELECT of a wide object that would not fit goes through Bulk API 2.0, whose
+query travels in the request body."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
+from urllib.parse import quote_plus
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from o2c_pipeline.entities import Entity
+from o2c_pipeline.config import EntityConfig
+from o2c_pipeline.entities import SF_TYPES, Entity
+from o2c_pipeline.extract.columns import ColumnVerdicts, SourceField, SourceSchemaError
 from o2c_pipeline.extract.plan import PROBE_MAX_VERSIONS, FetchPlan, FetchTask, FetchTuning, Probe
 from o2c_pipeline.extract.staging import normalize_records, normalize_table
 from o2c_pipeline.extract.windows import Window, pages_to_windows, parse_stamp
+from o2c_pipeline.resources.errors import ApiError
 from o2c_pipeline.salesforce import queries
+
+#: field types that are no column: compound views over their components, and binary blobs
+NOT_COLUMNS = frozenset({"address", "location", "base64"})
+#: longest URL-encoded SOQL sent through REST (the URL limit is 16,384 bytes, path included)
+REST_QUERY_MAX_CHARS = 15_000
+
+
+def describe_fields(describe: dict[str, Any]) -> list[SourceField]:
+    """The columns a ``describe()`` answer offers, with their warehouse types."""
+    return [
+        SourceField(f["name"], SF_TYPES.get(f["type"], "VARCHAR"), bool(f.get("custom")))
+        for f in describe.get("fields", [])
+        if f.get("type") not in NOT_COLUMNS and not f.get("deprecatedAndHidden")
+    ]
 
 
 def _deleted(table: pa.Table, flag: str | None) -> pa.Array | bool:
@@ -47,7 +71,8 @@ class SalesforceSource:
             )
         if total == 0:
             return FetchPlan([], "rest", 0)
-        if total >= self.threshold(tuning):
+        too_long = len(quote_plus(queries.records_query(entity, window))) > REST_QUERY_MAX_CHARS
+        if too_long or total >= self.threshold(tuning):
             return FetchPlan([self._bulk_task(entity, window)], "bulk", total)
         parts = (
             1
@@ -58,6 +83,21 @@ class SalesforceSource:
 
     def count(self, entity: Entity, window: Window) -> int:
         return int(self.resource.count(entity.source, queries.window_filter(entity, window)))
+
+    def fields(
+        self, entity: Entity, rules: EntityConfig, verdicts: ColumnVerdicts | None
+    ) -> list[SourceField]:
+        """What ``describe()`` reports (one call); every field it lists can be queried."""
+        try:
+            answer = self.resource.describe(entity.source)
+        except ApiError as err:
+            if err.status == 404:
+                raise SourceSchemaError(
+                    f"{entity.table}: Salesforce has no object {entity.source} (or the "
+                    "integration user may not see it)"
+                ) from None
+            raise
+        return describe_fields(answer)
 
     def changes_since(self, marks: Sequence[tuple[Entity, dt.datetime]]) -> dict[str, int]:
         """``SELECT COUNT()`` per object through queryAll, so deletions count as changes too."""

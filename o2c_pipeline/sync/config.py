@@ -1,29 +1,36 @@
 """Sync configuration: field ownership, status tables, countries and tunables, declared once.
 
 Everything an administrator may want to change without touching flow code lives here, with
-sensible defaults. ``SyncSettings.from_env()`` reads ``O2C_NETSUITE_TIMEZONE`` and an optional
-YAML file named by ``O2C_SYNC_CONFIG`` whose keys override the fields of ``SyncSettings`` (e.g. a
-different ``order_status`` table or ``subsidiary_id``). The status letters themselves are
-NetSuite's: :mod:`o2c_pipeline.netsuite.statuses`.
+sensible defaults. ``SyncSettings.from_env()`` applies the ``sync:`` section of the configuration
+file (:mod:`o2c_pipeline.config`), whose keys override the fields of ``SyncSettings`` (e.g. a
+different ``order_status`` table or ``subsidiary_id``); every field is accepted there, so a new
+one needs no further wiring. ``O2C_NETSUITE_TIMEZONE`` overrides ``netsuite_timezone``; the
+deprecated ``O2C_SYNC_CONFIG`` (a file of these keys alone) is still read beneath the file's
+section. The file's ``ownership:`` section adds masters of custom fields to
+:data:`FIELD_OWNERSHIP`. The status letters themselves are NetSuite's:
+:mod:`o2c_pipeline.netsuite.statuses`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 import yaml
-from pydantic import Field
+from pydantic import Field, ValidationError
 
+from o2c_pipeline import config as config_file
 from o2c_pipeline import settings as env
 from o2c_pipeline.netsuite.statuses import status_text
 
 System = Literal["salesforce", "netsuite"]
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # Field ownership: one master system per field. A flow may only write fields its source masters;
@@ -94,11 +101,27 @@ class OwnershipError(ValueError):
     """A mapping tried to write a field its source system does not master (a programming error)."""
 
 
-def assert_owned(target: str, source: System, payload: dict) -> None:
-    """Refuse a payload that would write a field the target (or nobody) masters."""
-    owners = FIELD_OWNERSHIP.get(target, {})
+def owners(
+    target: str, ownership: Mapping[str, Mapping[str, System]] | None = None
+) -> dict[str, System]:
+    """Who masters each field of ``target``: the built-in table, then the ``ownership:`` section
+    of the configuration file (custom fields; default the file in effect)."""
+    if ownership is None:
+        ownership = config_file.load().config.ownership
+    return {**ownership.get(target, {}), **FIELD_OWNERSHIP.get(target, {})}
+
+
+def assert_owned(
+    target: str, source: System, payload: dict, *, claim_unlisted: bool = False
+) -> None:
+    """Refuse a payload that would write a field the target (or nobody) masters;
+    ``claim_unlisted``: fields nobody is listed for are the source's (custom field mappings)."""
+    owners_ = owners(target)
     foreign = sorted(
-        k for k in payload if k not in ("Id", "attributes") and owners.get(k) != source
+        k
+        for k in payload
+        if k not in ("Id", "attributes")
+        and owners_.get(k, source if claim_unlisted else None) != source
     )
     if foreign:
         raise OwnershipError(f"{source} does not master {target} field(s) {', '.join(foreign)}")
@@ -255,7 +278,7 @@ class SyncSettings(dg.ConfigurableResource):
     """Tunables and mapping tables of the O2C sync; defaults suit a standard NetSuite account."""
 
     netsuite_timezone: str = Field(
-        default=env.default("O2C_NETSUITE_TIMEZONE"),
+        default="America/Los_Angeles",
         description="IANA time zone of the NetSuite account (Setup > Company > Time Zone); tranDate is a date there.",
     )
     subsidiary_id: str = Field(default="1", description="NetSuite subsidiary for new customers.")
@@ -275,37 +298,81 @@ class SyncSettings(dg.ConfigurableResource):
         description="Payment status of an open invoice with a payment applied.",
     )
     invoice_status: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_INVOICE_STATUS))
-    company_name_max: int = 83
-    address_line_max: int = 150
+    company_name_max: int = Field(default=83, gt=0)
+    address_line_max: int = Field(default=150, gt=0)
     salesforce_bulk_threshold: int = Field(
         default=2000,
+        ge=0,
         description="Salesforce writes above this many records go through Bulk API 2.0.",
     )
     netsuite_write_threads: int = Field(
         default=5,
+        gt=0,
         description="Parallel NetSuite writers; the resource's account-wide limiter still gates them.",
     )
     dlq_retry_after_s: float = Field(
         default=3600.0,
+        gt=0,
         description="Data errors are re-tried automatically after this long (doubling per attempt).",
     )
-    transient_retry_after_s: float = 300.0
+    transient_retry_after_s: float = Field(default=300.0, gt=0)
     change_lookback_s: float = Field(
         default=600.0,
+        ge=0,
         description="Change feeds re-read this far behind their checkpoint (late commits).",
     )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SyncSettings:
-        """Defaults, overridden by ``O2C_SYNC_CONFIG`` (YAML) and ``O2C_NETSUITE_TIMEZONE``."""
-        overrides: dict = {}
-        path = env.value("O2C_SYNC_CONFIG", environ)
-        if path:
-            overrides.update(yaml.safe_load(Path(path).read_text()) or {})
-        if tz := env.value("O2C_NETSUITE_TIMEZONE", environ):
-            overrides["netsuite_timezone"] = tz
-        return cls(**overrides)
+        """Defaults, overridden by the configuration file's ``sync:`` section (beneath it, the
+        deprecated ``O2C_SYNC_CONFIG``) and ``O2C_NETSUITE_TIMEZONE``; a bad key or value raises
+        :class:`~o2c_pipeline.config.ConfigError` naming it."""
+        loaded = config_file.load(environ)
+        layers: list[tuple[str, str, dict[str, Any]]] = []
+        if legacy := env.value("O2C_SYNC_CONFIG", environ):
+            log.warning("O2C_SYNC_CONFIG is deprecated: move its keys under sync: in O2C_CONFIG")
+            layers.append((legacy, "", _legacy_overrides(Path(legacy))))
+        layers.append((loaded.source, "sync", dict(loaded.config.sync)))
+        overrides: dict[str, Any] = {}
+        origin: dict[str, tuple[str, str]] = {}
+        for source, prefix, values in layers:
+            for key, value in values.items():
+                overrides[key], origin[key] = value, (source, prefix)
+        known = list(cls.model_fields)
+        unknown = [k for k in overrides if k not in cls.model_fields]
+        if unknown:
+            source, prefix = origin[unknown[0]]
+            raise config_file.ConfigError(
+                source,
+                [_unknown(f"{prefix}.{k}" if prefix else k, k, known) for k in unknown],
+            )
+        if env.is_set("O2C_NETSUITE_TIMEZONE", environ):
+            overrides["netsuite_timezone"] = env.value("O2C_NETSUITE_TIMEZONE", environ)
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            first = str(exc.errors()[0]["loc"][0])
+            source, prefix = origin.get(first, (loaded.source, "sync"))
+            raise config_file.ConfigError.from_validation(source, exc, prefix, known) from None
 
     def order_rule(self, netsuite_status: str | None) -> OrderStatusRule | None:
         rule = self.order_status.get(status_text("SalesOrd", netsuite_status) or "")
         return OrderStatusRule(**rule) if rule else None
+
+
+def _unknown(key: str, name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"{key}: unknown key" + (f" (did you mean {close[0]}?)" if close else "")
+
+
+def _legacy_overrides(path: Path) -> dict[str, Any]:
+    """The deprecated ``O2C_SYNC_CONFIG`` file: a mapping of ``SyncSettings`` keys."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise config_file.ConfigError(str(path), [f"cannot be read as YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise config_file.ConfigError(str(path), ["must be a mapping of sync settings"])
+    return data

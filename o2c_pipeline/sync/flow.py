@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from o2c_pipeline.entities import Entity, entity
 from o2c_pipeline.pools import Pool
+from o2c_pipeline.sync import custom_fields
 from o2c_pipeline.sync.context import FlowStats, SyncContext, index_by
 from o2c_pipeline.sync.feed import ChangeFeed, Feed
 from o2c_pipeline.sync.mapping import DataError, same_where_known
@@ -134,12 +135,18 @@ class Flow:
         #: source id -> (target id, correlation id) of every record the target now holds
         self.links: dict[str, tuple[str, str]] = {}
         self._follow_ups: list[FlowRun] = []
+        #: the configuration file's custom field mappings of this flow
+        self.custom = custom_fields.for_flow(self.name, REGISTRY)
 
     def execute(self) -> FlowStats:
         calls_before = self.ctx.api_calls()
         keys = self.changed_keys()
         rows = self.current(keys)
         self.run.stats.considered = len(rows)
+        if rows and self.custom:
+            custom_fields.check_sources(
+                custom_fields.load_config(), self.custom, rows[0], self.primary().current_table
+            )
         self.process(rows)
         stats = self.run.finish()
         self.follow_up(rows)
@@ -223,8 +230,29 @@ class Flow:
     def prepare(
         self, row: Mapping[str, Any], record_ids: Mapping[str, str], build: Any
     ) -> Pending | None:
-        """Map one record (see :meth:`FlowRun.prepare`); the row is the DLQ payload on failure."""
-        return self.run.prepare(self.key_of(row), record_ids, build, source=row)
+        """Map one record (see :meth:`FlowRun.prepare`) and add the custom field mappings; the
+        row is the DLQ payload on failure."""
+        if not self.custom:
+            return self.run.prepare(self.key_of(row), record_ids, build, source=row)
+        added: dict[str, Any] = {}
+
+        def with_custom_fields() -> dict[str, Any]:
+            payload = build()
+            added.update(
+                custom_fields.fields(
+                    self.custom,
+                    row,
+                    self.settings,
+                    target=f"{self.writes.system}.{self.writes.object}",
+                    source_system=self.source_system,
+                )
+            )
+            return {**payload, **added}
+
+        p = self.run.prepare(self.key_of(row), record_ids, with_custom_fields, source=row)
+        if p is not None:
+            p.custom = dict(added)
+        return p
 
     def changed(
         self,
@@ -241,6 +269,9 @@ class Flow:
         p.target_id = target_id
         if equal is None:
             equal = current is not None and same_where_known(p.payload, current)
+        # custom fields must show in the target's row, else the ledger's request hash decides
+        if equal and p.custom:
+            equal = current is not None and _shows(current, p.custom)
         if self.run.needs_write(p, target_equal=equal):
             return p
         if p.target_id:
@@ -318,3 +349,11 @@ class Flow:
             if run.needs_write(p, target_equal=str(held.get(record_id) or "") == str(value)):
                 pending.append(p)
         write_salesforce(run, write_back.sobject, pending, key_field="Id", operation="writeback")
+
+
+def _shows(row: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
+    """Whether the target's warehouse row holds these field values (NetSuite columns are the
+    lowercase field ids)."""
+    lowered = {k.lower(): k for k in row}
+    present = {k: row[lowered[k.lower()]] for k in fields if k.lower() in lowered}
+    return len(present) == len(fields) and same_where_known(fields, present)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from o2c_pipeline.resources.errors import ApiError
@@ -35,6 +35,8 @@ class Pending:
     hash: str
     target_id: str | None = None
     written: bool = False
+    #: the part of ``payload`` the configuration's custom field mappings added
+    custom: dict[str, Any] = field(default_factory=dict)
 
 
 class FlowRun:

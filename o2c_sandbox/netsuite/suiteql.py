@@ -420,7 +420,9 @@ def _renderer_for(duckdb_type: Any) -> Callable[[Any], str]:
 
 def _duckdb_reason(exc: duckdb.Error) -> str:
     message = str(exc).split("\n")[0]
-    m = re.search(r'Referenced column "([^"]+)" not found', message)
+    m = re.search(r'Referenced column "([^"]+)" not found', message) or re.search(
+        r'Table "[^"]+" does not have a column named "([^"]+)"', message
+    )
     if m:
         return (
             f"Field '{m.group(1)}' was not found. Reason: NOT_EXPOSED - Not available for search."

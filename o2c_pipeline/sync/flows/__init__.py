@@ -11,6 +11,7 @@ import pkgutil
 from collections.abc import Iterable, Sequence
 from graphlib import TopologicalSorter
 
+from o2c_pipeline.sync import custom_fields
 from o2c_pipeline.sync.context import FlowStats, SyncContext
 from o2c_pipeline.sync.flow import REGISTRY, Flow
 
@@ -29,6 +30,7 @@ def _in_dependency_order(flows: dict[str, type[Flow]]) -> tuple[type[Flow], ...]
 #: Every flow, each after the flows it runs after.
 FLOWS: tuple[type[Flow], ...] = _in_dependency_order(REGISTRY)
 FLOWS_BY_NAME: dict[str, type[Flow]] = {f.name: f for f in FLOWS}
+custom_fields.validate(custom_fields.load_config(), FLOWS_BY_NAME)  # a bad mapping fails at load
 
 
 def base_flow(name: str) -> type[Flow]:

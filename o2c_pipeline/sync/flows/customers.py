@@ -42,7 +42,7 @@ class Customers(Flow):
         entry = self.run.ledger_entry(account_id)
         target = str(row["id"]) if row else (entry.target_id if entry else None)
         equal = p is not None and row is not None and same_customer(p.payload, row)
-        return self.changed(p, target, equal=equal)
+        return self.changed(p, target, row, equal=equal)
 
     def write(self, pending: list[Pending]) -> None:
         self.linked(write_netsuite(self.run, pending, self._upsert, operation="upsert"))
