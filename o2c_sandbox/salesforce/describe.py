@@ -14,6 +14,7 @@ _SOAP_TYPES = {
     "date": "xsd:date",
     "double": "xsd:double",
     "currency": "xsd:double",
+    "percent": "xsd:double",
     "int": "xsd:int",
 }
 
@@ -74,7 +75,8 @@ def _field(f: SfField) -> dict[str, Any]:
         "sortable": f.type != "textarea",
         "groupable": f.type != "textarea",
         "defaultedOnCreate": f.type == "boolean" or not f.createable,
-        "calculated": False,
+        "calculated": f.calculated,
+        "calculatedFormula": f.formula,
         "autoNumber": False,
         "restrictedPicklist": bool(f.picklist),
         "picklistValues": [
