@@ -48,7 +48,7 @@ FORMULAS: tuple[Formula, ...] = (
     Formula(
         "Opportunity",
         "Amount_Corporate__c",
-        "round(t.\"Amount\" / " + _rate('t."CurrencyIsoCode"') + ", 2)",
+        'round(t."Amount" / ' + _rate('t."CurrencyIsoCode"') + ", 2)",
         (("Opportunity", "Id"), ("CurrencyType", ALL_ROWS)),
     ),
     Formula(
@@ -60,7 +60,7 @@ FORMULAS: tuple[Formula, ...] = (
     Formula(
         "Order",
         "Days_Since_Activation__c",
-        "CASE WHEN t.\"ActivatedDate\" IS NOT NULL "
+        'CASE WHEN t."ActivatedDate" IS NOT NULL '
         "THEN date_diff('day', CAST(t.\"ActivatedDate\" AS DATE), $today) END",
         (("Order", "Id"), (TODAY, ALL_ROWS)),
     ),

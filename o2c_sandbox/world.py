@@ -752,7 +752,7 @@ def _steps(scale: Scale) -> list[tuple[str, str]]:
         ),
         (
             "orders",
-            f"""
+            """
             CREATE TEMP TABLE w_order AS
             WITH base AS (
                 SELECT b.*, a.sub, a.sub_base,
@@ -928,9 +928,9 @@ def _steps(scale: Scale) -> list[tuple[str, str]]:
             INSERT INTO sf."PricebookEntry" BY NAME
             SELECT {entry_id("pn", "cid")} AS "Id", false AS "IsDeleted",
                    st.created AS "CreatedDate", st.last AS "LastModifiedDate", st.sys AS "SystemModstamp",
-                   sfid('01s', 1) AS "Pricebook2Id", sfid('01t', pn) AS "Product2Id", x.price AS "UnitPrice",
+                   sfid('01s', 1) AS "Pricebook2Id", sfid('01t', pn) AS "Product2Id", x.entry_price AS "UnitPrice",
                    NOT inactive AS "IsActive", false AS "UseStandardPrice", x.iso AS "CurrencyIsoCode"
-            FROM (SELECT p.*, x.cid, x.iso, x.price, sf_stamps(p.mod_s, p.mod_s - 30 * 86400, 'pbe', ({n_cur} * p.pn + x.cid)) AS st
+            FROM (SELECT p.*, x.cid, x.iso, x.price AS entry_price, sf_stamps(p.mod_s, p.mod_s - 30 * 86400, 'pbe', ({n_cur} * p.pn + x.cid)) AS st
                   FROM w_product p JOIN w_price x USING (pn)) x""",
         ),
         # An order's stamps: the latest thing Salesforce knows about it.

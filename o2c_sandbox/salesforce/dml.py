@@ -20,6 +20,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
+from o2c_sandbox import calculated
 from o2c_sandbox.core import Store
 from o2c_sandbox.salesforce.model import (
     UNSET,
@@ -33,7 +34,6 @@ from o2c_sandbox.salesforce.model import (
     table_sql,
     utcnow,
 )
-from o2c_sandbox import calculated
 from o2c_sandbox.schema import (
     CORPORATE_CURRENCY,
     OPPORTUNITY_STAGES,
@@ -773,7 +773,7 @@ def refresh_rollup(
             cur,
             f"UPDATE {parent} AS u SET {field_sql} = v.val{stamp_sql} "
             f'FROM (SELECT p."Id" AS pid, coalesce({rollup.aggregate}, {rollup.empty}) AS val '
-            f"FROM {parent} p LEFT JOIN {child} c ON c.{quote_ident(rollup.via)} = p.\"Id\" "
+            f'FROM {parent} p LEFT JOIN {child} c ON c.{quote_ident(rollup.via)} = p."Id" '
             f'AND NOT c."IsDeleted" {rollup.joins} {where} GROUP BY p."Id") v '
             f'WHERE u."Id" = v.pid AND u.{field_sql} IS DISTINCT FROM v.val RETURNING u."Id"',
             ([stamp] if stamp is not None else []) + params,
