@@ -26,9 +26,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from o2c_sandbox import calculated
 from o2c_sandbox.core import Store
-from o2c_sandbox.salesforce.dml import ROLLUPS, refresh_rollup
+from o2c_sandbox.salesforce.model import id_suffix
 from o2c_sandbox.schema import (
     NS_TABLES,
     NS_TRANSACTION_TYPES,
@@ -250,7 +249,6 @@ def build_world(
             t0 = time.perf_counter()
             cur.execute(stmt)
             log.debug("world step %s: %.2fs", name, time.perf_counter() - t0)
-        _derive(cur, anchor)
         for temp in _TEMP_TABLES:
             cur.execute(f"DROP TABLE IF EXISTS {temp}")
         store.set_meta("built_at", dt.datetime.now(dt.UTC).isoformat(), cur)
@@ -289,13 +287,6 @@ def _counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return counts
 
 
-def _derive(cur: duckdb.DuckDBPyConnection, anchor: dt.datetime) -> None:
-    """Roll-ups and formula fields through the org's own declarations, as the API keeps them."""
-    for rollup in ROLLUPS:
-        refresh_rollup(cur, rollup, None, None)
-    calculated.refresh(cur, anchor.date())
-
-
 def _macros(seed: int, anchor: dt.datetime) -> list[str]:
     """Draws, id formats and the time model, as temporary macros of this connection."""
     a = int(anchor.replace(tzinfo=dt.UTC).timestamp())
@@ -308,11 +299,9 @@ def _macros(seed: int, anchor: dt.datetime) -> list[str]:
         # uniform draw in [0, 1) and integer draw in [0, n) for draw `salt` of row `k`
         f"CREATE OR REPLACE TEMP MACRO u(salt, k) AS (hash({seed}, salt, k) % 1000000007) / 1000000007.0",
         f"CREATE OR REPLACE TEMP MACRO pick(salt, k, n) AS (hash({seed}, salt, k) % n)::BIGINT",
-        # 18-character id: digits never carry capitals, so only the prefix decides the suffix
+        # 18-character id: digits never carry capitals, so only the key prefix decides the suffix
         f"""CREATE OR REPLACE TEMP MACRO sfid(prefix, n) AS prefix || lpad(n::VARCHAR, 12, '0')
-              || substr('{_ID_ALPHABET}', 1 + regexp_matches(prefix[1], '[A-Z]')::INT
-                        + 2 * regexp_matches(prefix[2], '[A-Z]')::INT
-                        + 4 * regexp_matches(prefix[3], '[A-Z]')::INT, 1) || 'AA'""",
+              || CASE prefix {_ID_SUFFIXES} ELSE 'AAA' END""",
         "CREATE OR REPLACE TEMP MACRO ts(s) AS make_timestamp((s)::BIGINT * 1000000)",
         # snap a stamp *up* (never down: created <= modified stays true) to a shared instant
         f"""CREATE OR REPLACE TEMP MACRO snap(s, salt, k) AS CASE
@@ -336,7 +325,11 @@ def _macros(seed: int, anchor: dt.datetime) -> list[str]:
     ]
 
 
-_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_ID_SUFFIXES = " ".join(
+    f"WHEN '{o.key_prefix}' THEN '{id_suffix(o.key_prefix + '0' * 12)}'"
+    for o in SF_OBJECTS.values()
+    if id_suffix(o.key_prefix + "0" * 12) != "AAA"
+)
 _TEMP_TABLES = [
     "w_country",
     "w_cur",
@@ -825,8 +818,14 @@ def _steps(scale: Scale) -> list[tuple[str, str]]:
                    CASE WHEN addr_kind = 'missing' THEN NULL
                         WHEN u('acct:typed', i) < 0.2 THEN typed ELSE iso END AS "BillingCountry",
                    cur_iso AS "CurrencyIsoCode",
-                   CASE WHEN linked THEN (1000 + i)::VARCHAR END AS "NetSuite_Customer_ID__c"
-            FROM (SELECT *, sf_stamps(mod_s, mod_s - 60 * 86400, 'acct', i) AS st FROM w_acct) a""",
+                   CASE WHEN linked THEN (1000 + i)::VARCHAR END AS "NetSuite_Customer_ID__c",
+                   coalesce(r.amount, 0) AS "Total_Order_Amount__c"
+            FROM (SELECT *, sf_stamps(mod_s, mod_s - 60 * 86400, 'acct', i) AS st FROM w_acct) a
+            LEFT JOIN (  -- the roll-up of live orders, at the static rates (see dml.ROLLUPS)
+                SELECT o.i, round(sum(o.total * pa.rate / po.rate), 2) AS amount
+                FROM w_order o JOIN w_acct x USING (i)
+                JOIN w_ct po ON po.cid = o.cur_id JOIN w_ct pa ON pa.iso = x.cur_iso
+                WHERE o.stage >= 1 AND NOT o.deleted GROUP BY o.i) r USING (i)""",
         ),
         (
             "sf.Contact",
@@ -879,7 +878,10 @@ def _steps(scale: Scale) -> list[tuple[str, str]]:
                         ELSE {_by_stage("stage", 3)} END AS "ForecastCategoryName",
                    closed AS "IsClosed", won AS "IsWon", l.n IS NOT NULL AS "HasOpportunityLineItem",
                    CASE WHEN l.n IS NOT NULL OR u('opp:pb', n) < 0.3 THEN sfid('01s', 1) END AS "Pricebook2Id",
-                   o.cur_iso AS "CurrencyIsoCode"
+                   o.cur_iso AS "CurrencyIsoCode",
+                   -- formula (see calculated.FORMULAS): Amount / CURRENCYRATE(CurrencyIsoCode)
+                   round(coalesce(l.amount, round((500 + u('opp:amt', n) * 50000) * ct.rate, ct.prec)) / ct.rate, 2)
+                     AS "Amount_Corporate__c"
             FROM (SELECT *, sf_stamps(CASE WHEN closed THEN t_close + pick('opp:m', n, 3600)
                                            ELSE s + floor((w_anchor() - s - 3600) * u('opp:edit', n))::BIGINT END,
                                       s, 'opp', n) AS st FROM w_opp) o
@@ -951,7 +953,11 @@ def _steps(scale: Scale) -> list[tuple[str, str]]:
                    NULL AS "NetSuite_Sales_Order_ID__c",  -- set once transaction ids exist
                    CASE WHEN ship_written_back THEN 'Fulfilled' WHEN stage >= 1 THEN 'Unfulfilled' END AS "Fulfillment_Status__c",
                    CASE WHEN ship_written_back THEN tracking END AS "Tracking_Number__c",
-                   cur_iso AS "CurrencyIsoCode"
+                   cur_iso AS "CurrencyIsoCode",
+                   -- formulas (see calculated.FORMULAS): the account's industry, days since activation
+                   (SELECT a."Industry" FROM sf."Account" a WHERE a."Id" = account_id) AS "Account_Industry__c",
+                   CASE WHEN stage >= 1 THEN date_diff('day', ts(t_act)::DATE, ts(w_anchor())::DATE) END
+                     AS "Days_Since_Activation__c"
             FROM (SELECT *, greatest(CASE WHEN stage = 0 THEN s + floor((w_anchor() - s) * 0.3 * u('order:edit', o))::BIGINT ELSE t_act END,
                                      CASE WHEN so_written_back THEN t_sync + 30 ELSE 0 END,
                                      CASE WHEN ship_written_back THEN t_ship + 300 ELSE 0 END) AS mod_s
