@@ -102,15 +102,42 @@ def refresh(
             continue
         table = f'sf."{formula.obj}"'
         value = formula.sql.replace("$today", today_sql)
-        rows = cur.execute(
-            f'UPDATE {table} AS u SET "{formula.field}" = v.val '
-            f'FROM (SELECT t."Id", {value} AS val FROM {table} t WHERE {" OR ".join(restrictions)}) v '
-            f'WHERE u."Id" = v."Id" AND u."{formula.field}" IS DISTINCT FROM v.val RETURNING u."Id"',
+        changed_ids = update_changed(
+            cur,
+            table,
+            formula.field,
+            f'SELECT t."Id", {value} AS val FROM {table} t WHERE {" OR ".join(restrictions)}',
             params,
-        ).fetchall()
-        if rows:
-            out[f"sf.{formula.obj}.{formula.field}"] = sorted(r[0] for r in rows)
+        )
+        if changed_ids:
+            out[f"sf.{formula.obj}.{formula.field}"] = changed_ids
     return out
+
+
+def update_changed(
+    cur: duckdb.DuckDBPyConnection,
+    table: str,
+    field: str,
+    values_sql: str,
+    params: list,
+    extra_sets: str = "",
+    extra_params: list | None = None,
+) -> list[str]:
+    """Set ``field`` from ``values_sql`` (rows of ``"Id"``, ``val``) where it differs; returns
+    those ids. Staged in a temp table: DuckDB's UPDATE ... RETURNING is slow on large tables."""
+    cur.execute(
+        f'CREATE OR REPLACE TEMP TABLE _changed AS SELECT v."Id", v.val FROM ({values_sql}) v '
+        f'JOIN {table} u ON u."Id" = v."Id" WHERE u."{field}" IS DISTINCT FROM v.val',
+        params,
+    )
+    ids = [r[0] for r in cur.execute('SELECT "Id" FROM _changed ORDER BY 1').fetchall()]
+    if ids:
+        cur.execute(
+            f'UPDATE {table} AS u SET "{field}" = c.val{extra_sets} FROM _changed c WHERE u."Id" = c."Id"',
+            extra_params or [],
+        )
+    cur.execute("DROP TABLE _changed")
+    return ids
 
 
 def _check_declarations() -> None:

@@ -332,22 +332,22 @@ class _Step:
     def new_contacts(self) -> None:
         """Contacts added to existing accounts; one in ten is the same person entered again."""
         accounts = self.cur.execute(
-            'SELECT "Id", "CurrencyIsoCode" FROM sf."Account" WHERE NOT "IsDeleted" '
-            f"ORDER BY hash(?, ?, 'contact:new', \"Id\") LIMIT {int(self.sizes.new_contacts)}",
+            """SELECT a."Id", a."CurrencyIsoCode", t.first, t.last, t.email FROM sf."Account" a
+               LEFT JOIN (SELECT "AccountId", arg_min("FirstName", "Id") AS first,
+                                 arg_min("LastName", "Id") AS last, min_by("Email", "Id") AS email
+                          FROM sf."Contact" WHERE NOT "IsDeleted" AND "Email" IS NOT NULL
+                          GROUP BY 1) t ON t."AccountId" = a."Id"
+               WHERE NOT a."IsDeleted" ORDER BY hash(?, ?, 'contact:new', a."Id") """
+            f"LIMIT {int(self.sizes.new_contacts)}",
             [self.seed, self.step],
         ).fetchall()
         n = self.next_sf_number("Contact")
         rows = []
-        for account_id, currency in accounts:
+        for account_id, currency, first, last, email in accounts:
             rng = random.Random(f"{self.seed}:contact:{n}")
             row = self.contact_row(n, account_id, currency, rng)
-            twin = self.cur.execute(
-                'SELECT "FirstName", "LastName", "Email" FROM sf."Contact" '
-                'WHERE "AccountId" = ? AND NOT "IsDeleted" AND "Email" IS NOT NULL ORDER BY "Id" LIMIT 1',
-                [account_id],
-            ).fetchall()
-            if twin and rng.random() < 0.1:
-                row |= {"FirstName": twin[0][0], "LastName": twin[0][1], "Email": twin[0][2]}
+            if email and rng.random() < 0.1:
+                row |= {"FirstName": first, "LastName": last, "Email": email}
             rows.append(row)
             n += 1
         self.insert('sf."Contact"', rows)

@@ -765,20 +765,17 @@ def refresh_rollup(
     where, params = 'WHERE NOT p."IsDeleted"', []  # the recycle bin keeps what it held
     if parent_ids is not None:
         where, params = f'{where} AND p."Id" IN (SELECT unnest(?::VARCHAR[]))', [sorted(parent_ids)]
-    field_sql = quote_ident(rollup.field)
-    stamp_sql = ', "SystemModstamp" = ?' if stamp is not None else ""
-    return [
-        r[0]
-        for r in _fetch(
-            cur,
-            f"UPDATE {parent} AS u SET {field_sql} = v.val{stamp_sql} "
-            f'FROM (SELECT p."Id" AS pid, coalesce({rollup.aggregate}, {rollup.empty}) AS val '
-            f'FROM {parent} p LEFT JOIN {child} c ON c.{quote_ident(rollup.via)} = p."Id" '
-            f'AND NOT c."IsDeleted" {rollup.joins} {where} GROUP BY p."Id") v '
-            f'WHERE u."Id" = v.pid AND u.{field_sql} IS DISTINCT FROM v.val RETURNING u."Id"',
-            ([stamp] if stamp is not None else []) + params,
-        )
-    ]
+    return calculated.update_changed(
+        cur,
+        parent,
+        rollup.field,
+        f'SELECT p."Id", coalesce({rollup.aggregate}, {rollup.empty}) AS val '
+        f'FROM {parent} p LEFT JOIN {child} c ON c.{quote_ident(rollup.via)} = p."Id" '
+        f'AND NOT c."IsDeleted" {rollup.joins} {where} GROUP BY p."Id"',
+        params,
+        ', "SystemModstamp" = ?' if stamp is not None else "",
+        [stamp] if stamp is not None else [],
+    )
 
 
 def _rollup_parents(cur, obj: SfObject, ids: list[str]) -> set[str]:
