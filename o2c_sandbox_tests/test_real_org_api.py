@@ -13,6 +13,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from o2c_sandbox.schema import CURRENCY_CODES
+from o2c_sandbox.testing import start_sandbox
 from o2c_sandbox_tests.netsuite_client import NetSuiteClient, error_code
 
 
@@ -30,19 +31,24 @@ def salesforce(box) -> Salesforce:
     return Salesforce(instance_url=box.sf_url, session_id=token, session=session, version="62.0")
 
 
-def netsuite(box) -> NetSuiteClient:
-    box.knobs.ns_rate_limit = 100_000  # restored by conftest's autouse fixture on the shared box
-    return NetSuiteClient(box)
+@pytest.fixture(scope="module")
+def box(tmp_path_factory):
+    """A sandbox of this module's own: it writes records and spends NetSuite's request budget,
+    neither of which other tests counting calls on the shared sandbox may see."""
+    box = start_sandbox(tmp_path_factory.mktemp("real-org-api"))
+    box.knobs.ns_rate_limit = 100_000
+    yield box
+    box.stop()
 
 
 @pytest.fixture(scope="module")
-def sf(sandbox) -> Salesforce:
-    return salesforce(sandbox)
+def sf(box) -> Salesforce:
+    return salesforce(box)
 
 
-@pytest.fixture
-def ns(sandbox) -> NetSuiteClient:
-    return netsuite(sandbox)
+@pytest.fixture(scope="module")
+def ns(box) -> NetSuiteClient:
+    return NetSuiteClient(box)
 
 
 @pytest.fixture
@@ -187,7 +193,7 @@ def test_rollup_moves_with_orders_and_stamps_only_systemmodstamp(sf, tag):
 
 
 def test_rate_changes_move_formulas_but_no_stamps(private_sandbox):
-    sf = salesforce(private_sandbox)
+    sf = salesforce(private_sandbox)  # advancing time must not reach the other tests' world
     deals = sf.query_all(
         "SELECT Id, Amount, Amount_Corporate__c, SystemModstamp, LastModifiedDate FROM Opportunity "
         "WHERE CurrencyIsoCode = 'EUR' AND Amount > 0 AND IsDeleted = false ORDER BY Id LIMIT 50"
