@@ -350,6 +350,24 @@ def test_contacts_upsert_by_external_id_under_their_company(ns, tag):
     assert int(newer) > int(contact["id"])
 
 
+def test_setup_records_read_through_the_record_api(ns):
+    europe = ns.get("subsidiary/2").json()
+    assert europe["name"] == "O2C Europe GmbH" and europe["parent"]["refName"] == "Parent Company"
+    assert europe["currency"]["refName"] == "Euro" and europe["isElimination"] is False
+    yen = ns.get("currency/5").json()
+    assert (yen["symbol"], yen["currencyPrecision"], yen["isBaseCurrency"]) == ("JPY", 0, False)
+    assert ns.patch("currency/5", {"exchangeRate": 1}).status_code == 403
+    level = ns.get("priceLevel/4").json()
+    assert level["name"] == "Wholesale" and level["discountPct"] == -10
+    shared = rows(ns, "SELECT entity FROM customersubsidiaryrelationship WHERE isprimarysub = 'F' ORDER BY id")[0]
+    listed = ns.get("customerSubsidiaryRelationship", params={"q": f"entity EQUAL {shared['entity']}"}).json()
+    assert listed["totalResults"] == 2
+    orders = ns.get("salesOrder", params={"q": "subsidiary EQUAL 3", "limit": 5}).json()
+    assert orders["totalResults"] > 0
+    first = ns.get(f"salesOrder/{orders['items'][0]['id']}").json()
+    assert first["subsidiary"]["id"] == "3" and first["subsidiary"]["refName"].endswith("O2C UK Ltd")
+
+
 def test_suiteql_serves_the_oneworld_and_currency_tables(ns):
     base = rows(ns, "SELECT symbol, exchangerate FROM currency WHERE isbasecurrency = 'T'")
     assert base == [{"links": [], "symbol": "USD", "exchangerate": "1"}]

@@ -349,6 +349,11 @@ def parse_q(q: str, rtype: RecordType) -> tuple[str, list[Any]]:
             raw = tokens[i][1]
             i += 1
         condition, values = _q_condition(column, operator, raw)
+        if rtype.is_transaction and column.name in LINE_HEADER_COLUMNS:
+            condition = (
+                'id IN (SELECT "transaction" FROM ns.transactionline '
+                f"WHERE mainline = 'T' AND {condition})"
+            )
         sql.append(condition)
         params.extend(values)
     return " ".join(sql) or "TRUE", params
