@@ -15,7 +15,16 @@ Wire rules followed (Oracle's REST web services guide):
   DELETE: 204; a deletion leaves a ``deletedrecord`` row, as SuiteQL delta loads expect;
 * transaction totals are always computed from the lines (a client ``total`` is ignored) and sales
   lines are stored with negative quantity and amount in ``transactionline``, as NetSuite does,
-  while the record API shows them positive.
+  while the record API shows them positive;
+* OneWorld and multi-currency: a transaction takes its customer's (or source transaction's)
+  subsidiary and currency unless given; the subsidiary must be one the customer is shared with
+  (``customersubsidiaryrelationship``), the currency one the subsidiary's base currency has rates
+  for, and the exchange rate is the latest ``currencyrate`` on or before the transaction date;
+  line amounts are kept in the transaction currency (``foreignamount``) and the base currency
+  (``netamount``);
+* references NetSuite cannot use (unknown, inactive, or outside the subsidiary) answer
+  ``INVALID_KEY_OR_REF`` in SuiteTalk's words: "Invalid item reference key 12 for subsidiary 3.";
+  items are referenced by internal id (or external id, where one exists) whatever their type.
 """
 
 from __future__ import annotations
