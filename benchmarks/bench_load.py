@@ -105,17 +105,24 @@ def add_run_basics(
     }
 
 
-def netsuite_full_load(
-    report: Report, sut: SandboxUnderTest, args: argparse.Namespace, warehouse: Any
+def full_load(
+    sut: SandboxUnderTest, args: argparse.Namespace, warehouse: Any, system: str
 ) -> PipelineRun:
-    run = run_pipeline(
+    """One run over the whole history of ``system``'s entities."""
+    return run_pipeline(
         sut,
         warehouse,
-        label="netsuite_full",
-        entities=tables("netsuite"),
+        label=f"{system}_full",
+        entities=tables(system),
         start=history_start(args),
         extra_env=args.pipeline_env,
     )
+
+
+def netsuite_full_load(
+    report: Report, sut: SandboxUnderTest, args: argparse.Namespace, warehouse: Any
+) -> PipelineRun:
+    run = full_load(sut, args, warehouse, "netsuite")
     label = "NetSuite full load"
     lines = figure(run, "netsuite.sales_order_lines", "rows") or 0
     add_run_basics(report, run, "netsuite", label, million=lines >= MILLION)
@@ -161,14 +168,7 @@ def netsuite_full_load(
 def salesforce_full_load(
     report: Report, sut: SandboxUnderTest, args: argparse.Namespace, warehouse: Any
 ) -> PipelineRun:
-    run = run_pipeline(
-        sut,
-        warehouse,
-        label="salesforce_full",
-        entities=tables("salesforce"),
-        start=history_start(args),
-        extra_env=args.pipeline_env,
-    )
+    run = full_load(sut, args, warehouse, "salesforce")
     label = "Salesforce full load"
     items = run.assets.get("salesforce.order_items", {})
     rows = items.get("rows", 0)

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from harness import Report, SandboxUnderTest, add_common_args, finish, sandbox_under_test
 
 from o2c_pipeline.entities import entity
-from o2c_pipeline.extract import NetSuiteSource, Window
-from o2c_pipeline.extract.sources import suiteql_records_query
-from o2c_pipeline.resources import NetSuiteResource
+from o2c_pipeline.extract.windows import Window
+from o2c_pipeline.netsuite import paging
+from o2c_pipeline.netsuite.queries import records_query as suiteql_records_query
+from o2c_pipeline.netsuite.resource import NetSuiteResource
 
 BUILD_BUDGET_S = 120.0
 PAGE_BUDGET_MS = 50.0
@@ -87,14 +88,15 @@ def keyset_pages(client: NetSuiteResource) -> Callable[[], int]:
         dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
     )
     query = suiteql_records_query(lines, history)
-    source = NetSuiteSource(client)
     pages = iter(())
 
     def fetch() -> int:
         nonlocal pages
         page = next(pages, None)
         if page is None or len(page) < PAGE_ROWS:
-            pages = source.keyset_pages(query, "tl.uniquekey", lines.key)
+            pages = paging.keyset_pages(
+                client, query, "tl.uniquekey", lines.key, page_size=PAGE_ROWS
+            )
             page = next(pages)
         return len(page)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import requests
 
+from o2c_pipeline.cli.tables import text_table
 from o2c_sandbox.core import ADMIN_PREFIX, Knobs
 from o2c_sandbox.runner import Sandbox
 
@@ -307,15 +308,7 @@ class Report:
         for f in self.figures:
             verdict = {True: "PASS", False: "FAIL", None: ""}[f.passed]
             rows.append((f.name, f"{_fmt(f.value)} {f.unit}".strip(), f.target, verdict))
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = [
-            "  ".join(
-                c.rjust(w) if i == 1 else c.ljust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
-            for r in rows
-        ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines = text_table(rows, right={1}, rules_before={1})
         notes = [f"  * {f.name}: {f.note}" for f in self.figures if f.note]
         return "\n".join([f"== {self.section} ==", *lines, *notes])
 

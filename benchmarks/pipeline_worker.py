@@ -2,7 +2,7 @@
 and report what happened as JSON (used by the benchmarks, which launch it as a subprocess).
 
 It goes through the same code a user's ``o2c run`` does: the definitions' resources built from the
-environment (``settings.build_resources``), the real extraction assets and warehouse IO manager, and
+environment (``resources.factory.build_resources``), the real extraction assets and warehouse IO manager, and
 ``o2c_pipeline.cli.run.execute`` (single run over the range). Input on stdin::
 
     {"entities": ["netsuite.customers", ...], "start": "2025-01-01" | null, "end": ... | null,

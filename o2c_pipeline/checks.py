@@ -19,43 +19,33 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
 
+from o2c_pipeline import keys
+from o2c_pipeline.assets.warehouse_io import WarehouseResource
 from o2c_pipeline.entities import ENTITIES, Entity
-from o2c_pipeline.extract.sources import NetSuiteSource, soql_window_filter
 from o2c_pipeline.extract.windows import Window
 from o2c_pipeline.partitions import DAILY, open_partition_key
-from o2c_pipeline.pools import POOLS_BY_NAME
-from o2c_pipeline.resources import CheckpointStore
-from o2c_pipeline.settings import CHECKPOINTS_RESOURCE_KEY
-from o2c_pipeline.warehouse import Warehouse, q, table_ref
+from o2c_pipeline.resources.checkpoints import CheckpointStore
+from o2c_pipeline.sync.config import SyncSettings
+from o2c_pipeline.sync.store import SyncStore
+from o2c_pipeline.systems import SYSTEMS, source_of
+from o2c_pipeline.warehouse import Warehouse
 
-WAREHOUSE_KEY = "warehouse_io_manager"
 FRESHNESS_SLA = dt.timedelta(hours=1)  # the change sensors poll every 5 min; an hour means trouble
-ORDER_SYNC_GRACE = dt.timedelta(
-    hours=1
-)  # an order activated within this is allowed to be in flight
+#: an order activated within this is allowed to be in flight
+ORDER_SYNC_GRACE = dt.timedelta(hours=1)
 AMOUNT_TOLERANCE = 0.01
 DLQ_STALE_AFTER = dt.timedelta(hours=24)
 SAMPLE = 10
-SYSTEM_POOLS = {"salesforce": "salesforce_api", "netsuite": "netsuite_api"}
 
 ROW_COUNT, FRESH, UNIQUE = "matches_source_count", "open_partition_fresh", "unique_keys"
-SYNC_GROUP = "sync"
-
-
-def entity_key(entity: Entity) -> dg.AssetKey:
-    return dg.AssetKey([entity.system, entity.name])
 
 
 def checked_window(context: dg.AssetCheckExecutionContext, now: dt.datetime) -> tuple[str, Window]:
     """The run's partition or partition range as a window; yesterday when the run has none."""
     tags = context.run.tags
-    if "dagster/asset_partition_range_start" in tags:
-        first, last = (
-            tags["dagster/asset_partition_range_start"],
-            tags["dagster/asset_partition_range_end"],
-        )
+    if keys.RANGE_START_TAG in tags:
+        first, last = tags[keys.RANGE_START_TAG], tags[keys.RANGE_END_TAG]
     elif context.has_partition_key:
         first = last = context.partition_key
     else:
@@ -64,38 +54,6 @@ def checked_window(context: dg.AssetCheckExecutionContext, now: dt.datetime) -> 
     end = DAILY.time_window_for_partition_key(last).end
     label = first if first == last else f"{first}...{last}"
     return label, Window(start, min(end, now))
-
-
-def _naive_utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def source_count(system: str, resource: Any, entity: Entity, window: Window) -> int:
-    """The source's own count of live records stamped in ``window``."""
-    if system == "salesforce":
-        return int(resource.count(entity.source, soql_window_filter(entity, window)))
-    return NetSuiteSource(resource).count(entity, window)
-
-
-def warehouse_count(warehouse: Warehouse, entity: Entity, window: Window) -> int | None:
-    if not warehouse.table_exists(entity.current_table):
-        return None
-    cursor = q(entity.cursor)
-    ((n,),) = warehouse.query(
-        f"SELECT count(*) FROM {table_ref(entity.current_table)} WHERE {cursor} >= ? AND {cursor} < ?",
-        [_naive_utc(window.start), _naive_utc(window.end)],
-    )
-    return int(n)
-
-
-def duplicate_keys(warehouse: Warehouse, entity: Entity) -> list[tuple[Any, int]]:
-    if not warehouse.table_exists(entity.current_table):
-        return []
-    key = q(entity.key)
-    return warehouse.query(
-        f"SELECT {key}, count(*) AS n FROM {table_ref(entity.current_table)} "
-        f"GROUP BY {key} HAVING count(*) > 1 ORDER BY n DESC LIMIT {SAMPLE}"
-    )
 
 
 def _count_result(
@@ -109,7 +67,7 @@ def _count_result(
     if loaded is None:
         return dg.AssetCheckResult(
             check_name=ROW_COUNT,
-            asset_key=entity_key(entity),
+            asset_key=keys.table_key(entity.table),
             passed=source == 0,
             severity=dg.AssetCheckSeverity.WARN,
             description="not loaded yet",
@@ -117,7 +75,7 @@ def _count_result(
         )
     return dg.AssetCheckResult(
         check_name=ROW_COUNT,
-        asset_key=entity_key(entity),
+        asset_key=keys.table_key(entity.table),
         passed=loaded == source,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={**metadata, "difference": loaded - source},
@@ -132,13 +90,14 @@ def _freshness_result(
 ) -> dg.AssetCheckResult:
     today = open_partition_key(now)
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=entity_key(entity), asset_partitions=[today]), limit=1
+        dg.AssetRecordsFilter(asset_key=keys.table_key(entity.table), asset_partitions=[today]),
+        limit=1,
     ).records
     last = dt.datetime.fromtimestamp(records[0].timestamp, dt.UTC) if records else None
     age = (now - last) if last else None
     return dg.AssetCheckResult(
         check_name=FRESH,
-        asset_key=entity_key(entity),
+        asset_key=keys.table_key(entity.table),
         passed=age is not None and age <= FRESHNESS_SLA,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
@@ -151,20 +110,24 @@ def _freshness_result(
 
 
 def _unique_result(warehouse: Warehouse, entity: Entity) -> dg.AssetCheckResult:
-    duplicates = duplicate_keys(warehouse, entity)
+    duplicates = warehouse.duplicate_keys(entity, SAMPLE)
     return dg.AssetCheckResult(
         check_name=UNIQUE,
-        asset_key=entity_key(entity),
+        asset_key=keys.table_key(entity.table),
         passed=not duplicates,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "key": entity.key,
             "duplicated_keys": len(duplicates),
-            "sample": dg.MetadataValue.md(_md_table(("key", "copies"), duplicates))
-            if duplicates
-            else "none",
+            "sample": _sample(("key", "copies"), duplicates),
         },
     )
+
+
+def _sample(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "none", limit: int = SAMPLE
+) -> Any:
+    return dg.MetadataValue.md(_md_table(header, rows[:limit])) if rows else empty
 
 
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -174,8 +137,10 @@ def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def build_entity_checks(entity: Entity) -> dg.AssetChecksDefinition:
-    """Row count, freshness and key uniqueness of one extracted entity, in one op."""
-    key = entity_key(entity)
+    """Row count, freshness and key uniqueness of one extracted entity, in one op. The system's
+    resource varies with the entity, hence ``required_resource_keys`` (see the extract assets)."""
+    key = keys.table_key(entity.table)
+    system = SYSTEMS[entity.system]
     specs = [
         dg.AssetCheckSpec(
             ROW_COUNT,
@@ -195,19 +160,17 @@ def build_entity_checks(entity: Entity) -> dg.AssetChecksDefinition:
         name=f"{entity.system}_{entity.name}_checks",
         specs=specs,
         can_subset=True,
-        pool=POOLS_BY_NAME[SYSTEM_POOLS[entity.system]].name,
-        required_resource_keys={entity.system, WAREHOUSE_KEY},
+        pool=system.pool.name,
+        required_resource_keys={system.resource_key, keys.WAREHOUSE},
     )
     def _checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         now = dt.datetime.now(dt.UTC)
         selected = {k.name for k in context.selected_asset_check_keys}
-        warehouse = Warehouse(getattr(context.resources, WAREHOUSE_KEY).path)
+        warehouse = getattr(context.resources, keys.WAREHOUSE).warehouse()
         if ROW_COUNT in selected:
             label, window = checked_window(context, now)
-            source = source_count(
-                entity.system, getattr(context.resources, entity.system), entity, window
-            )
-            yield _count_result(entity, label, source, warehouse_count(warehouse, entity, window))
+            source = source_of(context.resources, entity.system).count(entity, window)
+            yield _count_result(entity, label, source, warehouse.count_in_window(entity, window))
         if FRESH in selected:
             yield _freshness_result(context.instance, entity, now)
         if UNIQUE in selected:
@@ -224,165 +187,77 @@ ENTITY_CHECKS = [build_entity_checks(e) for e in ENTITIES]
 # ---------------------------------------------------------------------------------------------
 
 
-def orders_without_sales_order(
-    warehouse: Warehouse, statuses: Sequence[str], prefix: str, now: dt.datetime
-) -> list[tuple]:
-    """Orders in an eligible status, activated before the grace period, with no NetSuite sales order."""
-    if not (
-        warehouse.table_exists("salesforce.orders_current")
-        and warehouse.table_exists("netsuite.sales_orders_current")
-    ):
-        return []
-    marks = ", ".join("?" for _ in statuses)
-    return warehouse.query(
-        f"""SELECT o."Id", o."OrderNumber", o."ActivatedDate"
-        FROM salesforce.orders_current o
-        WHERE o."Status" IN ({marks})
-          AND coalesce(o."ActivatedDate", o."LastModifiedDate") < ?
-          AND NOT EXISTS (
-            SELECT 1 FROM netsuite.sales_orders_current s
-            WHERE s.externalid = ? || o."Id" OR CAST(s.id AS VARCHAR) = o."NetSuite_Sales_Order_ID__c")
-        ORDER BY o."ActivatedDate" LIMIT 1000""",
-        [*statuses, _naive_utc(now - ORDER_SYNC_GRACE), prefix],
+@dg.asset_check(
+    asset=keys.flow_key("orders"),
+    name="activated_orders_have_sales_orders",
+    description="Every activated Salesforce order (older than the grace period) has a NetSuite sales order.",
+)
+def activated_orders_have_sales_orders(
+    warehouse: WarehouseResource,
+) -> dg.AssetCheckResult:
+    settings = SyncSettings.from_env()
+    missing = warehouse.warehouse().orders_without_sales_order(
+        settings.eligible_order_statuses,
+        settings.sales_order_external_id_prefix,
+        dt.datetime.now(dt.UTC) - ORDER_SYNC_GRACE,
+    )
+    return dg.AssetCheckResult(
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "orders_without_sales_order": len(missing),
+            "grace_minutes": ORDER_SYNC_GRACE.total_seconds() / 60,
+            "sample": _sample(("order id", "number", "activated"), missing),
+        },
     )
 
 
-def invoice_total_mismatches(warehouse: Warehouse) -> list[tuple]:
-    """Sales orders billed for more than their total, or fully billed ('G') for a different total;
-    and Salesforce invoice mirrors whose amount differs from the NetSuite invoice."""
-    if not (
-        warehouse.table_exists("netsuite.invoices_current")
-        and warehouse.table_exists("netsuite.sales_orders_current")
-    ):
-        return []
-    rows = warehouse.query(
-        f"""WITH billed AS (
-              SELECT createdfrom AS so_id, sum(foreigntotal) AS invoiced, count(*) AS invoices
-              FROM netsuite.invoices_current WHERE createdfrom IS NOT NULL GROUP BY createdfrom)
-            SELECT 'sales order ' || s.tranid, s.foreigntotal, b.invoiced
-            FROM netsuite.sales_orders_current s JOIN billed b ON b.so_id = s.id
-            WHERE b.invoiced > s.foreigntotal + {AMOUNT_TOLERANCE}
-               OR (s.status = 'G' AND abs(b.invoiced - s.foreigntotal) > {AMOUNT_TOLERANCE})
-            ORDER BY 1 LIMIT 1000"""
+@dg.asset_check(
+    asset=keys.flow_key("invoices"),
+    name="invoice_totals_match_sales_orders",
+    description="NetSuite invoices never bill more than their sales order, fully billed orders match "
+    "to the cent, and Salesforce invoice mirrors carry the NetSuite amount.",
+)
+def invoice_totals_match_sales_orders(
+    warehouse: WarehouseResource,
+) -> dg.AssetCheckResult:
+    mismatches = warehouse.warehouse().invoice_total_mismatches(AMOUNT_TOLERANCE)
+    return dg.AssetCheckResult(
+        passed=not mismatches,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "mismatches": len(mismatches),
+            "sample": _sample(("record", "expected", "found"), mismatches),
+        },
     )
-    if warehouse.table_exists("salesforce.invoices_current"):
-        rows += warehouse.query(
-            f"""SELECT 'Salesforce invoice ' || f."Name", n.foreigntotal, f."Amount__c"
-            FROM salesforce.invoices_current f
-            JOIN netsuite.invoices_current n ON CAST(n.id AS VARCHAR) = f."NetSuite_Invoice_ID__c"
-            WHERE abs(coalesce(f."Amount__c", 0) - n.foreigntotal) > {AMOUNT_TOLERANCE}
-            ORDER BY 1 LIMIT 1000"""
-        )
-    return rows
 
 
-def dlq_summary(checkpoints: CheckpointStore, now: dt.datetime) -> tuple[list[tuple], int]:
-    """Open dead-letter entries per flow and error class, and how many are older than a day."""
-    from o2c_pipeline.sync.store import dlq_table
-
-    with checkpoints.engine().connect() as conn:
-        per_flow = conn.execute(
-            sa.select(dlq_table.c.flow, dlq_table.c.error_class, sa.func.count())
-            .group_by(dlq_table.c.flow, dlq_table.c.error_class)
-            .order_by(dlq_table.c.flow, dlq_table.c.error_class)
-        ).all()
-        stale = conn.execute(
-            sa.select(sa.func.count()).where(dlq_table.c.first_seen < now - DLQ_STALE_AFTER)
-        ).scalar_one()
-    return [tuple(r) for r in per_flow], int(stale)
-
-
-def build_sync_checks() -> list[dg.AssetChecksDefinition]:
-    """Reconciliation between the systems, attached to the sync flow they verify."""
-    from o2c_pipeline.sync.config import SyncSettings
-
-    @dg.asset_check(
-        asset=dg.AssetKey([SYNC_GROUP, "orders"]),
-        name="activated_orders_have_sales_orders",
-        description="Every activated Salesforce order (older than the grace period) has a NetSuite sales order.",
-        required_resource_keys={WAREHOUSE_KEY},
+@dg.asset_check(
+    asset=keys.flow_key("audit_log"),
+    name="dead_letter_queue_drained",
+    description="Warns while records wait in the dead-letter queue; fails when any has waited a day.",
+)
+def dead_letter_queue_drained(checkpoints: CheckpointStore) -> dg.AssetCheckResult:
+    now = dt.datetime.now(dt.UTC)
+    groups = SyncStore(checkpoints.engine()).overview(now, now - DLQ_STALE_AFTER)
+    per_flow = [(g.flow, g.error_class, g.entries) for g in groups]
+    total, stale = sum(g.entries for g in groups), sum(g.stale for g in groups)
+    return dg.AssetCheckResult(
+        passed=total == 0,
+        severity=dg.AssetCheckSeverity.ERROR if stale else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "dlq_size": total,
+            "older_than_a_day": stale,
+            "by_flow": _sample(
+                ("flow", "error class", "entries"), per_flow, "empty", limit=len(per_flow)
+            ),
+        },
     )
-    def activated_orders_have_sales_orders(
-        context: dg.AssetCheckExecutionContext,
-    ) -> dg.AssetCheckResult:
-        settings = SyncSettings.from_env()
-        warehouse = Warehouse(getattr(context.resources, WAREHOUSE_KEY).path)
-        missing = orders_without_sales_order(
-            warehouse,
-            settings.eligible_order_statuses,
-            settings.sales_order_external_id_prefix,
-            dt.datetime.now(dt.UTC),
-        )
-        return dg.AssetCheckResult(
-            passed=not missing,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "orders_without_sales_order": len(missing),
-                "grace_minutes": ORDER_SYNC_GRACE.total_seconds() / 60,
-                "sample": dg.MetadataValue.md(
-                    _md_table(("order id", "number", "activated"), missing[:SAMPLE])
-                )
-                if missing
-                else "none",
-            },
-        )
-
-    @dg.asset_check(
-        asset=dg.AssetKey([SYNC_GROUP, "invoices"]),
-        name="invoice_totals_match_sales_orders",
-        description="NetSuite invoices never bill more than their sales order, fully billed orders match "
-        "to the cent, and Salesforce invoice mirrors carry the NetSuite amount.",
-        required_resource_keys={WAREHOUSE_KEY},
-    )
-    def invoice_totals_match_sales_orders(
-        context: dg.AssetCheckExecutionContext,
-    ) -> dg.AssetCheckResult:
-        warehouse = Warehouse(getattr(context.resources, WAREHOUSE_KEY).path)
-        mismatches = invoice_total_mismatches(warehouse)
-        return dg.AssetCheckResult(
-            passed=not mismatches,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "mismatches": len(mismatches),
-                "sample": dg.MetadataValue.md(
-                    _md_table(("record", "expected", "found"), mismatches[:SAMPLE])
-                )
-                if mismatches
-                else "none",
-            },
-        )
-
-    @dg.asset_check(
-        asset=dg.AssetKey([SYNC_GROUP, "audit_log"]),
-        name="dead_letter_queue_drained",
-        description="Warns while records wait in the dead-letter queue; fails when any has waited a day.",
-        required_resource_keys={CHECKPOINTS_RESOURCE_KEY},
-    )
-    def dead_letter_queue_drained(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        per_flow, stale = dlq_summary(
-            getattr(context.resources, CHECKPOINTS_RESOURCE_KEY), dt.datetime.now(dt.UTC)
-        )
-        total = sum(n for *_, n in per_flow)
-        return dg.AssetCheckResult(
-            passed=total == 0,
-            severity=dg.AssetCheckSeverity.ERROR if stale else dg.AssetCheckSeverity.WARN,
-            metadata={
-                "dlq_size": total,
-                "older_than_a_day": stale,
-                "by_flow": dg.MetadataValue.md(
-                    _md_table(("flow", "error class", "entries"), per_flow)
-                )
-                if per_flow
-                else "empty",
-            },
-        )
-
-    return [
-        activated_orders_have_sales_orders,
-        invoice_totals_match_sales_orders,
-        dead_letter_queue_drained,
-    ]
 
 
-SYNC_CHECKS = build_sync_checks()
+SYNC_CHECKS = [
+    activated_orders_have_sales_orders,
+    invoice_totals_match_sales_orders,
+    dead_letter_queue_drained,
+]
 CHECKS: list[dg.AssetChecksDefinition] = [*ENTITY_CHECKS, *SYNC_CHECKS]

@@ -2,7 +2,7 @@
 
 Add a module's assets, jobs, sensors, schedules or checks by extending the lists below; nothing
 here is entity- or system-specific. Resources read the environment when Dagster loads the code
-location (see :mod:`o2c_pipeline.settings`); no network call happens until a run starts.
+location (see :mod:`o2c_pipeline.resources.factory`); no network call happens until a run starts.
 """
 
 from __future__ import annotations
@@ -11,18 +11,15 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from o2c_pipeline import assets, checks, jobs, schedules, sensors, settings
-from o2c_pipeline.assets.extract import WAREHOUSE_IO_MANAGER_KEY
+from o2c_pipeline import assets, checks, jobs, schedules, sensors
+from o2c_pipeline.resources import factory
 from o2c_pipeline.sync import assets as sync_assets
-from o2c_pipeline.warehouse import WarehouseIOManager
 
 
 def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, object]:
-    """API clients, checkpoint store and the warehouse IO manager, configured from ``environ``."""
-    return {
-        **settings.build_resources(environ, check=False),
-        WAREHOUSE_IO_MANAGER_KEY: WarehouseIOManager(path=str(settings.warehouse_path(environ))),
-    }
+    """API clients, checkpoint store and the warehouse IO manager, configured from ``environ``
+    (validated when a run starts, so the code location loads without settings)."""
+    return dict(factory.build_resources(environ, check=False))
 
 
 def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definitions:

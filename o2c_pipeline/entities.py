@@ -13,7 +13,7 @@ bookkeeping columns added by :mod:`o2c_pipeline.warehouse` (``_deleted``, ``_par
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 System = Literal["salesforce", "netsuite"]
 
@@ -116,16 +116,10 @@ _SF_SYSTEM = (
 
 
 def _sf_entity(name: str, sobject: str, description: str, *fields: Column) -> Entity:
-    return Entity(
-        system="salesforce",
-        name=name,
-        source=sobject,
-        columns=_SF_SYSTEM + fields,
-        key="Id",
-        cursor="SystemModstamp",
-        deleted_flag="IsDeleted",
-        description=description,
-    )
+    """An sObject: the system fields, then ``fields``; deletions come through queryAll."""
+    columns = _SF_SYSTEM + fields
+    return Entity("salesforce", name, sobject, columns, "Id", "SystemModstamp", description,
+                  deleted_flag="IsDeleted")  # fmt: skip
 
 
 SALESFORCE_ENTITIES: tuple[Entity, ...] = (
@@ -243,73 +237,63 @@ _TRANSACTION_COLUMNS = (
 )
 
 
+def _ns_record(
+    name: str, source: str, record_type: str, description: str, *columns: Column, **extra: Any
+) -> Entity:
+    """A NetSuite table keyed by ``id`` and stamped by ``lastmodifieddate`` (``source`` is the
+    FROM clause with its alias); ``deletedrecord`` rows of ``record_type`` delete records."""
+    alias = source.split()[-1]
+    return Entity("netsuite", name, source, columns, "id", "lastmodifieddate", description,
+                  alias=alias, deleted_record_types=(record_type,), **extra)  # fmt: skip
+
+
 def _ns_transactions(
     name: str, type_code: str, record_type: str, description: str, *extra: Column
 ) -> Entity:
-    return Entity(
-        system="netsuite",
-        name=name,
-        source="transaction t",
-        alias="t",
-        where=(f"t.type = '{type_code}'",),
-        columns=_TRANSACTION_COLUMNS + extra,
-        key="id",
-        cursor="lastmodifieddate",
-        deleted_record_types=(record_type,),
-        description=description,
-    )
+    """Transactions of one type (``transaction.type``), with the columns every type has."""
+    where = (f"t.type = '{type_code}'",)
+    columns = _TRANSACTION_COLUMNS + extra
+    return _ns_record(name, "transaction t", record_type, description, *columns, where=where)
 
 
 NETSUITE_ENTITIES: tuple[Entity, ...] = (
-    Entity(
-        system="netsuite",
-        name="customers",
-        source="customer c",
-        alias="c",
-        columns=(
-            _ns("id", "BIGINT"),
-            _ns("entityid"),
-            _ns("companyname"),
-            _ns("email"),
-            _ns("phone"),
-            _ns("externalid", description="the Salesforce Account Id"),
-            _ns("isinactive"),
-            _ns("subsidiary", "BIGINT"),
-            _ns("currency", "BIGINT"),
-            _ns("billaddr1"),
-            _ns("billcity"),
-            _ns("billstate"),
-            _ns("billzip"),
-            _ns("billcountry"),
-            _ns("datecreated", "TIMESTAMP"),
-            _ns("lastmodifieddate", "TIMESTAMP"),
-        ),
-        key="id",
-        cursor="lastmodifieddate",
-        deleted_record_types=("customer",),
-        description="NetSuite customers.",
+    _ns_record(
+        "customers",
+        "customer c",
+        "customer",
+        "NetSuite customers.",
+        _ns("id", "BIGINT"),
+        _ns("entityid"),
+        _ns("companyname"),
+        _ns("email"),
+        _ns("phone"),
+        _ns("externalid", description="the Salesforce Account Id"),
+        _ns("isinactive"),
+        _ns("subsidiary", "BIGINT"),
+        _ns("currency", "BIGINT"),
+        _ns("billaddr1"),
+        _ns("billcity"),
+        _ns("billstate"),
+        _ns("billzip"),
+        _ns("billcountry"),
+        _ns("datecreated", "TIMESTAMP"),
+        _ns("lastmodifieddate", "TIMESTAMP"),
     ),
-    Entity(
-        system="netsuite",
-        name="items",
-        source="item i",
-        alias="i",
-        columns=(
-            _ns("id", "BIGINT"),
-            _ns("itemid", description="SKU"),
-            _ns("displayname"),
-            _ns("description"),
-            _ns("itemtype"),
-            _ns("baseprice", "DOUBLE"),
-            _ns("isinactive"),
-            _ns("externalid"),
-            _ns("createddate", "TIMESTAMP"),
-            _ns("lastmodifieddate", "TIMESTAMP"),
-        ),
-        key="id",
-        cursor="lastmodifieddate",
-        deleted_record_types=("inventoryItem",),
-        description="NetSuite items (the product master).",
+    _ns_record(
+        "items",
+        "item i",
+        "inventoryItem",
+        "NetSuite items (the product master).",
+        _ns("id", "BIGINT"),
+        _ns("itemid", description="SKU"),
+        _ns("displayname"),
+        _ns("description"),
+        _ns("itemtype"),
+        _ns("baseprice", "DOUBLE"),
+        _ns("isinactive"),
+        _ns("externalid"),
+        _ns("createddate", "TIMESTAMP"),
+        _ns("lastmodifieddate", "TIMESTAMP"),
     ),
     _ns_transactions(
         "sales_orders",

@@ -14,22 +14,21 @@ target is a job of the same name, so any of them can also be launched on demand 
 
 # No `from __future__ import annotations`: Dagster reads context annotations at definition time.
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from o2c_pipeline import keys
 from o2c_pipeline.partitions import partition_key
 from o2c_pipeline.pools import ensure_pool_limits
-
-SYNC_GROUP = "sync"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def flow_job(name: str, flows: tuple[str, ...], description: str) -> UnresolvedAssetJobDefinition:
     """The flows plus the extraction assets they read (not other flows: those have their own cadence)."""
-    selected = dg.AssetSelection.assets(*(dg.AssetKey([SYNC_GROUP, flow]) for flow in flows))
-    upstream_extracts = selected.upstream(depth=1) - dg.AssetSelection.groups(SYNC_GROUP)
+    selected = dg.AssetSelection.assets(*(keys.flow_key(flow) for flow in flows))
+    upstream_extracts = selected.upstream(depth=1) - dg.AssetSelection.groups(keys.SYNC_GROUP)
     return dg.define_asset_job(
         name=name, selection=selected | upstream_extracts, description=description
     )
@@ -58,34 +57,40 @@ def _day(context: dg.ScheduleEvaluationContext) -> dt.date:
     return when.astimezone(dt.UTC).date()
 
 
-@dg.schedule(
-    name="daily_invoice_payment_batch",
-    job=invoice_payment_batch,
-    cron_schedule="0 6 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="06:00 UTC: close yesterday and catch up today (one run over both days), then sync "
-    "invoices and payments to Salesforce.",
-)
+def utc_schedule(job: Any, cron: str, *, writes: bool) -> Callable[[Callable], Any]:
+    """A schedule in UTC, named and described by its function; one that writes to a system
+    starts stopped."""
+
+    def decorate(fn: Callable) -> Any:
+        return dg.schedule(
+            job=job,
+            cron_schedule=cron,
+            execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.STOPPED
+            if writes
+            else dg.DefaultScheduleStatus.RUNNING,
+            description=" ".join((fn.__doc__ or "").split()),
+        )(fn)
+
+    return decorate
+
+
+@utc_schedule(invoice_payment_batch, "0 6 * * *", writes=True)
 def daily_invoice_payment_batch(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """06:00 UTC: close yesterday and catch up today (one run over both days), then sync
+    invoices and payments to Salesforce."""
     ensure_pool_limits(context.instance)
     today = _day(context)
     first, last = partition_key(today - dt.timedelta(days=1)), partition_key(today)
     return dg.RunRequest(
         run_key=f"invoice_payment_batch:{last}",
-        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
+        tags={keys.RANGE_START_TAG: first, keys.RANGE_END_TAG: last},
     )
 
 
-@dg.schedule(
-    name="hourly_item_price_sync",
-    job=item_price_sync,
-    cron_schedule="15 * * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Every hour at :15: today's item changes, then Product2 and prices in Salesforce.",
-)
+@utc_schedule(item_price_sync, "15 * * * *", writes=True)
 def hourly_item_price_sync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Every hour at :15: today's item changes, then Product2 and prices in Salesforce."""
     ensure_pool_limits(context.instance)
     when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
     day = partition_key(_day(context))
@@ -94,15 +99,9 @@ def hourly_item_price_sync(context: dg.ScheduleEvaluationContext) -> dg.RunReque
     )
 
 
-@dg.schedule(
-    name="nightly_reconciliation",
-    job=reconciliation,
-    cron_schedule="30 2 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="02:30 UTC: run every asset check against yesterday and the current state.",
-)
+@utc_schedule(reconciliation, "30 2 * * *", writes=False)
 def nightly_reconciliation(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """02:30 UTC: run every asset check against yesterday and the current state."""
     return dg.RunRequest(run_key=f"reconciliation:{partition_key(_day(context))}")
 
 

@@ -17,8 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -27,16 +26,16 @@ import sqlalchemy as sa
 from dagster._core.events import EngineEventData
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from o2c_pipeline.entities import ENTITIES, Entity
-from o2c_pipeline.extract.sources import suiteql_where
-from o2c_pipeline.extract.windows import Window, soql_literal, suiteql_literal
+from o2c_pipeline import keys, settings
+from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.jobs import o2c_extract
 from o2c_pipeline.partitions import open_partition_key
 from o2c_pipeline.pools import ensure_pool_limits
-from o2c_pipeline.resources import CheckpointStore, Watermark, checkpoint_metadata, scrub
-from o2c_pipeline.settings import CHECKPOINTS_RESOURCE_KEY
+from o2c_pipeline.resources.checkpoints import CheckpointStore, Watermark, checkpoint_metadata
+from o2c_pipeline.resources.secrets import scrub
 from o2c_pipeline.sync.assets import sync_dlq_replay
-from o2c_pipeline.sync.store import dlq_table
+from o2c_pipeline.sync.store import SyncStore
+from o2c_pipeline.systems import SYSTEMS, source_of
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +44,11 @@ log = logging.getLogger(__name__)
 SOURCE_SENSOR_INTERVAL_S = 300
 DLQ_SENSOR_INTERVAL_S = 120
 FAILURE_SENSOR_INTERVAL_S = 30
-ALERT_WEBHOOK_ENV = "O2C_ALERT_WEBHOOK_URL"
 WEBHOOK_TIMEOUT_S = (5, 10)
 TRIGGER_TAG = "o2c/trigger"
 
 #: A probe's answer: entity table -> records changed since its watermark; ``None`` = never loaded.
 Changes = dict[str, int | None]
-FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,61 +56,14 @@ FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 # ---------------------------------------------------------------------------------------------
 
 
-def netsuite_probe_query(marks: Sequence[tuple[Entity, dt.datetime]]) -> str:
-    """One SuiteQL statement counting, per entity, rows and deletions after its watermark.
-
-    SuiteQL stamps have second precision, so "after" is ``>= watermark + 1 s``.
-    """
-    parts: list[str] = []
-    for entity, mark in marks:
-        after = Window(mark + dt.timedelta(seconds=1), FAR_FUTURE)
-        parts.append(
-            f"SELECT '{entity.table}' AS entity, COUNT(*) AS n FROM {entity.source} "
-            f"WHERE {suiteql_where(entity, after)}"
-        )
-        if entity.deleted_record_types:
-            types = ", ".join(f"'{t}'" for t in entity.deleted_record_types)
-            parts.append(
-                f"SELECT '{entity.table}' AS entity, COUNT(*) AS n FROM deletedrecord "
-                f"WHERE recordtypeid IN ({types}) AND deleteddate >= {suiteql_literal(after.start)}"
-            )
-    return " UNION ALL ".join(parts)
-
-
-def probe_netsuite(resource: Any, marks: Sequence[tuple[Entity, dt.datetime]]) -> dict[str, int]:
-    counts = {entity.table: 0 for entity, _ in marks}
-    if not marks:
-        return counts
-    for page in resource.suiteql_pages(netsuite_probe_query(marks)):
-        for item in page:
-            counts[item["entity"]] += int(item["n"] or 0)
-    return counts
-
-
-def probe_salesforce(resource: Any, marks: Sequence[tuple[Entity, dt.datetime]]) -> dict[str, int]:
-    """``SELECT COUNT()`` per object through queryAll, so deletions count as changes too."""
-    return {
-        entity.table: resource.count(
-            entity.source, f"{entity.cursor} > {soql_literal(mark)}", include_deleted=True
-        )
-        for entity, mark in marks
-    }
-
-
-PROBES: dict[str, Callable[[Any, Sequence[tuple[Entity, dt.datetime]]], dict[str, int]]] = {
-    "salesforce": probe_salesforce,
-    "netsuite": probe_netsuite,
-}
-
-
-def probe_changes(system: str, resource: Any, watermarks: Mapping[str, Watermark]) -> Changes:
+def probe_changes(system: str, resources: Any, watermarks: Mapping[str, Watermark]) -> Changes:
     """What changed in ``system`` since each entity's watermark (entities never loaded: ``None``)."""
     entities = [e for e in ENTITIES if e.system == system]
     marks = [
         (e, watermarks[e.watermark_key].modstamp) for e in entities if e.watermark_key in watermarks
     ]
     changes: Changes = {e.table: None for e in entities if e.watermark_key not in watermarks}
-    changes.update(PROBES[system](resource, marks))
+    changes.update(source_of(resources, system).changes_since(marks))
     return changes
 
 
@@ -130,15 +80,11 @@ def changes_run_key(
     return f"{system}:{partition}:{digest}"
 
 
-def _asset_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(table.split(".", 1))
-
-
 def _sensor_runs_in_flight(instance: dg.DagsterInstance, sensor_name: str) -> list[dg.DagsterRun]:
     return list(
         instance.get_runs(
             filters=dg.RunsFilter(
-                tags={"dagster/sensor_name": sensor_name}, statuses=list(IN_PROGRESS_RUN_STATUSES)
+                tags={keys.SENSOR_TAG: sensor_name}, statuses=list(IN_PROGRESS_RUN_STATUSES)
             ),
             limit=1,
         )
@@ -146,7 +92,8 @@ def _sensor_runs_in_flight(instance: dg.DagsterInstance, sensor_name: str) -> li
 
 
 def build_source_sensor(system: str) -> dg.SensorDefinition:
-    """The change sensor for one system (resources ``system`` and ``checkpoints``)."""
+    """The change sensor for one system. Its resource varies with the system, hence
+    ``required_resource_keys`` (Dagster allows them or typed parameters, not both)."""
     name = f"{system}_changes"
 
     @dg.sensor(
@@ -154,7 +101,7 @@ def build_source_sensor(system: str) -> dg.SensorDefinition:
         job=o2c_extract,
         minimum_interval_seconds=SOURCE_SENSOR_INTERVAL_S,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        required_resource_keys={system, CHECKPOINTS_RESOURCE_KEY},
+        required_resource_keys={SYSTEMS[system].resource_key, keys.CHECKPOINTS},
         description=(
             f"Every {SOURCE_SENSOR_INTERVAL_S // 60} min: count {system} records changed since each "
             "entity's watermark and load today's partition of the entities that changed."
@@ -166,9 +113,9 @@ def build_source_sensor(system: str) -> dg.SensorDefinition:
             return dg.SkipReason(
                 f"a run this sensor requested is still in progress; {system} not probed"
             )
-        checkpoints: CheckpointStore = getattr(context.resources, CHECKPOINTS_RESOURCE_KEY)
+        checkpoints: CheckpointStore = getattr(context.resources, keys.CHECKPOINTS)
         watermarks = checkpoints.watermarks(prefix=f"{system}.")
-        changes = probe_changes(system, getattr(context.resources, system), watermarks)
+        changes = probe_changes(system, context.resources, watermarks)
         changed = {table: n for table, n in changes.items() if n != 0}
         cursor = json.dumps(
             {
@@ -187,7 +134,7 @@ def build_source_sensor(system: str) -> dg.SensorDefinition:
         request = dg.RunRequest(
             run_key=changes_run_key(system, partition, changes, watermarks),
             partition_key=partition,
-            asset_selection=[_asset_key(table) for table in sorted(changed)],
+            asset_selection=[keys.table_key(table) for table in sorted(changed)],
             tags={TRIGGER_TAG: name},
         )
         context.log.info(f"{system}: changes {changed}; loading partition {partition}")
@@ -196,7 +143,7 @@ def build_source_sensor(system: str) -> dg.SensorDefinition:
     return _changes
 
 
-SOURCE_SENSORS = [build_source_sensor(system) for system in PROBES]
+SOURCE_SENSORS = [build_source_sensor(system) for system in SYSTEMS]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,32 +153,21 @@ SOURCE_SENSORS = [build_source_sensor(system) for system in PROBES]
 DLQ_REPLAY_BATCH = 500  # records per replay run; the rest are picked up by the next tick
 
 
-def due_dead_letters(checkpoints: CheckpointStore, now: dt.datetime) -> list[tuple[str, str, int]]:
-    """(flow, source id, attempts) of entries whose ``next_retry_at`` has passed, oldest first."""
-    with checkpoints.engine().connect() as conn:
-        rows = conn.execute(
-            sa.select(dlq_table.c.flow, dlq_table.c.source_id, dlq_table.c.attempts)
-            .where(dlq_table.c.next_retry_at <= now)
-            .order_by(dlq_table.c.next_retry_at, dlq_table.c.flow, dlq_table.c.source_id)
-            .limit(DLQ_REPLAY_BATCH)
-        ).all()
-    return [(r.flow, r.source_id, int(r.attempts)) for r in rows]
-
-
 @dg.sensor(
     name="dlq_redrive",
     job=sync_dlq_replay,
     minimum_interval_seconds=DLQ_SENSOR_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    required_resource_keys={CHECKPOINTS_RESOURCE_KEY},
     description="Re-drives dead-lettered sync records whose retry time has come (back-off doubles "
     "with each attempt); records that still fail return to the queue with a later retry time.",
 )
-def dlq_redrive(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+def dlq_redrive(
+    context: dg.SensorEvaluationContext, checkpoints: CheckpointStore
+) -> dg.SensorResult | dg.SkipReason:
     if _sensor_runs_in_flight(context.instance, "dlq_redrive"):
         return dg.SkipReason("the previous re-drive is still running")
     now = dt.datetime.now(dt.UTC)
-    due = due_dead_letters(getattr(context.resources, CHECKPOINTS_RESOURCE_KEY), now)
+    due = SyncStore(checkpoints.engine()).due(now, DLQ_REPLAY_BATCH)
     per_flow: dict[str, int] = {}
     for flow, _, _ in due:
         per_flow[flow] = per_flow.get(flow, 0) + 1
@@ -274,17 +210,15 @@ def failure_record(
 ) -> dict[str, Any]:
     tags = run.tags
     trigger = (
-        tags.get("dagster/sensor_name")
-        or tags.get("dagster/schedule_name")
-        or tags.get("dagster/backfill")
+        tags.get(keys.SENSOR_TAG) or tags.get(keys.SCHEDULE_TAG) or tags.get(keys.BACKFILL_TAG)
     )
     return {
         "run_id": run.run_id,
         "job_name": run.job_name,
-        "partition": tags.get("dagster/partition")
+        "partition": tags.get(keys.PARTITION_TAG)
         or (
-            f"{tags['dagster/asset_partition_range_start']}...{tags['dagster/asset_partition_range_end']}"
-            if "dagster/asset_partition_range_start" in tags
+            f"{tags[keys.RANGE_START_TAG]}...{tags[keys.RANGE_END_TAG]}"
+            if keys.RANGE_START_TAG in tags
             else None
         ),
         "trigger": trigger or "manual",
@@ -337,15 +271,15 @@ def _failed_steps(context: dg.RunFailureSensorContext) -> list[str]:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Records every failed run in the checkpoint store (o2c status lists them) and the run's "
-        f"event log; POSTs to ${ALERT_WEBHOOK_ENV} when it is set."
+        "event log; POSTs to $O2C_ALERT_WEBHOOK_URL when it is set."
     ),
 )
 def o2c_run_failures(context: dg.RunFailureSensorContext, checkpoints: CheckpointStore) -> None:
     run = context.dagster_run
     message = context.failure_event.message or "run failed"
     record = failure_record(run, message, _failed_steps(context), dt.datetime.now(dt.UTC))
-    webhook = os.environ.get(ALERT_WEBHOOK_ENV, "").strip()
-    base_url = os.environ.get("O2C_DAGSTER_URL", "").rstrip("/")
+    webhook = settings.value("O2C_ALERT_WEBHOOK_URL")
+    base_url = (settings.value("O2C_DAGSTER_URL") or "").rstrip("/")
     run_url = f"{base_url}/runs/{run.run_id}" if base_url else None
     if webhook:
         record["alerted"] = post_alert(webhook, record, run_url)

@@ -1,4 +1,7 @@
-"""The DuckDB warehouse: version tables, current-state tables, and the IO manager that fills them.
+"""The DuckDB warehouse: version tables, current-state tables, and every read and write the pipeline
+makes of them (extraction commits, the sync's change feeds and look-ups, the audit mirror, the
+checks' reconciliation), so a second backend is one more class with these methods. The IO manager
+that hands extraction loads to it is :mod:`o2c_pipeline.assets.io_manager`.
 
 Layout per entity (see :mod:`o2c_pipeline.entities`):
 
@@ -17,25 +20,23 @@ short transaction: fetching happens before, into Parquet staging files.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import shutil
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
+import pandas as pd
 import pyarrow as pa
+import sqlalchemy as sa
 from filelock import FileLock
-from pydantic import Field
 
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.runner import Extraction
 from o2c_pipeline.extract.windows import Window
+from o2c_pipeline.resources.checkpoints import UtcDateTime
 
 BOOKKEEPING = {"_deleted": "BOOLEAN", "_partition": "DATE", "_loaded_at": "TIMESTAMP"}
 LOCK_TIMEOUT_S = 600.0
@@ -78,17 +79,6 @@ class CommitResult:
     max_stamp: dt.datetime | None  # newest cursor value committed (naive UTC)
     table_rows: int
     current_rows: int
-
-
-@dataclass
-class StagedLoad:
-    """What an extraction asset hands the IO manager: staged files, plus what to do once they are
-    committed (e.g. advance the watermark: only after the data is safe)."""
-
-    extraction: Extraction
-    staging_dir: Path
-    after_commit: Callable[[CommitResult], Mapping[str, Any]] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class Warehouse:
@@ -282,85 +272,176 @@ class Warehouse:
         )
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        """Any read, for people and tests poking at the warehouse; pipeline code uses the
+        methods above and below, so a second backend is one class."""
         with self.connect() as con:
             return con.execute(sql, params or []).fetchall()
 
     def table_exists(self, qualified: str) -> bool:
-        schema, name = qualified.split(".", 1)
-        rows = self.query(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, name],
-        )
-        return bool(rows)
+        with self.connect() as con:
+            return self._exists(con, qualified)
+
+    # -- the sync's reads ----------------------------------------------------------------------
+    def current_rows(self, entity: Entity, column: str, values: Sequence[str]) -> list[dict]:
+        """Current rows of ``entity`` whose ``column`` is one of ``values`` (compared as text)."""
+        if not values:
+            return []
+        with self.connect() as con:
+            if not self._exists(con, entity.current_table):
+                return []
+            cursor = con.execute(
+                f"SELECT * FROM {table_ref(entity.current_table)} WHERE CAST({q(column)} AS VARCHAR) "
+                "IN (SELECT unnest(?::VARCHAR[]))",
+                [list(values)],
+            )
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def loaded_since(
+        self, entity: Entity, column: str, since: dt.datetime
+    ) -> tuple[list[str], dt.datetime | None]:
+        """Distinct non-null ``column`` values (as text) of the versions loaded after ``since``,
+        and the newest ``_loaded_at`` among them (aware UTC); nothing when never loaded."""
+        naive = since.astimezone(dt.UTC).replace(tzinfo=None)
+        with self.connect() as con:
+            if not self._exists(con, entity.table):
+                return [], None
+            rows = con.execute(
+                f"SELECT DISTINCT CAST({q(column)} AS VARCHAR), max(_loaded_at) OVER () "
+                f"FROM {table_ref(entity.table)} WHERE _loaded_at > ? AND {q(column)} IS NOT NULL",
+                [naive],
+            ).fetchall()
+        newest = rows[-1][1].replace(tzinfo=dt.UTC) if rows else None
+        return [key for key, _ in rows], newest
+
+    def mirror(
+        self,
+        tables: Mapping[str, sa.Table],
+        rows_after: Callable[[sa.Table, tuple[str, Any] | None], list[dict]],
+        append_only: Mapping[str, str],
+    ) -> dict[str, int]:
+        """Bring ``sync.<name>`` up to date with ``tables`` (of the checkpoint store); returns
+        row counts. Tables in ``append_only`` (name -> increasing key) get only rows past their
+        newest key; the others are replaced whole. Runs under the warehouse lock from first read
+        to commit, so two mirrors cannot both append."""
+        counts = {}
+        with self.connect() as con:
+            con.execute("CREATE SCHEMA IF NOT EXISTS sync")
+            con.execute("BEGIN TRANSACTION")
+            for name, table in tables.items():
+                ddl = ", ".join(f'"{c.name}" {_duckdb_type(c)}' for c in table.columns)
+                con.execute(f"CREATE TABLE IF NOT EXISTS sync.{name} ({ddl})")
+                key = append_only.get(name)
+                if key:
+                    ((last,),) = con.execute(
+                        f"SELECT coalesce(max({key}), 0) FROM sync.{name}"
+                    ).fetchall()
+                    rows = rows_after(table, (key, last))
+                else:
+                    con.execute(f"DELETE FROM sync.{name}").fetchall()
+                    rows = rows_after(table, None)
+                if rows:
+                    frame = pd.DataFrame(rows, columns=[c.name for c in table.columns])
+                    con.register("_frame", frame)
+                    con.execute(f"INSERT INTO sync.{name} BY NAME SELECT * FROM _frame").fetchall()
+                    con.unregister("_frame")
+                ((counts[name],),) = con.execute(f"SELECT count(*) FROM sync.{name}").fetchall()
+            con.execute("COMMIT")
+        return counts
+
+    # -- the checks' reads ---------------------------------------------------------------------
+    def count_in_window(self, entity: Entity, window: Window) -> int | None:
+        """Current rows stamped in ``window``; None when the entity was never loaded."""
+        cursor = q(entity.cursor)
+        with self.connect() as con:
+            if not self._exists(con, entity.current_table):
+                return None
+            ((n,),) = con.execute(
+                f"SELECT count(*) FROM {table_ref(entity.current_table)} "
+                f"WHERE {cursor} >= ? AND {cursor} < ?",
+                [_naive_utc(window.start), _naive_utc(window.end)],
+            ).fetchall()
+        return int(n)
+
+    def duplicate_keys(self, entity: Entity, limit: int) -> list[tuple[Any, int]]:
+        """Keys held more than once in the current table, most copies first."""
+        key = q(entity.key)
+        with self.connect() as con:
+            if not self._exists(con, entity.current_table):
+                return []
+            return con.execute(
+                f"SELECT {key}, count(*) AS n FROM {table_ref(entity.current_table)} "
+                f"GROUP BY {key} HAVING count(*) > 1 ORDER BY n DESC LIMIT {int(limit)}"
+            ).fetchall()
+
+    def orders_without_sales_order(
+        self, statuses: Sequence[str], prefix: str, activated_before: dt.datetime
+    ) -> list[tuple]:
+        """Orders in one of ``statuses``, activated before ``activated_before``, that no NetSuite
+        sales order carries (by external id ``prefix + Id`` or by the written-back id)."""
+        with self.connect() as con:
+            if not (
+                self._exists(con, "salesforce.orders_current")
+                and self._exists(con, "netsuite.sales_orders_current")
+            ):
+                return []
+            marks = ", ".join("?" for _ in statuses)
+            return con.execute(
+                f"""SELECT o."Id", o."OrderNumber", o."ActivatedDate"
+                FROM salesforce.orders_current o
+                WHERE o."Status" IN ({marks})
+                  AND coalesce(o."ActivatedDate", o."LastModifiedDate") < ?
+                  AND NOT EXISTS (
+                    SELECT 1 FROM netsuite.sales_orders_current s
+                    WHERE s.externalid = ? || o."Id" OR CAST(s.id AS VARCHAR) = o."NetSuite_Sales_Order_ID__c")
+                ORDER BY o."ActivatedDate" LIMIT 1000""",
+                [*statuses, _naive_utc(activated_before), prefix],
+            ).fetchall()
+
+    def invoice_total_mismatches(self, tolerance: float) -> list[tuple]:
+        """Sales orders billed for more than their total, or fully billed ('G') for a different
+        total; and Salesforce invoice mirrors whose amount differs from the NetSuite invoice:
+        ``(record, expected, found)``."""
+        with self.connect() as con:
+            if not (
+                self._exists(con, "netsuite.invoices_current")
+                and self._exists(con, "netsuite.sales_orders_current")
+            ):
+                return []
+            rows = con.execute(
+                f"""WITH billed AS (
+                      SELECT createdfrom AS so_id, sum(foreigntotal) AS invoiced, count(*) AS invoices
+                      FROM netsuite.invoices_current WHERE createdfrom IS NOT NULL GROUP BY createdfrom)
+                    SELECT 'sales order ' || s.tranid, s.foreigntotal, b.invoiced
+                    FROM netsuite.sales_orders_current s JOIN billed b ON b.so_id = s.id
+                    WHERE b.invoiced > s.foreigntotal + {float(tolerance)}
+                       OR (s.status = 'G' AND abs(b.invoiced - s.foreigntotal) > {float(tolerance)})
+                    ORDER BY 1 LIMIT 1000"""
+            ).fetchall()
+            if self._exists(con, "salesforce.invoices_current"):
+                rows += con.execute(
+                    f"""SELECT 'Salesforce invoice ' || f."Name", n.foreigntotal, f."Amount__c"
+                    FROM salesforce.invoices_current f
+                    JOIN netsuite.invoices_current n ON CAST(n.id AS VARCHAR) = f."NetSuite_Invoice_ID__c"
+                    WHERE abs(coalesce(f."Amount__c", 0) - n.foreigntotal) > {float(tolerance)}
+                    ORDER BY 1 LIMIT 1000"""
+                ).fetchall()
+        return rows
 
 
-@dataclass(frozen=True)
-class WarehouseTable:
-    """A lazy handle on a warehouse table: downstream assets query it, bounded in memory."""
-
-    warehouse_path: str
-    table: str
-    current_table: str
-    partition_window: tuple[dt.datetime, dt.datetime] | None = None
-
-    @property
-    def warehouse(self) -> Warehouse:
-        return Warehouse(self.warehouse_path)
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Commits extraction assets' staged loads to DuckDB and hands downstream assets a handle.
-
-    ``handle_output`` takes a :class:`StagedLoad` (files on disk, never the rows in memory) and
-    swaps it in within one transaction; a failure leaves the warehouse as it was.
-    """
-
-    path: str = Field(description="DuckDB warehouse file (O2C_WAREHOUSE)")
-
-    def handle_output(self, context: dg.OutputContext, obj: StagedLoad | None) -> None:
-        if obj is None:
-            return
-        warehouse = Warehouse(self.path)
-        extraction = obj.extraction
-        started = time.monotonic()
-        try:
-            if extraction.probed_unchanged:  # nothing new: no write, the watermark stays
-                result = CommitResult(0, 0, 0, 0, None, *warehouse.row_counts(extraction.entity))
-                extra = {}
-            else:
-                result = warehouse.commit(extraction)
-                extra = dict(obj.after_commit(result)) if obj.after_commit else {}
-        finally:
-            shutil.rmtree(obj.staging_dir, ignore_errors=True)
-            with contextlib.suppress(OSError):  # the run's staging folder, once its last load is in
-                obj.staging_dir.parent.rmdir()
-        context.add_output_metadata(
-            {
-                **obj.metadata,
-                "rows": extraction.rows,
-                "versions": result.new_versions,
-                "written": result.written,
-                "deletes": result.deletes,
-                "api_calls": extraction.api_calls,
-                "pages": extraction.pages,
-                "window": str(extraction.window),
-                "seconds": round(extraction.seconds + time.monotonic() - started, 3),
-                "fetch_seconds": round(extraction.seconds, 3),
-                "path": extraction.path,
-                "mode": extraction.mode,
-                "table_rows": result.table_rows,
-                "current_rows": result.current_rows,
-                "dagster/row_count": result.table_rows,
-                "dagster/table_name": extraction.entity.table,
-                **extra,
-            }
-        )
-
-    def load_input(self, context: dg.InputContext) -> WarehouseTable:
-        key = context.asset_key.path
-        table = ".".join(key[-2:])
-        window = None
-        if context.has_asset_partitions:
-            tw = context.asset_partitions_time_window
-            window = (tw.start, tw.end)
-        return WarehouseTable(self.path, table, f"{table}_current", window)
+def _duckdb_type(column: sa.Column) -> str:
+    """The DuckDB type mirroring a checkpoint-store column."""
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return "BOOLEAN"
+    if isinstance(kind, sa.Integer):
+        return "BIGINT"
+    if isinstance(kind, sa.Float):
+        return "DOUBLE"
+    if isinstance(kind, sa.DateTime | UtcDateTime):
+        return "TIMESTAMPTZ"
+    return "VARCHAR"

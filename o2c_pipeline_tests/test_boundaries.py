@@ -40,3 +40,17 @@ def test_sandbox_libraries_are_an_extra_not_a_runtime_dependency() -> None:
     assert not [lib for lib in SANDBOX_ONLY if lib in runtime]
     sandbox_extra = " ".join(project["optional-dependencies"]["sandbox"])
     assert all(lib in sandbox_extra for lib in ("sqlglot", "werkzeug", "trustme"))
+
+
+def test_the_sandbox_answers_with_the_pipelines_netsuite_status_letters() -> None:
+    """One table of NetSuite's status letters: the sandbox may import the pipeline's pure data
+    (never the other way round), so the two cannot disagree."""
+    from o2c_pipeline.netsuite.statuses import TRANSACTION_STATUSES, status_text
+    from o2c_sandbox.schema import NS_STATUSES
+
+    assert NS_STATUSES is TRANSACTION_STATUSES
+    statuses = PIPELINE / "netsuite" / "statuses.py"
+    assert imported_modules(statuses) == set()  # pure data: importing it loads nothing else
+    assert status_text("SalesOrd", "C") == "Cancelled"
+    assert status_text("CustPymt", "B") == "Not Deposited"
+    assert status_text("CustRfnd", "V") == "Voided"

@@ -9,8 +9,12 @@ import pyarrow as pa
 
 from o2c_pipeline.assets.extract import ExtractConfig, plan_window
 from o2c_pipeline.entities import ENTITIES, entity
-from o2c_pipeline.extract import FetchTuning, NetSuiteSource, SalesforceSource, Window, extract
-from o2c_pipeline.extract.sources import suiteql_records_query
+from o2c_pipeline.extract.plan import FetchTuning
+from o2c_pipeline.extract.runner import extract
+from o2c_pipeline.extract.windows import Window
+from o2c_pipeline.netsuite.queries import records_query as suiteql_records_query
+from o2c_pipeline.netsuite.source import NetSuiteSource
+from o2c_pipeline.salesforce.source import SalesforceSource
 
 UTC = dt.UTC
 DAY = Window(dt.datetime(2024, 3, 1, tzinfo=UTC), dt.datetime(2024, 3, 2, tzinfo=UTC))

@@ -6,8 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 from o2c_pipeline.entities import entity
-from o2c_pipeline.extract import FetchTuning, SalesforceSource, Window, extract
-from o2c_pipeline.extract.sources import probe_table, suiteql_probe_query
+from o2c_pipeline.extract.plan import FetchTuning, probe_table
+from o2c_pipeline.extract.runner import extract
+from o2c_pipeline.extract.windows import Window
+from o2c_pipeline.netsuite.queries import probe_query as suiteql_probe_query
+from o2c_pipeline.salesforce.source import SalesforceSource
 from o2c_pipeline.warehouse import Warehouse
 from o2c_pipeline_tests.test_warehouse import acct, stage
 

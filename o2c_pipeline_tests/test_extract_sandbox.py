@@ -23,10 +23,13 @@ from o2c_pipeline.assets import EXTRACT_ASSETS
 from o2c_pipeline.cli.run import earliest_partition, execute, extract_run_config
 from o2c_pipeline.definitions import build_resources
 from o2c_pipeline.entities import ENTITIES, NETSUITE_ENTITIES, SALESFORCE_ENTITIES, Entity, entity
-from o2c_pipeline.extract.sources import _cursor_expr, _key_expr
-from o2c_pipeline.extract.windows import parse_stamp, soql_literal, suiteql_literal
+from o2c_pipeline.extract.windows import parse_stamp
 from o2c_pipeline.jobs import EXTRACT_TAG
+from o2c_pipeline.netsuite.queries import cursor_expr as _cursor_expr
+from o2c_pipeline.netsuite.queries import key_expr as _key_expr
+from o2c_pipeline.netsuite.queries import literal as suiteql_literal
 from o2c_pipeline.partitions import open_partition_key
+from o2c_pipeline.salesforce.queries import literal as soql_literal
 from o2c_pipeline.warehouse import Warehouse
 from o2c_sandbox.core import Knobs
 from o2c_sandbox.runner import Sandbox

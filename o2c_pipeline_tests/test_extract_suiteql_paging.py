@@ -6,8 +6,8 @@ import math
 import threading
 from typing import Any
 
-from o2c_pipeline.extract.suiteql_paging import ChunkedSuiteQLReader
-from o2c_pipeline.resources import NetSuiteResource
+from o2c_pipeline.netsuite.paging import ChunkedSuiteQLReader
+from o2c_pipeline.netsuite.resource import NetSuiteResource
 from o2c_pipeline_tests.resources.conftest import netsuite_for
 
 PAGE = 20

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from o2c_pipeline.netsuite.statuses import TRANSACTION_STATUSES
+
 # ---------------------------------------------------------------------------------------------
 # Salesforce
 # ---------------------------------------------------------------------------------------------
@@ -502,23 +504,9 @@ NS_TRANSACTION_TYPES = {
     "customerRefund": "CustRfnd",
 }
 
-#: NetSuite status letters per transaction type (``transaction.status``) and their display text.
-NS_STATUSES = {
-    "SalesOrd": {
-        "A": "Pending Approval",
-        "B": "Pending Fulfillment",
-        "D": "Partially Fulfilled",
-        "E": "Pending Billing/Partially Fulfilled",
-        "F": "Pending Billing",
-        "G": "Billed",
-        "H": "Closed",
-    },
-    "ItemShip": {"A": "Picked", "B": "Packed", "C": "Shipped"},
-    "CustInvc": {"A": "Open", "B": "Paid In Full"},
-    "CustPymt": {"B": "Not Deposited", "C": "Deposited"},
-    "CustCred": {"A": "Open", "B": "Fully Applied"},
-    "CustRfnd": {"A": "Voided"},
-}
+#: NetSuite status letters per transaction type (``transaction.status``) and their display text:
+#: the pipeline's table (pure data), so the sandbox answers with the letters the sync reads.
+NS_STATUSES = TRANSACTION_STATUSES
 
 #: NetSuite item types as SuiteQL shows them (``item.itemtype``, plus ``item.subtype`` for items
 #: that can be sold, bought or both) and the record API type serving each.

@@ -1119,7 +1119,7 @@ def _steps(scale: Scale) -> list[tuple[str, str]]:
                      WHEN 'CustInvc' THEN CASE WHEN o.stage = 6 THEN 'B' ELSE 'A' END
                      WHEN 'CustPymt' THEN CASE WHEN u('pay:dep', o.o) < 0.7 THEN 'C' ELSE 'B' END
                      WHEN 'CustCred' THEN CASE WHEN u('cred:refund', o.o) < 0.5 THEN 'B' ELSE 'A' END
-                     ELSE CASE WHEN u('rfnd:void', o.o) < 0.1 THEN 'A' END END AS status,
+                     ELSE CASE WHEN u('rfnd:void', o.o) < 0.1 THEN 'V' END END AS status,
                    c.cid AS entity, t.cur_id AS currency, t.xrate AS exchangerate, t.amount AS foreigntotal,
                    CASE t.type WHEN 'CustInvc' THEN o.paid END AS foreignamountpaid,
                    CASE t.type WHEN 'CustInvc' THEN round(o.total - o.paid, 2) END AS foreignamountunpaid,

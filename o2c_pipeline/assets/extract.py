@@ -23,27 +23,17 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from o2c_pipeline import keys
+from o2c_pipeline.assets.warehouse_io import StagedLoad
 from o2c_pipeline.entities import ENTITIES, Entity
-from o2c_pipeline.extract import (
-    FetchTuning,
-    NetSuiteSource,
-    SalesforceSource,
-    Source,
-    Window,
-    extract,
-)
+from o2c_pipeline.extract.plan import FetchTuning, Source
+from o2c_pipeline.extract.runner import extract
+from o2c_pipeline.extract.windows import Window
 from o2c_pipeline.jobs import EXTRACT_TAG, O2C_SYNC_TAG
 from o2c_pipeline.partitions import DAILY, is_open
-from o2c_pipeline.pools import NETSUITE_API, SALESFORCE_API
-from o2c_pipeline.warehouse import BOOKKEEPING, CommitResult, StagedLoad, Warehouse
-
-WAREHOUSE_IO_MANAGER_KEY = "warehouse_io_manager"
-CHECKPOINTS_KEY = "checkpoints"
-POOLS = {"salesforce": SALESFORCE_API.name, "netsuite": NETSUITE_API.name}
-SOURCES: dict[str, type[SalesforceSource] | type[NetSuiteSource]] = {
-    "salesforce": SalesforceSource,
-    "netsuite": NetSuiteSource,
-}
+from o2c_pipeline.resources.checkpoints import CheckpointStore
+from o2c_pipeline.systems import SYSTEMS, source_of
+from o2c_pipeline.warehouse import BOOKKEEPING, CommitResult, Warehouse
 
 
 class ExtractConfig(dg.Config):
@@ -111,7 +101,8 @@ def run_extraction(
     config: ExtractConfig,
     entity: Entity,
     source: Source,
-    checkpoints: Any,
+    checkpoints: CheckpointStore,
+    warehouse: Warehouse,
 ) -> StagedLoad:
     """Fetch one entity's partition (range) into staging files; commit happens in the IO manager."""
     now = dt.datetime.now(dt.UTC)
@@ -121,7 +112,6 @@ def run_extraction(
     window, incremental = plan_window(
         partition_window, mark.modstamp if mark else None, config, now
     )
-    warehouse = Warehouse(getattr(context.resources, WAREHOUSE_IO_MANAGER_KEY).path)
     staging_dir = warehouse.staging_dir(f"{context.run.run_id}/{entity.table}")
     tuning = FetchTuning(
         rows_per_window=config.rows_per_window,
@@ -176,18 +166,21 @@ def run_extraction(
 
 
 def build_extract_asset(entity: Entity) -> dg.AssetsDefinition:
-    """One partitioned extraction asset from a declaration."""
+    """One partitioned extraction asset from a declaration. The system's resource varies with the
+    entity, so the resources are named in ``required_resource_keys`` rather than typed
+    parameters (Dagster allows one way or the other per asset)."""
+    system = SYSTEMS[entity.system]
 
     @dg.asset(
-        key=dg.AssetKey([entity.system, entity.name]),
+        key=keys.table_key(entity.table),
         description=entity.description,
         group_name=entity.system,
         kinds={entity.system, "duckdb"},
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        io_manager_key=WAREHOUSE_IO_MANAGER_KEY,
-        required_resource_keys={entity.system, CHECKPOINTS_KEY, WAREHOUSE_IO_MANAGER_KEY},
-        pool=POOLS[entity.system],
+        io_manager_key=keys.WAREHOUSE_IO_MANAGER,
+        required_resource_keys={system.resource_key, keys.CHECKPOINTS, keys.WAREHOUSE},
+        pool=system.pool.name,
         tags={**O2C_SYNC_TAG, **EXTRACT_TAG, **entity.tags},
         metadata={
             "dagster/column_schema": column_schema(entity),
@@ -200,9 +193,14 @@ def build_extract_asset(entity: Entity) -> dg.AssetsDefinition:
         },
     )
     def _extract(context: dg.AssetExecutionContext, config: ExtractConfig) -> StagedLoad:
-        source = SOURCES[entity.system](getattr(context.resources, entity.system))
+        resources = context.resources
         return run_extraction(
-            context, config, entity, source, getattr(context.resources, CHECKPOINTS_KEY)
+            context,
+            config,
+            entity,
+            source_of(resources, entity.system),
+            getattr(resources, keys.CHECKPOINTS),
+            getattr(resources, keys.WAREHOUSE).warehouse(),
         )
 
     return _extract

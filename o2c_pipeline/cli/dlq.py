@@ -9,19 +9,21 @@ from contextlib import contextmanager
 import click
 import dagster as dg
 
-from o2c_pipeline import settings
-from o2c_pipeline.sync.engine import SyncContext
+from o2c_pipeline import keys
+from o2c_pipeline.resources.factory import build_resources
+from o2c_pipeline.sync.context import SyncContext, sync_context
 from o2c_pipeline.sync.flows import FLOWS_BY_NAME, replay
 
 
 @contextmanager
 def _sync_context() -> Iterator[SyncContext]:
     """Resources from the environment, resolved outside a run (as a run would resolve them)."""
-    from o2c_pipeline.sync.assets import sync_context
-
-    resources = settings.build_resources()
-    with dg.build_resources(resources) as live:
-        yield sync_context(live.salesforce, live.netsuite, live.checkpoints)
+    with dg.build_resources(build_resources()) as live:
+        yield sync_context(
+            getattr(live, keys.SALESFORCE),
+            getattr(live, keys.NETSUITE),
+            getattr(live, keys.CHECKPOINTS),
+        )
 
 
 @click.group()

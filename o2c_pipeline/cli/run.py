@@ -8,7 +8,6 @@ is one run. A progress bar follows the steps; a per-table summary closes the run
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import time
 import uuid
@@ -21,23 +20,22 @@ import dagster as dg
 from dagster import DagsterEventType
 from tqdm import tqdm
 
-from o2c_pipeline import settings
+from o2c_pipeline import keys, settings
+from o2c_pipeline.cli.tables import text_table
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.partitions import HISTORY_START, open_partition_key
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 SUMMARY_FIELDS = ("rows", "versions", "deletes", "written", "failed", "api_calls", "seconds")
 
 
 def earliest_partition(resources: dict[str, Any]) -> dt.date:
     """The first day any entity has a record in (one cheap query per entity and delete source)."""
-    from o2c_pipeline.assets.extract import SOURCES
+    from o2c_pipeline.systems import source_of
 
     with dg.build_resources(resources) as live:
 
         def first(entity):  # noqa: ANN001, ANN202
-            return SOURCES[entity.system](getattr(live, entity.system)).earliest(entity)
+            return source_of(live, entity.system).earliest(entity)
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             stamps = [s for s in pool.map(first, ENTITIES) if s is not None]
@@ -46,7 +44,7 @@ def earliest_partition(resources: dict[str, Any]) -> dt.date:
 
 
 def partition_tags(start: str, end: str) -> dict[str, str]:
-    return {RANGE_START_TAG: start, RANGE_END_TAG: end}
+    return {keys.RANGE_START_TAG: start, keys.RANGE_END_TAG: end}
 
 
 def execute(
@@ -134,17 +132,9 @@ def format_summary(rows: list[dict[str, Any]]) -> str:
         for f in SUMMARY_FIELDS
     ]
     table = [list(header), *cells, totals]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in table
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(
+        text_table(table, right=range(1, len(header)), rules_before={1, len(table) - 1})
+    )
 
 
 def extract_run_config(job: dg.JobDefinition, **config: Any) -> dict[str, Any]:
@@ -159,7 +149,7 @@ def extract_run_config(job: dg.JobDefinition, **config: Any) -> dict[str, Any]:
 def instance_for_run() -> dg.DagsterInstance:
     return (
         dg.DagsterInstance.get()
-        if os.environ.get("DAGSTER_HOME")
+        if settings.value("DAGSTER_HOME")
         else dg.DagsterInstance.ephemeral()
     )
 

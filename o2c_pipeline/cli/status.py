@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import click
 import sqlalchemy as sa
 
-from o2c_pipeline import settings
+from o2c_pipeline import keys, settings
+from o2c_pipeline.cli.tables import text_table
 from o2c_pipeline.entities import ENTITIES
-from o2c_pipeline.resources import CheckpointStore
+from o2c_pipeline.resources.checkpoints import CheckpointStore
 
 
 def _age(when: dt.datetime | None, now: dt.datetime) -> str:
@@ -31,14 +31,7 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         [str(v) for v in header],
         *[["-" if v is None else str(v) for v in row] for row in rows],
     ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = [
-        title,
-        *(
-            "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            for row in cells
-        ),
-    ]
+    lines = [title, *("  " + line.rstrip() for line in text_table(cells))]
     if not rows:
         lines.append("  (none)")
     return "\n".join(lines)
@@ -60,31 +53,18 @@ def watermark_rows(store: CheckpointStore, now: dt.datetime) -> list[dict[str, A
 
 
 def dlq_rows(store: CheckpointStore, now: dt.datetime) -> list[dict[str, Any]]:
-    from o2c_pipeline.sync.store import dlq_table
+    from o2c_pipeline.sync.store import SyncStore
 
-    due = sa.func.sum(sa.case((dlq_table.c.next_retry_at <= now, 1), else_=0))
-    query = (
-        sa.select(
-            dlq_table.c.flow,
-            dlq_table.c.error_class,
-            sa.func.count(),
-            due,
-            sa.func.min(dlq_table.c.first_seen),
-        )
-        .group_by(dlq_table.c.flow, dlq_table.c.error_class)
-        .order_by(dlq_table.c.flow, dlq_table.c.error_class)
-    )
-    with store.engine().connect() as conn:
-        return [
-            {
-                "flow": flow,
-                "error_class": cls,
-                "entries": n,
-                "due_now": int(d or 0),
-                "oldest": _age(oldest, now),
-            }
-            for flow, cls, n, d, oldest in conn.execute(query)
-        ]
+    return [
+        {
+            "flow": g.flow,
+            "error_class": g.error_class,
+            "entries": g.entries,
+            "due_now": g.due_now,
+            "oldest": _age(g.oldest, now),
+        }
+        for g in SyncStore(store.engine()).overview(now, now)
+    ]
 
 
 def failure_rows(store: CheckpointStore, limit: int) -> list[dict[str, Any]]:
@@ -110,7 +90,7 @@ def failure_rows(store: CheckpointStore, limit: int) -> list[dict[str, Any]]:
 
 def run_rows(limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """Last runs and pool limits from the Dagster instance, or None without DAGSTER_HOME."""
-    if not os.environ.get("DAGSTER_HOME"):
+    if not settings.value("DAGSTER_HOME"):
         return None
     import dagster as dg
 
@@ -121,11 +101,11 @@ def run_rows(limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | 
                 "run_id": r.dagster_run.run_id[:8],
                 "job": r.dagster_run.job_name,
                 "status": r.dagster_run.status.value,
-                "partition": r.dagster_run.tags.get("dagster/partition")
-                or r.dagster_run.tags.get("dagster/asset_partition_range_start"),
-                "trigger": r.dagster_run.tags.get("dagster/sensor_name")
-                or r.dagster_run.tags.get("dagster/schedule_name")
-                or ("backfill" if "dagster/backfill" in r.dagster_run.tags else "manual"),
+                "partition": r.dagster_run.tags.get(keys.PARTITION_TAG)
+                or r.dagster_run.tags.get(keys.RANGE_START_TAG),
+                "trigger": r.dagster_run.tags.get(keys.SENSOR_TAG)
+                or r.dagster_run.tags.get(keys.SCHEDULE_TAG)
+                or ("backfill" if keys.BACKFILL_TAG in r.dagster_run.tags else "manual"),
                 "created": r.create_timestamp.isoformat(timespec="seconds"),
             }
             for r in records

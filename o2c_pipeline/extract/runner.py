@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from o2c_pipeline.entities import Entity
-from o2c_pipeline.extract.sources import FetchPlan, FetchTask, FetchTuning, Source
+from o2c_pipeline.extract.plan import FetchPlan, FetchTask, FetchTuning, Source
 from o2c_pipeline.extract.staging import Stager
 from o2c_pipeline.extract.windows import Window
 

@@ -56,17 +56,6 @@ def floor_second(value: dt.datetime) -> dt.datetime:
     return value.replace(microsecond=0)
 
 
-def soql_literal(value: dt.datetime) -> str:
-    """SOQL datetime literal: unquoted ISO-8601 UTC, second precision."""
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def suiteql_literal(value: dt.datetime) -> str:
-    """SuiteQL datetime literal that does not depend on the account's date-format preference."""
-    stamp = as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
-    return f"TO_TIMESTAMP('{stamp}', 'YYYY-MM-DD HH24:MI:SS')"
-
-
 def pages_to_windows(total_rows: int, rows_per_window: int, max_windows: int) -> int:
     """How many windows to fetch concurrently: enough that each holds ~``rows_per_window`` rows."""
     return max(1, min(max_windows, math.ceil(total_rows / max(1, rows_per_window))))

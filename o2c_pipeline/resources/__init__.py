@@ -1,27 +1,4 @@
-"""Dagster resources the pipeline talks to the outside world through (see
-docs/resources_contract.md): Salesforce, NetSuite and the checkpoint store."""
-
-from o2c_pipeline.resources.checkpoints import (
-    CheckpointStore,
-    Watermark,
-    checkpoint_metadata,
-)
-from o2c_pipeline.resources.netsuite import NetSuiteApiError, NetSuiteResource
-from o2c_pipeline.resources.salesforce import (
-    SalesforceApiError,
-    SalesforceAuthError,
-    SalesforceResource,
-)
-from o2c_pipeline.resources.secrets import scrub
-
-__all__ = [
-    "CheckpointStore",
-    "NetSuiteApiError",
-    "NetSuiteResource",
-    "SalesforceApiError",
-    "SalesforceAuthError",
-    "SalesforceResource",
-    "Watermark",
-    "checkpoint_metadata",
-    "scrub",
-]
+"""What the per-system resources share (HTTP sessions, retries, secret scrubbing, the error
+shape), the checkpoint store, and the factory that builds every resource from the settings. The
+API resources themselves live with their systems: :mod:`o2c_pipeline.salesforce.resource`,
+:mod:`o2c_pipeline.netsuite.resource` (contract: docs/resources_contract.md)."""

@@ -20,6 +20,7 @@ from pydantic import Field
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 
+from o2c_pipeline import settings
 from o2c_pipeline.resources.secrets import SecretFieldsReprMixin
 
 
@@ -141,11 +142,7 @@ class CheckpointStore(SecretFieldsReprMixin, dg.ConfigurableResource):
 
     @property
     def resolved_url(self) -> str:
-        if self.url:
-            return self.url
-        from o2c_pipeline.settings import default_checkpoint_url  # settings owns the env names
-
-        return default_checkpoint_url()
+        return self.url or settings.default_checkpoint_url()
 
     def __repr_args__(self):  # type: ignore[no-untyped-def]
         for name, value in super().__repr_args__():

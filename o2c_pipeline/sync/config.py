@@ -3,14 +3,15 @@
 Everything an administrator may want to change without touching flow code lives here, with
 sensible defaults. ``SyncSettings.from_env()`` reads ``O2C_NETSUITE_TIMEZONE`` and an optional
 YAML file named by ``O2C_SYNC_CONFIG`` whose keys override the fields of ``SyncSettings`` (e.g. a
-different ``order_status`` table or ``subsidiary_id``).
+different ``order_status`` table or ``subsidiary_id``). The status letters themselves are
+NetSuite's: :mod:`o2c_pipeline.netsuite.statuses`.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,9 @@ from typing import Literal
 import dagster as dg
 import yaml
 from pydantic import Field
+
+from o2c_pipeline import settings as env
+from o2c_pipeline.netsuite.statuses import status_text
 
 System = Literal["salesforce", "netsuite"]
 
@@ -220,37 +224,6 @@ def netsuite_country(value: str) -> str | None:
     return country.netsuite if country else None
 
 
-# ---------------------------------------------------------------------------------------------
-# NetSuite transaction statuses: SuiteQL shows letters, people read the text. Tables below are
-# keyed by the text; ``status_text`` accepts either.
-# ---------------------------------------------------------------------------------------------
-
-NETSUITE_STATUS_TEXT: dict[str, dict[str, str]] = {
-    "SalesOrd": {
-        "A": "Pending Approval",
-        "B": "Pending Fulfillment",
-        "C": "Cancelled",
-        "D": "Partially Fulfilled",
-        "E": "Pending Billing/Partially Fulfilled",
-        "F": "Pending Billing",
-        "G": "Billed",
-        "H": "Closed",
-    },
-    "ItemShip": {"A": "Picked", "B": "Packed", "C": "Shipped"},
-    "CustInvc": {"A": "Open", "B": "Paid In Full"},
-    "CustCred": {"A": "Open", "B": "Fully Applied"},
-    "CustRfnd": {"A": "Voided"},
-}
-
-
-def status_text(transaction_type: str, status: str | None) -> str | None:
-    """Display text for a status letter (or the text itself when already readable)."""
-    if status is None:
-        return None
-    table = NETSUITE_STATUS_TEXT.get(transaction_type, {})
-    return table.get(status, status)
-
-
 @dataclass(frozen=True)
 class OrderStatusRule:
     fulfillment_status: str
@@ -282,7 +255,7 @@ class SyncSettings(dg.ConfigurableResource):
     """Tunables and mapping tables of the O2C sync; defaults suit a standard NetSuite account."""
 
     netsuite_timezone: str = Field(
-        default="America/Los_Angeles",
+        default=env.default("O2C_NETSUITE_TIMEZONE"),
         description="IANA time zone of the NetSuite account (Setup > Company > Time Zone); tranDate is a date there.",
     )
     subsidiary_id: str = Field(default="1", description="NetSuite subsidiary for new customers.")
@@ -323,13 +296,13 @@ class SyncSettings(dg.ConfigurableResource):
     )
 
     @classmethod
-    def from_env(cls) -> SyncSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SyncSettings:
         """Defaults, overridden by ``O2C_SYNC_CONFIG`` (YAML) and ``O2C_NETSUITE_TIMEZONE``."""
         overrides: dict = {}
-        path = os.environ.get("O2C_SYNC_CONFIG")
+        path = env.value("O2C_SYNC_CONFIG", environ)
         if path:
             overrides.update(yaml.safe_load(Path(path).read_text()) or {})
-        if tz := os.environ.get("O2C_NETSUITE_TIMEZONE"):
+        if tz := env.value("O2C_NETSUITE_TIMEZONE", environ):
             overrides["netsuite_timezone"] = tz
         return cls(**overrides)
 

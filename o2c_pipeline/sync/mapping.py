@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from o2c_pipeline.sync.config import SyncSettings, assert_owned, netsuite_country, status_text
+from o2c_pipeline.netsuite.statuses import status_text
+from o2c_pipeline.sync.config import SyncSettings, assert_owned, netsuite_country
 
 
 class DataError(Exception):
@@ -158,6 +159,11 @@ def customer_row_view(row: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
+def same_customer(body: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+    """Does the ``netsuite.customers_current`` row already hold the customer body?"""
+    return same_where_known(customer_view(body), customer_row_view(row))
+
+
 def same_where_known(wanted: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
     """Equal on every field the target row carries; fields the warehouse does not land (e.g.
     ``billaddr2``) cannot be compared and do not force a write by themselves."""
@@ -211,6 +217,17 @@ def product_fields(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def list_price(item: Mapping[str, Any]) -> float | None:
     return _number(item.get("baseprice"))
+
+
+def standard_price_fields(item: Mapping[str, Any], product_id: str) -> dict[str, Any]:
+    """The product's standard-price-book entry: the item's base price and active flag."""
+    fields = {
+        "Product2Id": product_id,
+        "UnitPrice": list_price(item) or 0.0,
+        "IsActive": not is_true(item.get("isinactive")),
+    }
+    assert_owned("salesforce.PricebookEntry", "netsuite", fields)
+    return fields
 
 
 # ---------------------------------------------------------------------------------------------

@@ -123,19 +123,37 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
-class DlqEntry:
-    flow: str
+class DeadLetter:
+    """A record that cannot flow: who it is, why, and what it would have sent (or its source row)."""
+
     source_id: str
     record_ids: dict[str, str]
     correlation_id: str
-    error_class: str
+    error_class: str  # data | transient
     error_code: str
     reason: str
     payload: Any
+
+
+@dataclass(frozen=True)
+class DlqEntry(DeadLetter):
+    """An open DLQ entry: the dead letter of ``flow``, with its retry bookkeeping."""
+
+    flow: str
     attempts: int
     first_seen: dt.datetime
     last_seen: dt.datetime
     next_retry_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DlqGroup:
+    flow: str
+    error_class: str
+    entries: int
+    due_now: int
+    oldest: dt.datetime
+    stale: int
 
 
 @dataclass(frozen=True)
@@ -226,19 +244,28 @@ class SyncStore:
 
     # -- DLQ -----------------------------------------------------------------------------------
 
-    def _resolve(self, conn: sa.Connection, flow: str, source_ids: Sequence[str]) -> None:
+    def _resolve(
+        self,
+        conn: sa.Connection,
+        flow: str,
+        source_ids: Sequence[str],
+        with_follow_ups: bool = False,
+    ) -> None:
         for start in range(0, len(source_ids), 500):
             conn.execute(
                 dlq_table.delete().where(
-                    dlq_table.c.flow == flow,
+                    _flow_is(flow, with_follow_ups),
                     dlq_table.c.source_id.in_(source_ids[start : start + 500]),
                 )
             )
 
-    def resolve(self, flow: str, source_ids: Sequence[str]) -> None:
-        """Drop DLQ entries of records that now flow (or no longer need to)."""
+    def resolve(
+        self, flow: str, source_ids: Sequence[str], *, with_follow_ups: bool = False
+    ) -> None:
+        """Drop DLQ entries of records that now flow (or no longer need to); with
+        ``with_follow_ups`` also those of the flow's follow-ups (``<flow>.writeback``...)."""
         with self.engine.begin() as conn:
-            self._resolve(conn, flow, list(source_ids))
+            self._resolve(conn, flow, list(source_ids), with_follow_ups)
 
     def dead_letter(
         self,
@@ -288,12 +315,15 @@ class SyncStore:
         source_ids: Sequence[str] | None = None,
         due_before: dt.datetime | None = None,
         error_code: str | None = None,
+        with_follow_ups: bool = False,
     ) -> list[DlqEntry]:
+        """Open entries, oldest first per flow; ``with_follow_ups`` adds those of ``flow``'s
+        follow-ups (``<flow>.writeback``, ...)."""
         query = sa.select(dlq_table).order_by(
             dlq_table.c.flow, dlq_table.c.first_seen, dlq_table.c.source_id
         )
         if flow:
-            query = query.where(dlq_table.c.flow == flow)
+            query = query.where(_flow_is(flow, with_follow_ups))
         if source_ids is not None:
             query = query.where(dlq_table.c.source_id.in_(list(source_ids)))
         if due_before is not None:
@@ -302,6 +332,39 @@ class SyncStore:
             query = query.where(dlq_table.c.error_code == error_code)
         with self.engine.connect() as conn:
             return [_dlq_entry(r._asdict()) for r in conn.execute(query)]
+
+    def due(self, now: dt.datetime, limit: int) -> list[tuple[str, str, int]]:
+        """(flow, source id, attempts) of entries whose retry time has come, oldest first."""
+        query = (
+            sa.select(dlq_table.c.flow, dlq_table.c.source_id, dlq_table.c.attempts)
+            .where(dlq_table.c.next_retry_at <= now)
+            .order_by(dlq_table.c.next_retry_at, dlq_table.c.flow, dlq_table.c.source_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(r.flow, r.source_id, int(r.attempts)) for r in conn.execute(query)]
+
+    def overview(self, now: dt.datetime, stale_before: dt.datetime) -> list[DlqGroup]:
+        """Open entries per flow and error class: how many, how many are due, the oldest, and
+        how many were first seen before ``stale_before``."""
+        c = dlq_table.c
+        query = (
+            sa.select(
+                c.flow,
+                c.error_class,
+                sa.func.count(),
+                sa.func.sum(sa.case((c.next_retry_at <= now, 1), else_=0)),
+                sa.func.min(c.first_seen),
+                sa.func.sum(sa.case((c.first_seen < stale_before, 1), else_=0)),
+            )
+            .group_by(c.flow, c.error_class)
+            .order_by(c.flow, c.error_class)
+        )
+        with self.engine.connect() as conn:
+            return [
+                DlqGroup(flow, error_class, int(n), int(due or 0), _utc(oldest), int(stale or 0))
+                for flow, error_class, n, due, oldest, stale in conn.execute(query)
+            ]
 
     def make_due(self, flow: str, source_ids: Sequence[str], now: dt.datetime) -> int:
         """Mark DLQ entries for re-drive on the flow's next run (the replay job's first step)."""
@@ -363,6 +426,14 @@ class SyncStore:
             query = query.where(table.c[column] > value).order_by(table.c[column])
         with self.engine.connect() as conn:
             return [r._asdict() for r in conn.execute(query)]
+
+
+def _flow_is(flow: str, with_follow_ups: bool) -> sa.ColumnElement[bool]:
+    if not with_follow_ups:
+        return dlq_table.c.flow == flow
+    return sa.or_(
+        dlq_table.c.flow == flow, dlq_table.c.flow.startswith(f"{flow}.", autoescape=True)
+    )
 
 
 def _dlq_entry(row: Mapping[str, Any]) -> DlqEntry:

@@ -7,7 +7,7 @@ import datetime as dt
 import dagster as dg
 
 from o2c_pipeline.entities import ENTITIES
-from o2c_pipeline.schedules import RANGE_END_TAG, RANGE_START_TAG
+from o2c_pipeline.keys import RANGE_END_TAG, RANGE_START_TAG
 
 TICK = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
 

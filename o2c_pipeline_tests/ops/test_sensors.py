@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from dagster._core.test_utils import create_run_for_test
 
 from o2c_pipeline.entities import ENTITIES
+from o2c_pipeline.netsuite.queries import changes_query as netsuite_probe_query
 from o2c_pipeline.partitions import open_partition_key
 from o2c_pipeline.pools import POOLS
-from o2c_pipeline.sensors import netsuite_probe_query, run_failures_table
+from o2c_pipeline.sensors import run_failures_table
 
 FUTURE = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650)
 PAST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from dagster._core.test_utils import create_run_for_test
 
 from o2c_pipeline.cli import main
-from o2c_pipeline.resources import CheckpointStore
+from o2c_pipeline.resources.checkpoints import CheckpointStore
 from o2c_pipeline.sensors import failure_record, record_failure
 from o2c_pipeline.settings import default_checkpoint_url
 from o2c_pipeline.sync.store import SyncStore

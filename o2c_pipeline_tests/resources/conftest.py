@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from o2c_pipeline.resources import NetSuiteResource, SalesforceResource
+from o2c_pipeline.netsuite.resource import NetSuiteResource
+from o2c_pipeline.salesforce.resource import SalesforceResource
 
 FAST_RETRIES = {"max_retries": 8, "backoff_initial_s": 0.05, "backoff_max_s": 0.5}
 

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from o2c_pipeline.resources import NetSuiteApiError, NetSuiteResource
+from o2c_pipeline.netsuite.resource import NetSuiteApiError, NetSuiteResource
+from o2c_pipeline.resources.errors import ApiError
 from o2c_pipeline_tests.resources.conftest import netsuite_for, sandbox_admin
 
 
@@ -62,6 +63,8 @@ def test_create_upsert_get_update_delete(netsuite):
     with pytest.raises(NetSuiteApiError) as err:
         netsuite.get_record("customer", upserted)
     assert err.value.status == 404 and err.value.error_code == "NONEXISTENT_ID"
+    assert isinstance(err.value, ApiError) and not err.value.transient and err.value.reason
+    assert err.value.request and err.value.request.startswith("GET record/v1/customer/")
 
 
 def test_data_errors_raise_with_the_code_and_no_secrets(netsuite, caplog):

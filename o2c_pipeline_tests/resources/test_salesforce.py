@@ -9,7 +9,8 @@ import uuid
 import pyarrow as pa
 import pytest
 
-from o2c_pipeline.resources import SalesforceApiError, SalesforceAuthError
+from o2c_pipeline.resources.errors import ApiError
+from o2c_pipeline.salesforce.errors import SalesforceApiError, SalesforceAuthError
 from o2c_pipeline_tests.resources.conftest import salesforce_for
 
 
@@ -93,6 +94,7 @@ def test_data_errors_raise_with_the_code_and_no_secrets(salesforce, caplog):
         list(salesforce.query_pages("SELECT NoSuchField__c FROM Account"))
     assert err.value.status == 400 and err.value.error_code == "INVALID_FIELD"
     assert not err.value.transient
+    assert isinstance(err.value, ApiError) and "NoSuchField__c" in err.value.reason  # one shape
     token = salesforce.client().session_id
     for text in (str(err.value), repr(err.value), caplog.text, repr(salesforce)):
         assert token not in text and sandbox_secret(salesforce) not in text

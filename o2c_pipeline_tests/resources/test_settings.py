@@ -1,4 +1,4 @@
-"""settings.py: validation names the bad setting; build_resources gives working resources with
+"""settings and the resource factory: validation names the bad setting; build_resources gives working resources with
 secrets as EnvVar."""
 
 from __future__ import annotations
@@ -7,7 +7,10 @@ import dagster as dg
 import pytest
 
 from o2c_pipeline import settings
-from o2c_pipeline.resources import CheckpointStore, NetSuiteResource, SalesforceResource
+from o2c_pipeline.netsuite.resource import NetSuiteResource
+from o2c_pipeline.resources.checkpoints import CheckpointStore
+from o2c_pipeline.resources.factory import build_resources, secret_or_value
+from o2c_pipeline.salesforce.resource import SalesforceResource
 
 
 def test_missing_and_bad_settings_are_named(sandbox_env, tmp_path):
@@ -15,7 +18,7 @@ def test_missing_and_bad_settings_are_named(sandbox_env, tmp_path):
     env["O2C_CA_BUNDLE"] = str(tmp_path / "nope.pem")
     env["SALESFORCE_LOGIN_URL"] = "http://insecure.example"
     with pytest.raises(settings.SettingsError) as err:
-        settings.build_resources(env)
+        build_resources(env)
     text = str(err.value)
     assert "NETSUITE_ACCOUNT_ID is not set" in text
     assert f"O2C_CA_BUNDLE points to a missing file: {tmp_path / 'nope.pem'}" in text
@@ -38,7 +41,7 @@ def test_checkpoint_default_sits_beside_the_warehouse(tmp_path):
 
 
 def test_built_resources_work_and_use_envvar_for_secrets(pipeline_env):
-    resources = settings.build_resources()
+    resources = build_resources()
     sf, ns, cp = (resources[k] for k in ("salesforce", "netsuite", "checkpoints"))
     assert isinstance(sf, SalesforceResource) and isinstance(ns, NetSuiteResource)
     assert isinstance(cp, CheckpointStore) and cp.url == pipeline_env["O2C_CHECKPOINT_URL"]
@@ -55,4 +58,4 @@ def test_built_resources_work_and_use_envvar_for_secrets(pipeline_env):
     out = result.output_for_node("probe")
     assert out["accounts"] > 0 and out["customers"] == 3
     # secrets are configured as env-var references, resolved only when a run starts
-    assert isinstance(settings._secret_or_value("NETSUITE_TOKEN_SECRET", None), dg.EnvVar)
+    assert isinstance(secret_or_value("NETSUITE_TOKEN_SECRET", None), dg.EnvVar)

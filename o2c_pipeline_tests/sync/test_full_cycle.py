@@ -20,10 +20,10 @@ import dagster as dg
 import pytest
 import requests
 
-from o2c_pipeline import settings
 from o2c_pipeline.cli.run import execute
 from o2c_pipeline.definitions import build_definitions
 from o2c_pipeline.partitions import open_partition_key
+from o2c_pipeline.resources.factory import build_resources
 from o2c_sandbox.core import Knobs
 from o2c_sandbox.runner import Sandbox
 
@@ -107,7 +107,7 @@ def _private_world(tmp: Path, knobs: Knobs) -> Iterator[PrivateWorld]:
 def end_state(world: PrivateWorld) -> dict[str, Any]:
     """What the sync is responsible for, read back through the real clients, keyed by Salesforce
     ids (NetSuite internal ids depend on creation order, which parallel writers do not fix)."""
-    with dg.build_resources(settings.build_resources(world.env)) as live:
+    with dg.build_resources(build_resources(world.env)) as live:
         sf, ns = live.salesforce, live.netsuite
         orders = {
             r["Id"]: r

@@ -19,13 +19,13 @@ import dagster as dg
 import pytest
 import requests
 
-from o2c_pipeline import settings
 from o2c_pipeline.cli.run import execute
 from o2c_pipeline.definitions import build_definitions
 from o2c_pipeline.partitions import open_partition_key
+from o2c_pipeline.resources.factory import build_resources
 from o2c_pipeline.sync import flows
-from o2c_pipeline.sync.assets import mirror_to_warehouse, sync_context
-from o2c_pipeline.sync.engine import SyncContext
+from o2c_pipeline.sync.assets import mirror_to_warehouse
+from o2c_pipeline.sync.context import SyncContext, sync_context
 from o2c_pipeline.sync.store import SyncStore
 
 #: Entities the order-to-cash flows under test read.
@@ -90,7 +90,7 @@ def world(sandbox, tmp_path_factory) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
-        with dg.build_resources(settings.build_resources(env)) as live:
+        with dg.build_resources(build_resources(env)) as live:
             ctx = sync_context(live.salesforce, live.netsuite, live.checkpoints)
             sf = live.salesforce.client()
             products = sf.query(
@@ -186,7 +186,7 @@ def _writes(snapshot: dict[str, Any]) -> int:
 
 def test_accounts_become_customers_and_dirty_ones_wait_in_the_dlq(world: World) -> None:
     ids = [world.accounts["clean"], world.accounts["dirty"]]
-    stats = flows.sync_customers(world.ctx, ids)
+    stats = flows.sync(world.ctx, "customers", ids)
     assert stats.considered == 2 and stats.failed == 1
 
     customer = world.ctx.netsuite.get_record(
@@ -219,7 +219,7 @@ def test_activated_orders_become_exactly_one_sales_order_and_bad_lines_are_dead_
         world.orders["negative"],
         world.orders["on_the_spot"],
     )
-    stats = flows.sync_orders(world.ctx, [good, negative, spot])
+    stats = flows.sync(world.ctx, "orders", [good, negative, spot])
     assert stats.failed == 1
 
     (so,) = world.sales_orders(good)
@@ -256,8 +256,10 @@ def test_second_cycle_makes_no_writes(world: World) -> None:
     # the write-backs of the first cycle reach the warehouse: the echo a naive sync would chase
     world.land(("accounts", "orders", "customers", "sales_orders"))
     before = world.counters()
-    customers = flows.sync_customers(world.ctx, [world.accounts["clean"], world.accounts["fresh"]])
-    orders = flows.sync_orders(world.ctx, [world.orders["good"], world.orders["on_the_spot"]])
+    customers = flows.sync(
+        world.ctx, "customers", [world.accounts["clean"], world.accounts["fresh"]]
+    )
+    orders = flows.sync(world.ctx, "orders", [world.orders["good"], world.orders["on_the_spot"]])
     assert customers.write_calls == orders.write_calls == 0
     assert customers.unchanged == 2 and orders.unchanged == 2
     assert _writes(world.counters()) == _writes(before)
@@ -274,11 +276,11 @@ def test_crash_between_write_and_checkpoint_creates_no_duplicate(world: World, m
 
     monkeypatch.setattr(SyncStore, "record_written", crash_after_netsuite_write)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        flows.sync_orders(world.ctx, [crash])
+        flows.sync(world.ctx, "orders", [crash])
     assert len(world.sales_orders(crash)) == 1  # the write went through
     monkeypatch.setattr(SyncStore, "record_written", real)
 
-    flows.sync_orders(world.ctx, [crash])  # the re-run: same warehouse, no ledger entry
+    flows.sync(world.ctx, "orders", [crash])  # the re-run: same warehouse, no ledger entry
     (so,) = world.sales_orders(crash)
     assert world.ctx.store.ledger("orders", [crash])[crash].target_id == so["id"]
     assert world.sf.Order.get(crash)["NetSuite_Sales_Order_ID__c"] == so["id"]
@@ -344,8 +346,8 @@ def test_transient_faults_change_nothing_in_the_end_state(world: World) -> None:
     world.land(("accounts", "orders", "order_items"))
     knobs.update({"fault_429_rate": 0.1, "fault_500_rate": 0.05, "fault_503_rate": 0.05, "seed": 7})
     try:
-        flows.sync_orders(world.ctx, orders)
-        flows.sync_orders(world.ctx, orders)  # a retry run, as the next cycle would be
+        flows.sync(world.ctx, "orders", orders)
+        flows.sync(world.ctx, "orders", orders)  # a retry run, as the next cycle would be
     finally:
         knobs.update({"fault_429_rate": 0.0, "fault_500_rate": 0.0, "fault_503_rate": 0.0})
     for order_id in orders:
@@ -401,7 +403,7 @@ def test_salesforce_writes_above_the_threshold_go_through_bulk_api(world: World)
     world.land(("accounts",))
     bulk_ctx = replace(world.ctx, settings=SyncSettings(salesforce_bulk_threshold=0))
     before = world.counters()["calls"]["salesforce"].get("bulk2", 0)
-    stats = flows.sync_customers(bulk_ctx, [account])
+    stats = flows.sync(bulk_ctx, "customers", [account])
     assert stats.failed == 0 and stats.written == 2  # the customer, and its id written back
     assert world.counters()["calls"]["salesforce"].get("bulk2", 0) > before
     customer = world.ctx.netsuite.get_record("customer", f"eid:SF_ACCT_{account}")
@@ -425,3 +427,29 @@ def test_replay_job_and_mirror_append_only_new_audit_rows(world: World) -> None:
         "SELECT error_code, attempts FROM sync.dead_letter_queue WHERE source_id = ?", [negative]
     )
     assert queued[0] == "NEGATIVE_QUANTITY" and queued[1] >= 2
+
+
+@pytest.mark.parametrize("flow", ["payments", "invoices", "fulfillments"])
+def test_dead_letters_of_records_deleted_at_the_source_leave_the_queue(
+    world: World, flow: str
+) -> None:
+    """Every feed-driven flow forgets a dead letter whose source record is gone (payments used
+    to keep theirs forever)."""
+    gone = "999999901"  # no such NetSuite transaction
+    for name in (flow, f"{flow}.writeback"):
+        world.ctx.store.dead_letter(
+            flow=name,
+            source_id=gone,
+            record_ids={"invoice.id": gone},
+            correlation_id="c-gone",
+            error_class="data",
+            error_code="INVOICE_NOT_SYNCED",
+            reason="waiting for the invoice",
+            payload=None,
+            now=world.ctx.clock(),
+            retry_after_s=60,
+        )
+    assert len(world.ctx.store.dlq(flow=flow, source_ids=[gone], with_follow_ups=True)) == 2
+    stats = flows.sync(world.ctx, flow, [gone])
+    assert stats.considered == 0
+    assert world.ctx.store.dlq(flow=flow, source_ids=[gone], with_follow_ups=True) == []

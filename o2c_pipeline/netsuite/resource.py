@@ -1,22 +1,17 @@
 """NetSuite SuiteTalk REST (record API and SuiteQL) with Token-Based Authentication.
 
-NetSuite limits concurrency and request frequency per *account*, across every integration that
-uses it, and answers an excess with 429 rather than queueing. So the client keeps under both
-limits itself: one :class:`AccountGovernor` per account per process (a concurrency gate plus a
-sliding-window rate limiter) that every resource instance, thread and asset in the process goes
-through. Whatever still fails transiently (429, 5xx, concurrency errors, dropped connections) is
-retried with exponential back-off and full jitter, honouring ``Retry-After``.
+Every request goes through the account's process-wide
+:class:`~o2c_pipeline.netsuite.governor.AccountGovernor`, which keeps under the account's
+concurrency and request-rate limits; whatever still fails transiently (429, 5xx, concurrency
+errors, dropped connections) is retried with exponential back-off and full jitter, honouring
+``Retry-After``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
-import time
-from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar
 from urllib.parse import quote, urlparse
 
@@ -25,13 +20,15 @@ import requests
 from pydantic import Field, PrivateAttr
 from requests_oauthlib import OAuth1
 
+from o2c_pipeline.netsuite.governor import RATE_WINDOW_S, AccountGovernor, account_governor
+from o2c_pipeline.netsuite.paging import items_of
+from o2c_pipeline.resources.errors import ApiError
 from o2c_pipeline.resources.http import CallCounter, build_session
 from o2c_pipeline.resources.retry import RetryPolicy, is_network_error, parse_retry_after
 from o2c_pipeline.resources.secrets import (
     SecretFieldsReprMixin,
     install_log_scrubbing,
     register_secrets,
-    scrub,
 )
 
 log = logging.getLogger(__name__)
@@ -40,159 +37,16 @@ TRANSIENT_CODES = frozenset(
     {"CONCURRENCY_LIMIT_EXCEEDED", "SSS_REQUEST_LIMIT_EXCEEDED", "REQUEST_LIMIT_EXCEEDED"}
 )
 SUITEQL_MAX_PAGE = 1000
-#: NetSuite's frequency throttle averages the request rate over a 60-second sliding window; the
-#: account's concurrency limit is the real-time one.
-RATE_WINDOW_S = 60.0
 
 
-class NetSuiteApiError(Exception):
+class NetSuiteApiError(ApiError):
     """An error answer from NetSuite, or a network failure after all retries; secrets removed.
 
-    ``error_code`` is ``o:errorDetails[0].o:errorCode``; ``path`` is the request (method and
-    path); ``error_path`` NetSuite's pointer to the offending field, when it gives one.
+    ``error_code`` is ``o:errorDetails[0].o:errorCode``; ``request`` the method and path;
+    ``field_path`` NetSuite's pointer to the offending field (``o:errorPath``), when it gives one.
     """
 
-    def __init__(
-        self,
-        status: int,
-        error_code: str,
-        detail: str,
-        path: str,
-        *,
-        error_path: str | None = None,
-        transient: bool = False,
-        retry_after_s: float | None = None,
-    ) -> None:
-        self.status = status
-        self.error_code = error_code
-        self.detail = scrub(detail)
-        self.path = path
-        self.error_path = error_path
-        self.transient = transient
-        self.retry_after_s = retry_after_s
-        where = f" at {error_path}" if error_path else ""
-        super().__init__(f"NetSuite {status} {error_code} on {path}: {self.detail}{where}")
-
-
-class SlidingWindowLimiter:
-    """At most ``floor(rate_per_s * window_s)`` admissions in any window, measured over a window
-    stretched by ``safety_margin``, and paced evenly (one admission per ``span / allowed``): a
-    burst admitted at once could arrive denser than it left, so requests leave spaced out and
-    network jitter has the margin's slack on every request, not once per window."""
-
-    def __init__(
-        self, rate_per_s: float, window_s: float = RATE_WINDOW_S, safety_margin: float = 0.05
-    ) -> None:
-        self.configure(rate_per_s, window_s, safety_margin)
-        self._lock = threading.Lock()
-        self._admitted: deque[float] = deque()
-        self._next_at = 0.0
-
-    def configure(self, rate_per_s: float, window_s: float, safety_margin: float) -> None:
-        self.allowed = max(1, math.floor(rate_per_s * window_s))
-        self.span_s = window_s * (1.0 + safety_margin)
-
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                while self._admitted and now - self._admitted[0] >= self.span_s:
-                    self._admitted.popleft()
-                spacing = self.span_s / self.allowed
-                if len(self._admitted) < self.allowed and now >= self._next_at:
-                    self._admitted.append(now)
-                    self._next_at = now + spacing
-                    return
-                wait = (
-                    self._next_at - now
-                    if len(self._admitted) < self.allowed
-                    else self.span_s - (now - self._admitted[0])
-                )
-            time.sleep(max(wait, 0.001))
-
-
-class AccountGovernor:
-    """Client-side admission for one NetSuite account: a concurrency gate, a rate limiter and a
-    shared pause after the server asks us to back off (``Retry-After``)."""
-
-    def __init__(
-        self, concurrency_limit: int, rate_per_s: float, window_s: float, margin: float
-    ) -> None:
-        self._cond = threading.Condition()
-        self.concurrency_limit = concurrency_limit
-        self.in_flight = 0
-        self.peak_in_flight = 0
-        self._paused_until = 0.0
-        self.limiter = SlidingWindowLimiter(rate_per_s, window_s, margin)
-
-    def configure(
-        self, concurrency_limit: int, rate_per_s: float, window_s: float, margin: float
-    ) -> None:
-        """Adopt new limits (the latest configuration of the account wins)."""
-        with self._cond:
-            self.concurrency_limit = concurrency_limit
-            self.limiter.configure(rate_per_s, window_s, margin)
-            self._cond.notify_all()
-
-    def pause(self, seconds: float) -> None:
-        """Hold every thread's next request back for ``seconds``."""
-        with self._cond:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold a concurrency slot and a rate permit for one request."""
-        with self._cond:
-            while self.in_flight >= self.concurrency_limit:
-                self._cond.wait()
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-        try:
-            delay = self._paused_until - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            # permit taken after the slot, right before sending, so permits track send times
-            self.limiter.acquire()
-            yield
-        finally:
-            with self._cond:
-                self.in_flight -= 1
-                self._cond.notify()
-
-
-_GOVERNORS: dict[str, AccountGovernor] = {}
-_GOVERNORS_LOCK = threading.Lock()
-
-
-def account_governor(
-    account_id: str,
-    *,
-    concurrency_limit: int,
-    rate_per_s: float,
-    window_s: float = RATE_WINDOW_S,
-    margin: float = 0.05,
-) -> AccountGovernor:
-    """The process-wide governor of ``account_id`` (created on first use, reconfigured if the
-    limits given differ from the current ones)."""
-    key = account_id.upper()
-    with _GOVERNORS_LOCK:
-        governor = _GOVERNORS.get(key)
-        if governor is None:
-            governor = _GOVERNORS[key] = AccountGovernor(
-                concurrency_limit, rate_per_s, window_s, margin
-            )
-        elif (governor.concurrency_limit, governor.limiter.allowed) != (
-            concurrency_limit,
-            max(1, math.floor(rate_per_s * window_s)),
-        ):
-            log.info(
-                "NetSuite %s: client limits now %d concurrent, %g/s",
-                key,
-                concurrency_limit,
-                rate_per_s,
-            )
-            governor.configure(concurrency_limit, rate_per_s, window_s, margin)
-        return governor
+    system = "NetSuite"
 
 
 class _Runtime:
@@ -232,7 +86,9 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         default=RATE_WINDOW_S,
         description="Window the rate limit is sustained over (NetSuite's frequency throttle: 60 s).",
     )
-    rate_safety_margin: float = Field(default=0.05, description="Extra share of the window to wait.")
+    rate_safety_margin: float = Field(
+        default=0.05, description="Extra share of the window to wait."
+    )
     connect_timeout_s: float = Field(default=10.0, description="TCP/TLS connect timeout.")
     read_timeout_s: float = Field(
         default=120.0,
@@ -340,7 +196,9 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         except NetSuiteApiError:
             raise
         except requests.RequestException as exc:
-            raise NetSuiteApiError(0, type(exc).__name__, str(exc), where, transient=True) from None
+            raise NetSuiteApiError(
+                0, type(exc).__name__, str(exc), request=where, transient=True
+            ) from None
 
     # -- SuiteQL ---------------------------------------------------------------------------------
     def suiteql_page(
@@ -365,9 +223,9 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         offset = 0
         while True:
             page = self.suiteql_page(q, limit=page_size, offset=offset)
-            items = page.get("items") or []
+            items = items_of(page)
             if items:
-                yield [{k: v for k, v in item.items() if k != "links"} for item in items]
+                yield items
             offset += len(items)
             if not page.get("hasMore") or not items:
                 return
@@ -416,7 +274,7 @@ def _id_from_location(response: requests.Response, record_type: str) -> str:
             response.status_code,
             "NO_LOCATION",
             "the answer has no Location header",
-            f"record/v1/{record_type}",
+            request=f"record/v1/{record_type}",
         )
     return urlparse(location).path.rstrip("/").rsplit("/", 1)[-1]
 
@@ -440,8 +298,8 @@ def _api_error(response: requests.Response, where: str) -> NetSuiteApiError:
         status,
         code,
         detail,
-        where,
-        error_path=first.get("o:errorPath"),
+        request=where,
+        field_path=first.get("o:errorPath"),
         transient=transient,
         retry_after_s=retry_after,
     )

@@ -24,6 +24,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from o2c_pipeline.netsuite.queries import keyset_query
+
 SUITEQL_MAX_ROWS = 100_000  # NetSuite answers no page reaching past this row of one query
 
 T = TypeVar("T")
@@ -55,6 +57,34 @@ class _Chunk(Generic[T]):
     def upper(self) -> int | None:
         """The chunk's last key (known once its last page is in)."""
         return self.pages[-1].result().last_key if self.pages else None
+
+
+def items_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A SuiteQL page's rows, without their ``links``."""
+    return [{k: v for k, v in item.items() if k != "links"} for item in answer.get("items") or []]
+
+
+def keyset_pages(
+    resource: Any,
+    query: str,
+    key_expr: str,
+    key_column: str,
+    *,
+    page_size: int,
+    lower: int | None = None,
+    upper: int | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Page ``query`` by its integer key (``lower < key <= upper``): each page restarts after the
+    last key with offset 0, so rows entering or leaving the result cannot shift a page."""
+    while True:
+        answer = resource.suiteql_page(
+            keyset_query(query, key_expr, lower, upper), limit=page_size, offset=0
+        )
+        items = items_of(answer)
+        yield items
+        if not answer.get("hasMore") or not items:
+            return
+        lower = int(items[-1][key_column])
 
 
 def _done(page: _Page[T]) -> Future[_Page[T]]:
@@ -89,21 +119,10 @@ class ChunkedSuiteQLReader:
         convert: Callable[[list[dict[str, Any]]], T],
     ) -> Iterator[T]:
         """Every row of ``query``, converted a page at a time, chunk by chunk in key order."""
-        joiner = " AND " if " WHERE " in query else " WHERE "
-
-        def bounded(lower: int | None, upper: int | None = None) -> str:
-            bounds = ([f"{key_expr} > {lower}"] if lower is not None else []) + (
-                [f"{key_expr} <= {upper}"] if upper is not None else []
-            )
-            where = f"{joiner}{' AND '.join(bounds)}" if bounds else ""
-            return f"{query}{where} ORDER BY {key_expr}"
 
         def fetch(q: str, offset: int) -> _Page[T]:
             answer = self.resource.suiteql_page(q, limit=self.page_size, offset=offset)
-            items = [
-                {k: v for k, v in item.items() if k != "links"}
-                for item in answer.get("items") or []
-            ]
+            items = items_of(answer)
             keys = (
                 (int(items[0][key_column]), int(items[-1][key_column])) if items else (None, None)
             )
@@ -119,13 +138,17 @@ class ChunkedSuiteQLReader:
 
         def keyset(lower: int | None, upper: int | None) -> Iterator[T]:
             """The slow, shift-proof path: one page at a time, restarting after the last key."""
-            while True:
-                page = fetch(bounded(lower, upper), 0)
-                if page.count:
-                    yield page.rows
-                if not page.has_more or not page.count:
-                    return
-                lower = page.last_key
+            for items in keyset_pages(
+                self.resource,
+                query,
+                key_expr,
+                key_column,
+                page_size=self.page_size,
+                lower=lower,
+                upper=upper,
+            ):
+                if items:
+                    yield convert(items)
 
         def settled(chunk: _Chunk[T]) -> Iterator[T]:
             pages = [future.result() for future in chunk.pages]
@@ -139,7 +162,7 @@ class ChunkedSuiteQLReader:
             walked: deque[_Chunk[T]] = deque()
             lower: int | None = None
             while True:
-                q = bounded(lower)
+                q = keyset_query(query, key_expr, lower)
                 first = fetch(q, 0)
                 expected = min(first.total, self.chunk_rows)
                 chunk = _Chunk(
