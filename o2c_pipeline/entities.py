@@ -138,18 +138,52 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         _sf("BillingState"),
         _sf("BillingPostalCode"),
         _sf("BillingCountry"),
-        _sf("CurrencyIsoCode"),
+        _sf("CurrencyIsoCode", description="the account's currency (multi-currency orgs)"),
         _sf("NetSuite_Customer_ID__c", description="NetSuite customer internal id (external id)"),
     ),
     _sf_entity(
         "contacts",
         "Contact",
-        "Salesforce Contacts of the accounts.",
+        "Salesforce Contacts of the accounts: they become NetSuite contacts of the customer.",
         _sf("AccountId"),
         _sf("FirstName"),
         _sf("LastName"),
         _sf("Email"),
         _sf("Phone"),
+    ),
+    _sf_entity(
+        "opportunities",
+        "Opportunity",
+        "Salesforce Opportunities: Closed-Won deals become NetSuite sales orders.",
+        _sf("AccountId"),
+        _sf("Name"),
+        _sf("StageName"),
+        _sf("IsClosed", "boolean"),
+        _sf("IsWon", "boolean"),
+        _sf("CloseDate", "date"),
+        _sf("Amount", "double", "the deal's amount in its currency (sum of the lines, if any)"),
+        _sf("HasOpportunityLineItem", "boolean"),
+        _sf("Pricebook2Id"),
+        _sf("CurrencyIsoCode", description="the deal's currency"),
+        _sf("NetSuite_Sales_Order_ID__c", description="NetSuite sales order internal id"),
+        _sf("Fulfillment_Status__c"),
+        _sf("Tracking_Number__c"),
+        _sf("Amount_Invoiced__c", "double"),
+        _sf("Amount_Paid__c", "double"),
+        _sf("Payment_Status__c"),
+    ),
+    _sf_entity(
+        "opportunity_line_items",
+        "OpportunityLineItem",
+        "Salesforce Opportunity Products (OpportunityLineItem): the lines of the deals.",
+        _sf("OpportunityId"),
+        _sf("Product2Id"),
+        _sf("PricebookEntryId"),
+        _sf("ProductCode", description="the product's SKU, copied by Salesforce"),
+        _sf("Quantity", "double"),
+        _sf("UnitPrice", "double"),
+        _sf("TotalPrice", "double"),
+        _sf("ServiceDate", "date"),
     ),
     _sf_entity(
         "products",
@@ -177,6 +211,7 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         _sf("NetSuite_Sales_Order_ID__c", description="NetSuite sales order internal id"),
         _sf("Fulfillment_Status__c"),
         _sf("Tracking_Number__c"),
+        _sf("CurrencyIsoCode", description="the order's currency"),
     ),
     _sf_entity(
         "order_items",
@@ -238,13 +273,37 @@ _TRANSACTION_COLUMNS = (
 
 
 def _ns_record(
-    name: str, source: str, record_type: str, description: str, *columns: Column, **extra: Any
+    name: str,
+    source: str,
+    record_types: str | tuple[str, ...],
+    description: str,
+    *columns: Column,
+    **extra: Any,
 ) -> Entity:
     """A NetSuite table keyed by ``id`` and stamped by ``lastmodifieddate`` (``source`` is the
-    FROM clause with its alias); ``deletedrecord`` rows of ``record_type`` delete records."""
+    FROM clause with its alias); ``deletedrecord`` rows of ``record_types`` delete records (none:
+    the table's rows are not deleted through ``deletedrecord``)."""
     alias = source.split()[-1]
+    types = (record_types,) if isinstance(record_types, str) else record_types
     return Entity("netsuite", name, source, columns, "id", "lastmodifieddate", description,
-                  alias=alias, deleted_record_types=(record_type,), **extra)  # fmt: skip
+                  alias=alias, deleted_record_types=types, **extra)  # fmt: skip
+
+
+#: Record types of the items a sales order can sell; each is deleted under its own type id.
+ITEM_RECORD_TYPES = (
+    "inventoryItem",
+    "lotNumberedInventoryItem",
+    "serializedInventoryItem",
+    "assemblyItem",
+    "kitItem",
+    "nonInventorySaleItem",
+    "nonInventoryResaleItem",
+    "serviceSaleItem",
+    "serviceResaleItem",
+    "otherChargeSaleItem",
+    "otherChargeResaleItem",
+    "discountItem",
+)
 
 
 def _ns_transactions(
@@ -280,18 +339,82 @@ NETSUITE_ENTITIES: tuple[Entity, ...] = (
         _ns("lastmodifieddate", "TIMESTAMP"),
     ),
     _ns_record(
+        "contacts",
+        "contact ct",
+        "contact",
+        "NetSuite contacts (of customers: ``company``).",
+        _ns("id", "BIGINT"),
+        _ns("entityid", description="the contact's name (required)"),
+        _ns("firstname"),
+        _ns("lastname"),
+        _ns("email"),
+        _ns("phone"),
+        _ns("company", "BIGINT", description="the customer the contact works for"),
+        _ns("subsidiary", "BIGINT"),
+        _ns("externalid", description="SF_CONTACT_<Contact Id> for contacts from Salesforce"),
+        _ns("isinactive"),
+        _ns("datecreated", "TIMESTAMP"),
+        _ns("lastmodifieddate", "TIMESTAMP"),
+    ),
+    _ns_record(
+        "subsidiaries",
+        "subsidiary s",
+        "subsidiary",
+        "NetSuite subsidiaries (OneWorld): where customers and transactions are booked.",
+        _ns("id", "BIGINT"),
+        _ns("name"),
+        _ns("fullname"),
+        _ns("country", description="ISO 3166 alpha-2"),
+        _ns("currency", "BIGINT", description="the subsidiary's base currency"),
+        _ns("parent", "BIGINT"),
+        _ns("iselimination"),
+        _ns("isinactive"),
+        _ns("lastmodifieddate", "TIMESTAMP"),
+    ),
+    _ns_record(
+        "currencies",
+        "currency cu",
+        "currency",
+        "NetSuite currencies (symbol = ISO 4217 code).",
+        _ns("id", "BIGINT"),
+        _ns("name"),
+        _ns("symbol", description="ISO 4217 code, e.g. EUR"),
+        _ns("currencyprecision", "INTEGER"),
+        _ns("exchangerate", "DOUBLE", description="against the root subsidiary's currency"),
+        _ns("isbasecurrency"),
+        _ns("isinactive"),
+        _ns("lastmodifieddate", "TIMESTAMP"),
+    ),
+    # The Currency Exchange Rates table: a row per (subsidiary base currency, transaction
+    # currency, effective date). NetSuite's daily rate update adds a row and a correction
+    # re-stamps one, so ``lastmodifieddate`` is a sound cursor; rates are not deleted through
+    # ``deletedrecord`` (a rate removed by hand lingers here until NetSuite refuses an order).
+    _ns_record(
+        "currency_rates",
+        "currencyrate cr",
+        (),
+        "NetSuite exchange rates (currencyrate): which currencies a subsidiary can trade in.",
+        _ns("id", "BIGINT"),
+        _ns("basecurrency", "BIGINT", description="a subsidiary's base currency"),
+        _ns("transactioncurrency", "BIGINT"),
+        _ns("exchangerate", "DOUBLE", description="base units per transaction-currency unit"),
+        _ns("effectivedate", "DATE"),
+        _ns("lastmodifieddate", "TIMESTAMP"),
+    ),
+    _ns_record(
         "items",
         "item i",
-        "inventoryItem",
-        "NetSuite items (the product master).",
+        ITEM_RECORD_TYPES,
+        "NetSuite items (the product master) of every type a sales order can sell.",
         _ns("id", "BIGINT"),
-        _ns("itemid", description="SKU"),
+        _ns("itemid", description="the SKU (item name/number)"),
         _ns("displayname"),
         _ns("description"),
-        _ns("itemtype"),
+        _ns("itemtype", description="InvtPart, NonInvtPart, Service, Kit, ..."),
+        _ns("subtype", description="Sale, Resale, Purchase (or none)"),
         _ns("baseprice", "DOUBLE"),
         _ns("isinactive"),
-        _ns("externalid"),
+        _ns("externalid", description="most items have none: reference them by internal id"),
         _ns("createddate", "TIMESTAMP"),
         _ns("lastmodifieddate", "TIMESTAMP"),
     ),

@@ -331,6 +331,10 @@ class Warehouse:
             for name, table in tables.items():
                 ddl = ", ".join(f'"{c.name}" {_duckdb_type(c)}' for c in table.columns)
                 con.execute(f"CREATE TABLE IF NOT EXISTS sync.{name} ({ddl})")
+                for c in table.columns:  # columns the store gained since the mirror was made
+                    con.execute(
+                        f'ALTER TABLE sync.{name} ADD COLUMN IF NOT EXISTS "{c.name}" {_duckdb_type(c)}'
+                    )
                 key = append_only.get(name)
                 if key:
                     ((last,),) = con.execute(

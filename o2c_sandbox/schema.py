@@ -155,6 +155,7 @@ def _obj(name, prefix, fields, children=(), custom=False):
 
 ORDER_STATUSES = ("Draft", "Activated", "Shipped", "Partially Shipped", "Cancelled")
 PAYMENT_STATUSES = ("Unpaid", "Partially Paid", "Paid")
+FULFILLMENT_STATUSES = ("Unfulfilled", "Partially Fulfilled", "Fulfilled", "Closed", "Cancelled")
 
 #: The org's currencies (multi-currency enabled, corporate currency USD). Inactive currencies
 #: (CHF here) stay on old records but are no longer offered in the restricted picklist.
@@ -292,6 +293,13 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("Pricebook2Id", "reference", 18, reference_to="Pricebook2", relationship_name="Pricebook2"),
                 _currency(),
                 SfField("NetSuite_Sales_Order_ID__c", "string", 40, custom=True, external_id=True),
+                # what the ERP reports back on a won deal (the admin's fields for the integration,
+                # as on Order and Invoice__c): fulfilment, tracking, billing and payment
+                SfField("Fulfillment_Status__c", "picklist", 40, custom=True, picklist=FULFILLMENT_STATUSES),
+                SfField("Tracking_Number__c", "string", 255, custom=True),
+                SfField("Amount_Invoiced__c", "currency", custom=True),
+                SfField("Amount_Paid__c", "currency", custom=True),
+                SfField("Payment_Status__c", "picklist", 40, custom=True, picklist=PAYMENT_STATUSES),
                 # CURRENCYRATE() reads the org's static rates at query time: a rate change moves
                 # the value of every opportunity in that currency without touching a stamp
                 SfField(
