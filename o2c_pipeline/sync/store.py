@@ -194,13 +194,10 @@ class SyncStore:
         inspector = sa.inspect(self.engine)
         for table in SYNC_TABLES:
             have = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in have and column.nullable:
-                    kind = column.type.compile(dialect=self.engine.dialect)
-                    with self.engine.begin() as conn:
-                        conn.execute(
-                            sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
-                        )
+            for c in [c for c in table.columns if c.name not in have and c.nullable]:
+                kind = c.type.compile(dialect=self.engine.dialect)
+                with self.engine.begin() as conn:
+                    conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {c.name} {kind}"))
 
     # -- upsert helper -------------------------------------------------------------------------
 
@@ -226,20 +223,25 @@ class SyncStore:
 
     # -- ledger --------------------------------------------------------------------------------
 
-    def ledger(self, flow: str, source_ids: Iterable[str]) -> dict[str, LedgerEntry]:
+    def _rows_of(self, table: sa.Table, flow: str, source_ids: Iterable[str]) -> list[Any]:
+        """Rows of ``table`` for ``flow`` and these records (500 ids per statement)."""
         ids = list(dict.fromkeys(source_ids))
-        out: dict[str, LedgerEntry] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                rows = conn.execute(
-                    sa.select(ledger_table).where(
-                        ledger_table.c.flow == flow, ledger_table.c.source_id.in_(chunk)
+            return [
+                r
+                for start in range(0, len(ids), 500)
+                for r in conn.execute(
+                    sa.select(table).where(
+                        table.c.flow == flow, table.c.source_id.in_(ids[start : start + 500])
                     )
                 )
-                for r in rows:
-                    out[r.source_id] = LedgerEntry(r.target_id, r.request_hash, r.correlation_id)
-        return out
+            ]
+
+    def ledger(self, flow: str, source_ids: Iterable[str]) -> dict[str, LedgerEntry]:
+        return {
+            r.source_id: LedgerEntry(r.target_id, r.request_hash, r.correlation_id)
+            for r in self._rows_of(ledger_table, flow, source_ids)
+        }
 
     def record_written(
         self, flow: str, entries: Sequence[tuple[str, str | None, str, str]], now: dt.datetime
@@ -360,17 +362,8 @@ class SyncStore:
 
     def open_letters(self, flow: str, source_ids: Iterable[str]) -> dict[str, DlqEntry]:
         """The open entries of ``flow`` for these records, by source id."""
-        ids = list(dict.fromkeys(source_ids))
-        out: dict[str, DlqEntry] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                rows = conn.execute(
-                    sa.select(dlq_table).where(
-                        dlq_table.c.flow == flow, dlq_table.c.source_id.in_(ids[start : start + 500])
-                    )
-                )
-                out.update({r.source_id: _dlq_entry(r._asdict()) for r in rows})
-        return out
+        rows = self._rows_of(dlq_table, flow, source_ids)
+        return {r.source_id: _dlq_entry(r._asdict()) for r in rows}
 
     def due(self, now: dt.datetime, limit: int) -> list[tuple[str, str, int]]:
         """(flow, source id, attempts) of entries whose retry time has come, oldest first."""
