@@ -1,4 +1,5 @@
-"""Sync configuration: field ownership, status tables, countries and tunables, declared once.
+"""Sync configuration: field ownership, status tables and tunables, declared once (countries:
+:mod:`o2c_pipeline.sync.countries`).
 
 Everything an administrator may want to change without touching flow code lives here, with
 sensible defaults. ``SyncSettings.from_env()`` reads ``O2C_NETSUITE_TIMEZONE`` and an optional
@@ -9,8 +10,6 @@ NetSuite's: :mod:`o2c_pipeline.netsuite.statuses`.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,126 +101,6 @@ def assert_owned(target: str, source: System, payload: dict) -> None:
     )
     if foreign:
         raise OwnershipError(f"{source} does not master {target} field(s) {', '.join(foreign)}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Countries: ISO alpha-2, alpha-3, NetSuite enum value, and the names people type.
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Country:
-    alpha2: str
-    alpha3: str
-    netsuite: str
-    names: tuple[str, ...]
-
-
-COUNTRIES: tuple[Country, ...] = (
-    Country(
-        "US",
-        "USA",
-        "_unitedStates",
-        (
-            "United States",
-            "United States of America",
-            "USA",
-            "U.S.",
-            "U.S.A.",
-            "America",
-            "US of A",
-        ),
-    ),
-    Country("CA", "CAN", "_canada", ("Canada",)),
-    Country("MX", "MEX", "_mexico", ("Mexico", "México")),
-    Country("BR", "BRA", "_brazil", ("Brazil", "Brasil")),
-    Country("AR", "ARG", "_argentina", ("Argentina",)),
-    Country("CL", "CHL", "_chile", ("Chile",)),
-    Country("CO", "COL", "_colombia", ("Colombia",)),
-    Country(
-        "GB",
-        "GBR",
-        "_unitedKingdom",
-        (
-            "United Kingdom",
-            "UK",
-            "U.K.",
-            "Great Britain",
-            "Britain",
-            "England",
-            "Scotland",
-            "Wales",
-            "Northern Ireland",
-        ),
-    ),
-    Country("IE", "IRL", "_ireland", ("Ireland", "Eire")),
-    Country("DE", "DEU", "_germany", ("Germany", "Deutschland")),
-    Country("FR", "FRA", "_france", ("France",)),
-    Country("ES", "ESP", "_spain", ("Spain", "España")),
-    Country("PT", "PRT", "_portugal", ("Portugal",)),
-    Country("IT", "ITA", "_italy", ("Italy", "Italia")),
-    Country(
-        "NL", "NLD", "_netherlands", ("Netherlands", "The Netherlands", "Holland", "Nederland")
-    ),
-    Country("BE", "BEL", "_belgium", ("Belgium", "België", "Belgique")),
-    Country("LU", "LUX", "_luxembourg", ("Luxembourg",)),
-    Country("CH", "CHE", "_switzerland", ("Switzerland", "Schweiz", "Suisse")),
-    Country("AT", "AUT", "_austria", ("Austria", "Österreich")),
-    Country("DK", "DNK", "_denmark", ("Denmark", "Danmark")),
-    Country("SE", "SWE", "_sweden", ("Sweden", "Sverige")),
-    Country("NO", "NOR", "_norway", ("Norway", "Norge")),
-    Country("FI", "FIN", "_finland", ("Finland", "Suomi")),
-    Country("IS", "ISL", "_iceland", ("Iceland",)),
-    Country("PL", "POL", "_poland", ("Poland", "Polska")),
-    Country("CZ", "CZE", "_czechRepublic", ("Czech Republic", "Czechia")),
-    Country("HU", "HUN", "_hungary", ("Hungary",)),
-    Country("GR", "GRC", "_greece", ("Greece",)),
-    Country("TR", "TUR", "_turkey", ("Turkey", "Türkiye")),
-    Country("IL", "ISR", "_israel", ("Israel",)),
-    Country("AE", "ARE", "_unitedArabEmirates", ("United Arab Emirates", "UAE")),
-    Country("SA", "SAU", "_saudiArabia", ("Saudi Arabia",)),
-    Country("ZA", "ZAF", "_southAfrica", ("South Africa",)),
-    Country("EG", "EGY", "_egypt", ("Egypt",)),
-    Country("NG", "NGA", "_nigeria", ("Nigeria",)),
-    Country("KE", "KEN", "_kenya", ("Kenya",)),
-    Country("IN", "IND", "_india", ("India",)),
-    Country("CN", "CHN", "_china", ("China", "People's Republic of China", "PRC")),
-    Country("HK", "HKG", "_hongKong", ("Hong Kong",)),
-    Country("TW", "TWN", "_taiwan", ("Taiwan",)),
-    Country("JP", "JPN", "_japan", ("Japan",)),
-    Country(
-        "KR",
-        "KOR",
-        "_koreaRepublicOf",
-        ("South Korea", "Korea", "Republic of Korea", "Korea, Republic of"),
-    ),
-    Country("SG", "SGP", "_singapore", ("Singapore",)),
-    Country("MY", "MYS", "_malaysia", ("Malaysia",)),
-    Country("TH", "THA", "_thailand", ("Thailand",)),
-    Country("ID", "IDN", "_indonesia", ("Indonesia",)),
-    Country("PH", "PHL", "_philippines", ("Philippines",)),
-    Country("VN", "VNM", "_vietnam", ("Vietnam", "Viet Nam")),
-    Country("AU", "AUS", "_australia", ("Australia",)),
-    Country("NZ", "NZL", "_newZealand", ("New Zealand",)),
-)
-
-
-def _normalise(name: str) -> str:
-    """Case-, accent- and punctuation-insensitive key: 'U.S.A.' and 'usa' meet."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[^a-z0-9]", "", ascii_only.lower())
-
-
-COUNTRY_LOOKUP: dict[str, Country] = {
-    _normalise(key): c for c in COUNTRIES for key in (c.alpha2, c.alpha3, c.netsuite, *c.names)
-}
-
-
-def netsuite_country(value: str) -> str | None:
-    """The NetSuite country enum for an ISO code or a common name, or None when unknown."""
-    country = COUNTRY_LOOKUP.get(_normalise(value))
-    return country.netsuite if country else None
 
 
 @dataclass(frozen=True)

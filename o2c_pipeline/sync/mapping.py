@@ -15,7 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from o2c_pipeline.netsuite.statuses import status_text
-from o2c_pipeline.sync.config import SyncSettings, assert_owned, netsuite_country
+from o2c_pipeline.sync.config import SyncSettings, assert_owned
+from o2c_pipeline.sync.countries import netsuite_country
 
 
 class DataError(Exception):

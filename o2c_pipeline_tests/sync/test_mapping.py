@@ -6,13 +6,8 @@ import datetime as dt
 
 import pytest
 
-from o2c_pipeline.sync.config import (
-    COUNTRIES,
-    OwnershipError,
-    SyncSettings,
-    assert_owned,
-    netsuite_country,
-)
+from o2c_pipeline.sync.config import OwnershipError, SyncSettings, assert_owned
+from o2c_pipeline.sync.countries import netsuite_country, netsuite_enums
 from o2c_pipeline.sync.mapping import (
     DataError,
     OrderLine,
@@ -48,16 +43,28 @@ SETTINGS = SyncSettings()
         ("México", "_mexico"),
         ("_japan", "_japan"),
         (" Netherlands ", "_netherlands"),
+        ("Côte d'Ivoire", "_coteDIvoire"),
+        ("Cote dIvoire", "_coteDIvoire"),
+        ("Ivory Coast", "_coteDIvoire"),
+        ("Republic of Côte d'Ivoire", "_coteDIvoire"),
+        ("Czechia", "_czechRepublic"),
+        ("Korea, Republic of", "_koreaRepublicOf"),
+        ("Türkiye", "_turkey"),
+        ("Viet Nam", "_vietnam"),
+        ("Bosnia and Herzegovina", "_bosniaAndHerzegovina"),
+        ("Federal Republic of Germany", "_germany"),
+        ("ZA", "_southAfrica"),
     ],
 )
 def test_countries_by_iso_code_name_or_alias(typed: str, enum: str) -> None:
     assert netsuite_country(typed) == enum
 
 
-def test_unknown_country_is_none_and_the_table_has_no_clashes() -> None:
-    assert netsuite_country("Atlantis") is None
-    assert len({c.alpha2 for c in COUNTRIES}) == len(COUNTRIES)
-    assert len({c.netsuite for c in COUNTRIES}) == len(COUNTRIES)
+def test_unknown_country_is_none_and_every_iso_country_has_its_own_enum() -> None:
+    assert netsuite_country("Atlantis") is None and netsuite_country("") is None
+    enums = netsuite_enums()
+    assert len(enums) >= 249 and len(set(enums.values())) == len(enums)
+    assert all(e.startswith("_") and e[1:2].islower() for e in enums.values())
 
 
 def test_street_splits_into_three_lines_folding_the_rest() -> None:
