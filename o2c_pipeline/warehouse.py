@@ -297,6 +297,15 @@ class Warehouse:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def all_current_rows(self, entity: Entity) -> list[dict]:
+        """Every current row of a small setup table (currencies, subsidiaries, rates)."""
+        with self.connect() as con:
+            if not self._exists(con, entity.current_table):
+                return []
+            cursor = con.execute(f"SELECT * FROM {table_ref(entity.current_table)}")
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     def loaded_since(
         self, entity: Entity, column: str, since: dt.datetime
     ) -> tuple[list[str], dt.datetime | None]:

@@ -36,7 +36,8 @@ FIELD_OWNERSHIP: dict[str, dict[str, System]] = {
         for f in (
             "externalId",
             "companyName",
-            "subsidiary",
+            "subsidiary",  # on creation only: NetSuite keeps it once the customer transacts
+            "currency",  # likewise
             "addressbook",
             "addr1",
             "addr2",
@@ -50,7 +51,25 @@ FIELD_OWNERSHIP: dict[str, dict[str, System]] = {
     # NetSuite sales order: the CRM hands the order over once; NetSuite owns it from then on
     # (status, totals, fulfilment, billing), so the sync creates it and never rewrites it.
     "netsuite.salesOrder": {
-        f: "salesforce" for f in ("externalId", "entity", "otherRefNum", "tranDate", "item", "memo")
+        f: "salesforce"
+        for f in ("externalId", "entity", "otherRefNum", "tranDate", "item", "memo", "currency")
+    },
+    # NetSuite contacts of customers: the CRM's people, attached to the account's customer.
+    "netsuite.contact": {
+        f: "salesforce"
+        for f in ("externalId", "firstName", "lastName", "email", "phone", "company")
+    },
+    # What the ERP reports back on a won deal.
+    "salesforce.Opportunity": {
+        f: "netsuite"
+        for f in (
+            "NetSuite_Sales_Order_ID__c",
+            "Fulfillment_Status__c",
+            "Tracking_Number__c",
+            "Amount_Invoiced__c",
+            "Amount_Paid__c",
+            "Payment_Status__c",
+        )
     },
     "salesforce.Account": {"NetSuite_Customer_ID__c": "netsuite"},
     "salesforce.Product2": {
@@ -58,7 +77,8 @@ FIELD_OWNERSHIP: dict[str, dict[str, System]] = {
         for f in ("Name", "ProductCode", "Description", "IsActive", "NetSuite_Item_ID__c")
     },
     "salesforce.PricebookEntry": {
-        f: "netsuite" for f in ("Pricebook2Id", "Product2Id", "UnitPrice", "IsActive")
+        f: "netsuite"
+        for f in ("Pricebook2Id", "Product2Id", "UnitPrice", "IsActive", "CurrencyIsoCode")
     },
     # Order header fields that move after activation are ERP facts.
     "salesforce.Order": {
@@ -137,10 +157,55 @@ class SyncSettings(dg.ConfigurableResource):
         default=env.default("O2C_NETSUITE_TIMEZONE"),
         description="IANA time zone of the NetSuite account (Setup > Company > Time Zone); tranDate is a date there.",
     )
-    subsidiary_id: str = Field(default="1", description="NetSuite subsidiary for new customers.")
+    subsidiary_id: str = Field(
+        default="1",
+        description="NetSuite subsidiary for new customers when the subsidiary rule finds none "
+        "(and for every new customer under subsidiary_rule 'default').",
+    )
+    subsidiary_rule: Literal["country", "field", "default"] = Field(
+        default="country",
+        description="How a new customer's subsidiary is chosen: 'country' (subsidiary_by_country "
+        "for the billing country, else the one active operating subsidiary in that country), "
+        "'field' (the subsidiary internal id or name in the Account field subsidiary_field), "
+        "'default' (always subsidiary_id). A subsidiary never changes once the customer exists.",
+    )
+    subsidiary_by_country: dict[str, str] = Field(
+        default_factory=dict,
+        description="ISO 3166 alpha-2 billing country -> subsidiary internal id (rule 'country'), "
+        "e.g. {'FR': '2', 'NL': '2'} to book France and the Netherlands in the European entity.",
+    )
+    subsidiary_field: str = Field(
+        default="NetSuite_Subsidiary__c",
+        description="Account field holding the subsidiary (rule 'field'); declare it on "
+        "salesforce.accounts.",
+    )
     customer_external_id_prefix: str = "SF_ACCT_"
     sales_order_external_id_prefix: str = "SF_ORDER_"
+    opportunity_external_id_prefix: str = "SF_OPP_"
+    contact_external_id_prefix: str = "SF_CONTACT_"
+    sales_order_trigger: Literal["orders", "opportunities", "both"] = Field(
+        default="both",
+        description="Which won deals become NetSuite sales orders: activated Orders "
+        "(SF_ORDER_<Id>), Closed-Won Opportunities (SF_OPP_<Id>), or both. Under 'both' a "
+        "deal makes exactly one: an Opportunity with a live Order waits for its Order's sales "
+        "order and links to it; an Order made after its Opportunity's sales order links to that.",
+    )
     eligible_order_statuses: list[str] = Field(default_factory=lambda: ["Activated"])
+    base_price_currency: str | None = Field(
+        default=None,
+        description="Currency of the standard-price-book entries that follow NetSuite's base "
+        "prices (default: NetSuite's base currency, isbasecurrency).",
+    )
+    max_line_quantity: float = Field(
+        default=100_000.0,
+        description="Lines with a larger quantity are dead-lettered as implausible (a typo or a "
+        "price typed into the quantity) rather than sent.",
+    )
+    contact_last_name_placeholders: list[str] = Field(
+        default_factory=lambda: ["[not provided]", "-", ".", "?", "Unknown", "N/A", "NA", "None"],
+        description="Contact last names that stand for none (Web-to-Lead, imports); such a "
+        "contact is dead-lettered: NetSuite needs the person's name.",
+    )
     order_status: dict[str, dict[str, str | None]] = Field(
         default_factory=lambda: dict(DEFAULT_ORDER_STATUS),
         description="NetSuite sales-order status text -> Salesforce Fulfillment_Status__c and Order Status.",

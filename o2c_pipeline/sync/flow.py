@@ -209,12 +209,20 @@ class Flow:
 
     def lookup(self, table: str, column: str, values: Iterable[Any]) -> list[dict[str, Any]]:
         """Current rows of the declared ``table`` whose ``column`` is one of ``values``."""
+        self._check_reads(table)
+        wanted = [str(v) for v in dict.fromkeys(values) if v is not None]
+        return self.ctx.warehouse.current_rows(entity(table), column, wanted)
+
+    def lookup_all(self, table: str) -> list[dict[str, Any]]:
+        """Every current row of the declared small ``table`` (NetSuite's setup records)."""
+        self._check_reads(table)
+        return self.ctx.warehouse.all_current_rows(entity(table))
+
+    def _check_reads(self, table: str) -> None:
         if table not in self.reads():
             raise FlowDeclarationError(
                 f"flow {self.name} reads {table} without declaring it in feeds or lookups"
             )
-        wanted = [str(v) for v in dict.fromkeys(values) if v is not None]
-        return self.ctx.warehouse.current_rows(entity(table), column, wanted)
 
     def index(self, table: str, column: str, values: Iterable[Any]) -> dict[str, Mapping[str, Any]]:
         """:meth:`lookup`, keyed by ``column``."""
