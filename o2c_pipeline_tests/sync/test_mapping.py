@@ -8,7 +8,6 @@ import pytest
 
 from o2c_pipeline.sync.config import OwnershipError, SyncSettings, assert_owned
 from o2c_pipeline.sync.countries import netsuite_country, netsuite_enums
-from o2c_pipeline.sync.netsuite_setup import NetSuiteSetup
 from o2c_pipeline.sync.deals import (
     DealLine,
     account_date,
@@ -30,6 +29,7 @@ from o2c_pipeline.sync.mapping import (
     same_where_known,
     split_street,
 )
+from o2c_pipeline.sync.netsuite_setup import NetSuiteSetup
 
 SETTINGS = SyncSettings()
 
