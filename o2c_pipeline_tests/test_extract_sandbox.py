@@ -159,6 +159,11 @@ def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
     box.stop()
 
 
+#: NetSuite setup records, stamped when the account was set up: a window of recent weeks may hold
+#: none of them (the simulator re-stamps currencies only when it moves rates)
+SETUP_TABLES = {"netsuite.currencies", "netsuite.subsidiaries"}
+
+
 @pytest.fixture(scope="module")
 def sandbox_env(sandbox) -> dict[str, str]:
     return sandbox.credentials()
@@ -195,7 +200,8 @@ def check_range_run(pipe: Pipeline, result: dg.ExecuteInProcessResult, start: st
     for ent in ENTITIES:
         meta = pipe.metadata(result, ent)
         assert meta["mode"] == "full" and meta["watermark"] != "none", ent.table
-        assert meta["rows"] == meta["versions"] > 0 and isinstance(meta["seconds"], float)
+        assert meta["rows"] == meta["versions"] and isinstance(meta["seconds"], float)
+        assert meta["rows"] > 0 or ent.table in SETUP_TABLES, ent.table
 
 
 def test_a_range_loads_as_one_run_and_matches_the_sandbox(pipeline: Pipeline) -> None:
@@ -383,7 +389,8 @@ def test_a_delta_run_with_nothing_changed_makes_one_call_per_entity(pipeline: Pi
             0,
             0,
         ), (ent.table, meta)
-        assert meta["table_rows"] == len(versions[ent.table]) and meta["current_rows"] > 0
+        assert meta["table_rows"] == len(versions[ent.table])
+        assert meta["current_rows"] > 0 or ent.table in SETUP_TABLES, ent.table
         assert meta["watermark"] == marks[ent.table].isoformat()
     assert seconds < 10, f"a quiet delta run of {len(ENTITIES)} entities took {seconds:.1f}s"
     assert {ent.table: pipeline.versions(ent) for ent in ENTITIES} == versions

@@ -37,7 +37,9 @@ class SyncContext:
     warehouse: Warehouse
     run_id: str | None = None
     log: logging.Logger | Any = log
-    clock: Callable[[], dt.datetime] = field(default=lambda: utc_now())  # late-bound: simulated time
+    clock: Callable[[], dt.datetime] = field(
+        default=lambda: utc_now()
+    )  # late-bound: simulated time
     _store: SyncStore | None = field(default=None, repr=False)
 
     @property

@@ -15,7 +15,7 @@ currency is sent, which is what such an account expects.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,8 @@ from o2c_pipeline.sync.countries import iso_country
 from o2c_pipeline.sync.mapping import DataError, is_true
 
 Row = Mapping[str, Any]
+#: The warehouse tables of NetSuite's setup, in the order :meth:`NetSuiteSetup.of` takes them.
+SETUP_TABLES = ("netsuite.currencies", "netsuite.subsidiaries", "netsuite.currency_rates")
 
 
 def _id(value: Any) -> str | None:
@@ -61,6 +63,12 @@ class NetSuiteSetup:
             if (day := _date(r.get("effectivedate"))) is not None:
                 setup.rate_dates.setdefault(pair, []).append(day)  # type: ignore[arg-type]
         return setup
+
+    @classmethod
+    def load(cls, lookup_all: Callable[[str], list[dict[str, Any]]]) -> NetSuiteSetup:
+        """From a flow's :meth:`~o2c_pipeline.sync.flow.Flow.lookup_all` (it declares the three
+        tables: :data:`SETUP_TABLES`)."""
+        return cls.of(*(lookup_all(table) for table in SETUP_TABLES))
 
     def _code(self, currency_id: Any) -> str:
         row = self.currencies.get(_id(currency_id) or "")

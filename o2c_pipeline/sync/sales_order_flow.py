@@ -27,7 +27,7 @@ from o2c_pipeline.sync.deals import DealLine, account_date, item_for, sales_orde
 from o2c_pipeline.sync.deals import sales_order_lines as checked_lines
 from o2c_pipeline.sync.flow import Flow, Target
 from o2c_pipeline.sync.mapping import DataError, _number
-from o2c_pipeline.sync.netsuite_setup import NetSuiteSetup
+from o2c_pipeline.sync.netsuite_setup import SETUP_TABLES, NetSuiteSetup
 from o2c_pipeline.sync.run import Pending
 from o2c_pipeline.sync.writers import write_netsuite
 
@@ -38,9 +38,7 @@ SALES_ORDER_LOOKUPS = (
     "salesforce.accounts",
     "netsuite.items",
     "netsuite.customers",
-    "netsuite.subsidiaries",
-    "netsuite.currencies",
-    "netsuite.currency_rates",
+    *SETUP_TABLES,
 )
 
 
@@ -123,11 +121,7 @@ class SalesOrderFlow(Flow):
         self.accounts = self.index("salesforce.accounts", "Id", account_ids)
         ids = [c for c in self.customers.values() if isinstance(c, str)]
         self.customer_rows = self.index("netsuite.customers", "id", ids)
-        self.setup = NetSuiteSetup.of(
-            self.lookup_all("netsuite.currencies"),
-            self.lookup_all("netsuite.subsidiaries"),
-            self.lookup_all("netsuite.currency_rates"),
-        )
+        self.setup = NetSuiteSetup.load(self.lookup_all)
 
     def map(self, deal: dict[str, Any]) -> Pending | None:
         key = self.key_of(deal)

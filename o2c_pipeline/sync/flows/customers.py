@@ -14,7 +14,7 @@ from typing import Any
 from o2c_pipeline.sync.feed import Feed
 from o2c_pipeline.sync.flow import Flow, Target, WriteBack
 from o2c_pipeline.sync.mapping import customer_body, same_customer, strip_prefix
-from o2c_pipeline.sync.netsuite_setup import NetSuiteSetup
+from o2c_pipeline.sync.netsuite_setup import SETUP_TABLES, NetSuiteSetup
 from o2c_pipeline.sync.run import Pending
 from o2c_pipeline.sync.writers import write_netsuite
 
@@ -23,12 +23,7 @@ class Customers(Flow):
     name = "customers"
     writes = Target("netsuite", "customer")
     feeds = (Feed("salesforce.accounts"),)
-    lookups = (
-        "netsuite.customers",
-        "netsuite.subsidiaries",
-        "netsuite.currencies",
-        "netsuite.currency_rates",
-    )
+    lookups = ("netsuite.customers", *SETUP_TABLES)
     write_back = WriteBack("Account", "NetSuite_Customer_ID__c")
 
     def external_id(self, account_id: str) -> str:
@@ -38,11 +33,7 @@ class Customers(Flow):
         eids = [self.external_id(a["Id"]) for a in accounts]
         self.existing = self.index("netsuite.customers", "externalid", eids)
         super().plan(accounts)
-        self.setup = NetSuiteSetup.of(
-            self.lookup_all("netsuite.currencies"),
-            self.lookup_all("netsuite.subsidiaries"),
-            self.lookup_all("netsuite.currency_rates"),
-        )
+        self.setup = NetSuiteSetup.load(self.lookup_all)
 
     def map(self, account: dict[str, Any]) -> Pending | None:
         account_id, eid = account["Id"], self.external_id(account["Id"])
