@@ -7,7 +7,8 @@ Per extracted entity (one op per entity, generated from :data:`~o2c_pipeline.ent
 - ``open_partition_fresh``: today's (open) partition was materialized within :data:`FRESHNESS_SLA`;
 - ``unique_keys``: no key appears twice in ``<table>_current``.
 
-On the sync: every activated Salesforce order has a NetSuite sales order; NetSuite invoice totals
+On the sync: every won deal of the configured kinds (activated Orders, Closed-Won Opportunities)
+has a NetSuite sales order or waits in the DLQ with a reason (only the unexplained fail); NetSuite invoice totals
 match their sales orders' totals and the Salesforce invoice mirror; the dead-letter queue is
 drained. The checked window is the run's partition (range); a run without one — the nightly
 reconciliation — checks yesterday, the last closed day.
@@ -190,29 +191,91 @@ ENTITY_CHECKS = [build_entity_checks(e) for e in ENTITIES]
 # ---------------------------------------------------------------------------------------------
 
 
-@dg.asset_check(
-    asset=keys.flow_key("orders"),
-    name="activated_orders_have_sales_orders",
-    description="Every activated Salesforce order (older than the grace period) has a NetSuite sales order.",
-)
-def activated_orders_have_sales_orders(
-    warehouse: WarehouseResource,
+def won_deals_result(
+    kind: str, settings: SyncSettings, warehouse: Warehouse, store: SyncStore, now: dt.datetime
 ) -> dg.AssetCheckResult:
-    settings = SyncSettings.from_env()
-    missing = warehouse.warehouse().orders_without_sales_order(
-        settings.eligible_order_statuses,
-        settings.sales_order_external_id_prefix,
-        dt.datetime.now(dt.UTC) - ORDER_SYNC_GRACE,
+    """Won deals of ``kind`` without a sales order: waiting in the DLQ with a reason (reported,
+    fine) or missing for no known reason (fails); counted per currency."""
+    if settings.sales_order_trigger not in (kind, "both"):
+        return dg.AssetCheckResult(
+            passed=True,
+            metadata={"trigger": settings.sales_order_trigger},
+            description=f"{kind} do not make sales orders under this trigger",
+        )
+    prefixes = {
+        "orders": settings.sales_order_external_id_prefix,
+        "opportunities": settings.opportunity_external_id_prefix,
+    }
+    without = warehouse.won_deals_without_sales_order(
+        kind,
+        statuses=settings.eligible_order_statuses,
+        prefixes=prefixes,
+        before=now - ORDER_SYNC_GRACE,
     )
+    letters = {e.source_id: e for e in store.dlq(flow=kind, source_ids=[r[0] for r in without])}
+    missing = [r for r in without if r[0] not in letters]
+    per_currency: dict[str, list[int]] = {}
+    for currency, n in warehouse.won_deals_per_currency(
+        kind, settings.eligible_order_statuses
+    ).items():
+        per_currency[currency] = [n, 0, 0]
+    for row in without:
+        counts = per_currency.setdefault(row[2] or "", [0, 0, 0])
+        counts[1 if row[0] in letters else 2] += 1
     return dg.AssetCheckResult(
         passed=not missing,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "orders_without_sales_order": len(missing),
+            "trigger": settings.sales_order_trigger,
+            "waiting_in_dlq": len(without) - len(missing),
+            "missing_without_reason": len(missing),
             "grace_minutes": ORDER_SYNC_GRACE.total_seconds() / 60,
-            "sample": _sample(("order id", "number", "activated"), missing),
+            "per_currency": _sample(
+                ("currency", "won deals", "waiting in DLQ", "missing"),
+                [(c, *v) for c, v in sorted(per_currency.items())],
+                limit=len(per_currency),
+            ),
+            "waiting_sample": _sample(
+                ("id", "deal", "error", "reason"),
+                [
+                    (r[0], r[1], letters[r[0]].error_code, letters[r[0]].reason[:120])
+                    for r in without
+                    if r[0] in letters
+                ],
+            ),
+            "missing_sample": _sample(("id", "deal", "currency", "won at"), missing),
         },
     )
+
+
+def _won_deals_check(kind: str, description: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=keys.flow_key(kind),
+        name=f"won_{kind}_have_sales_orders",
+        description=description,
+    )
+    def _check(warehouse: WarehouseResource, checkpoints: CheckpointStore) -> dg.AssetCheckResult:
+        return won_deals_result(
+            kind,
+            SyncSettings.from_env(),
+            warehouse.warehouse(),
+            SyncStore(checkpoints.engine()),
+            dt.datetime.now(dt.UTC),
+        )
+
+    return _check
+
+
+won_orders_have_sales_orders = _won_deals_check(
+    "orders",
+    "Every activated Salesforce Order (older than the grace period) has a NetSuite sales order "
+    "or waits in the DLQ with a reason; counted per currency.",
+)
+won_opportunities_have_sales_orders = _won_deals_check(
+    "opportunities",
+    "Every Closed-Won Opportunity (older than the grace period) has a NetSuite sales order (its "
+    "own or its Order's) or waits in the DLQ with a reason; counted per currency.",
+)
 
 
 @dg.asset_check(
@@ -259,7 +322,8 @@ def dead_letter_queue_drained(checkpoints: CheckpointStore) -> dg.AssetCheckResu
 
 
 SYNC_CHECKS = [
-    activated_orders_have_sales_orders,
+    won_orders_have_sales_orders,
+    won_opportunities_have_sales_orders,
     invoice_totals_match_sales_orders,
     dead_letter_queue_drained,
 ]

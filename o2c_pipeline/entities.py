@@ -17,361 +17,23 @@ bookkeeping columns added by :mod:`o2c_pipeline.warehouse` (``_deleted``, ``_par
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
 from o2c_pipeline import config
+from o2c_pipeline.entity import SF_TYPES, Column, Entity, System
+from o2c_pipeline.netsuite.entities import ITEM_RECORD_TYPES, NETSUITE_ENTITIES, ns_column
+from o2c_pipeline.salesforce.entities import SALESFORCE_ENTITIES, SF_SYSTEM_COLUMNS, sf_column
 
-System = Literal["salesforce", "netsuite"]
-
-#: Salesforce field types -> DuckDB types (what a describe() answer maps to; any other type is
-#: text). Compound (address, location) and base64 fields are not columns: see extract.columns.
-SF_TYPES = {
-    "id": "VARCHAR",
-    "reference": "VARCHAR",
-    "string": "VARCHAR",
-    "boolean": "BOOLEAN",
-    "datetime": "TIMESTAMP",
-    "date": "DATE",
-    "double": "DOUBLE",
-    "currency": "DOUBLE",
-    "percent": "DOUBLE",
-    "int": "INTEGER",
-    "long": "BIGINT",
-}
-
-
-@dataclass(frozen=True)
-class Column:
-    """A warehouse column: its name (= the source field/column name), DuckDB type and, for
-    SuiteQL, the expression that selects it (default ``<alias>.<name>``)."""
-
-    name: str
-    type: str = "VARCHAR"
-    expr: str | None = None
-    description: str = ""
-    #: declared (the sync relies on it) rather than discovered in the source
-    core: bool = True
-
-
-@dataclass(frozen=True)
-class Entity:
-    """One extracted object.
-
-    ``key`` identifies a record; ``cursor`` is its modification stamp (what partitions and
-    watermarks are over); ``group`` (default: the key) is the unit a deletion or a new snapshot
-    replaces: NetSuite transaction lines are re-emitted with their transaction's stamp whenever it
-    is saved, so their group is the transaction and lines missing from the newest snapshot are gone.
-    """
-
-    system: System
-    name: str
-    source: str  # Salesforce object API name, or SuiteQL FROM clause (with alias)
-    columns: tuple[Column, ...]
-    key: str
-    cursor: str
-    description: str
-    group: str | None = None
-    #: Salesforce: the boolean column flagging soft-deleted rows (queried through queryAll).
-    deleted_flag: str | None = None
-    #: SuiteQL: the table alias and fixed filters of the record query.
-    alias: str = ""
-    where: tuple[str, ...] = ()
-    #: SuiteQL: the expression the cursor filters and orders on, and the key column's expression.
-    cursor_expr: str | None = None
-    key_expr: str | None = None
-    #: NetSuite: ``deletedrecord.recordtypeid`` values whose rows delete this entity's groups.
-    deleted_record_types: tuple[str, ...] = ()
-    #: NetSuite: the record type whose metadata catalog entry lists the fields beyond the core.
-    record_type: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def table(self) -> str:
-        return f"{self.system}.{self.name}"
-
-    @property
-    def current_table(self) -> str:
-        return f"{self.system}.{self.name}_current"
-
-    @property
-    def group_column(self) -> str:
-        return self.group or self.key
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    def column(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(f"{self.table} has no column {name!r}")
-
-    @property
-    def watermark_key(self) -> str:
-        return self.table
-
-
-# ---------------------------------------------------------------------------------------------
-# Salesforce
-# ---------------------------------------------------------------------------------------------
-
-
-def _sf(name: str, sf_type: str = "string", description: str = "") -> Column:
-    return Column(name, SF_TYPES[sf_type], description=description)
-
-
-_SF_SYSTEM = (
-    _sf("Id", "id", "18-character record id"),
-    _sf("IsDeleted", "boolean", "true for rows from the recycle bin (queryAll)"),
-    _sf("CreatedDate", "datetime"),
-    _sf("LastModifiedDate", "datetime"),
-    _sf("SystemModstamp", "datetime", "modification stamp (user and system changes), UTC"),
-)
-
-
-def _sf_entity(name: str, sobject: str, description: str, *fields: Column) -> Entity:
-    """An sObject: the system fields, then ``fields``; deletions come through queryAll."""
-    columns = _SF_SYSTEM + fields
-    return Entity("salesforce", name, sobject, columns, "Id", "SystemModstamp", description,
-                  deleted_flag="IsDeleted")  # fmt: skip
-
-
-SALESFORCE_ENTITIES: tuple[Entity, ...] = (
-    _sf_entity(
-        "accounts",
-        "Account",
-        "Salesforce Accounts: the customers of the order-to-cash process.",
-        _sf("Name"),
-        _sf("AccountNumber"),
-        _sf("Type"),
-        _sf("Industry"),
-        _sf("Phone"),
-        _sf("Website"),
-        _sf("BillingStreet"),
-        _sf("BillingCity"),
-        _sf("BillingState"),
-        _sf("BillingPostalCode"),
-        _sf("BillingCountry"),
-        _sf("CurrencyIsoCode"),
-        _sf("NetSuite_Customer_ID__c", description="NetSuite customer internal id (external id)"),
-    ),
-    _sf_entity(
-        "contacts",
-        "Contact",
-        "Salesforce Contacts of the accounts.",
-        _sf("AccountId"),
-        _sf("FirstName"),
-        _sf("LastName"),
-        _sf("Email"),
-        _sf("Phone"),
-    ),
-    _sf_entity(
-        "products",
-        "Product2",
-        "Salesforce Products (Product2), mastered as NetSuite items.",
-        _sf("Name"),
-        _sf("ProductCode"),
-        _sf("Description"),
-        _sf("Family"),
-        _sf("IsActive", "boolean"),
-        _sf("NetSuite_Item_ID__c", description="NetSuite item internal id (external id)"),
-    ),
-    _sf_entity(
-        "orders",
-        "Order",
-        "Salesforce Orders: activated orders become NetSuite sales orders.",
-        _sf("AccountId"),
-        _sf("OpportunityId"),
-        _sf("Pricebook2Id"),
-        _sf("OrderNumber"),
-        _sf("Status"),
-        _sf("EffectiveDate", "date"),
-        _sf("ActivatedDate", "datetime"),
-        _sf("TotalAmount", "double"),
-        _sf("NetSuite_Sales_Order_ID__c", description="NetSuite sales order internal id"),
-        _sf("Fulfillment_Status__c"),
-        _sf("Tracking_Number__c"),
-    ),
-    _sf_entity(
-        "order_items",
-        "OrderItem",
-        "Salesforce Order Products (OrderItem): the lines of the orders.",
-        _sf("OrderId"),
-        _sf("Product2Id"),
-        _sf("PricebookEntryId"),
-        _sf("OrderItemNumber"),
-        _sf("Quantity", "double"),
-        _sf("UnitPrice", "double"),
-        _sf("TotalPrice", "double"),
-    ),
-    _sf_entity(
-        "invoices",
-        "Invoice__c",
-        "Salesforce Invoice__c: NetSuite invoices mirrored into the CRM.",
-        _sf("Name"),
-        _sf("Order__c"),
-        _sf("Account__c"),
-        _sf("NetSuite_Invoice_ID__c"),
-        _sf("Invoice_Number__c"),
-        _sf("Invoice_Date__c", "date"),
-        _sf("Due_Date__c", "date"),
-        _sf("Amount__c", "double"),
-        _sf("Amount_Paid__c", "double"),
-        _sf("Payment_Status__c"),
-        _sf("Status__c"),
-    ),
-)
-
-# ---------------------------------------------------------------------------------------------
-# NetSuite (SuiteQL)
-# ---------------------------------------------------------------------------------------------
-
-
-def _ns(
-    name: str, type_: str = "VARCHAR", expr: str | None = None, description: str = ""
-) -> Column:
-    return Column(name, type_, expr, description)
-
-
-_TRANSACTION_COLUMNS = (
-    _ns("id", "BIGINT", description="transaction internal id"),
-    _ns("tranid", description="document number"),
-    _ns("trandate", "DATE"),
-    _ns("type", description="transaction type code"),
-    _ns("status", description="status letter code"),
-    _ns("entity", "BIGINT", description="customer internal id"),
-    _ns("currency", "BIGINT"),
-    _ns("foreigntotal", "DOUBLE"),
-    _ns("externalid"),
-    _ns("otherrefnum"),
-    _ns("memo"),
-    _ns("createdfrom", "BIGINT", description="the transaction this one was created from"),
-    _ns("createddate", "TIMESTAMP"),
-    _ns("lastmodifieddate", "TIMESTAMP", description="modification stamp, UTC"),
-)
-
-
-def _ns_record(
-    name: str, source: str, record_type: str, description: str, *columns: Column, **extra: Any
-) -> Entity:
-    """A NetSuite table keyed by ``id`` and stamped by ``lastmodifieddate`` (``source`` is the
-    FROM clause with its alias); ``deletedrecord`` rows of ``record_type`` delete records."""
-    alias = source.split()[-1]
-    return Entity("netsuite", name, source, columns, "id", "lastmodifieddate", description,
-                  alias=alias, deleted_record_types=(record_type,), record_type=record_type,
-                  **extra)  # fmt: skip
-
-
-def _ns_transactions(
-    name: str, type_code: str, record_type: str, description: str, *extra: Column
-) -> Entity:
-    """Transactions of one type (``transaction.type``), with the columns every type has."""
-    where = (f"t.type = '{type_code}'",)
-    columns = _TRANSACTION_COLUMNS + extra
-    return _ns_record(name, "transaction t", record_type, description, *columns, where=where)
-
-
-NETSUITE_ENTITIES: tuple[Entity, ...] = (
-    _ns_record(
-        "customers",
-        "customer c",
-        "customer",
-        "NetSuite customers.",
-        _ns("id", "BIGINT"),
-        _ns("entityid"),
-        _ns("companyname"),
-        _ns("email"),
-        _ns("phone"),
-        _ns("externalid", description="the Salesforce Account Id"),
-        _ns("isinactive"),
-        _ns("subsidiary", "BIGINT"),
-        _ns("currency", "BIGINT"),
-        _ns("billaddr1"),
-        _ns("billcity"),
-        _ns("billstate"),
-        _ns("billzip"),
-        _ns("billcountry"),
-        _ns("datecreated", "TIMESTAMP"),
-        _ns("lastmodifieddate", "TIMESTAMP"),
-    ),
-    _ns_record(
-        "items",
-        "item i",
-        "inventoryItem",
-        "NetSuite items (the product master).",
-        _ns("id", "BIGINT"),
-        _ns("itemid", description="SKU"),
-        _ns("displayname"),
-        _ns("description"),
-        _ns("itemtype"),
-        _ns("baseprice", "DOUBLE"),
-        _ns("isinactive"),
-        _ns("externalid"),
-        _ns("createddate", "TIMESTAMP"),
-        _ns("lastmodifieddate", "TIMESTAMP"),
-    ),
-    _ns_transactions(
-        "sales_orders",
-        "SalesOrd",
-        "salesOrder",
-        "NetSuite sales orders (transaction type SalesOrd).",
-    ),
-    Entity(
-        system="netsuite",
-        name="sales_order_lines",
-        source="transactionline tl INNER JOIN transaction t ON t.id = tl.transaction",
-        alias="tl",
-        where=("t.type = 'SalesOrd'", "tl.mainline = 'F'", "tl.taxline = 'F'"),
-        columns=(
-            _ns("uniquekey", "BIGINT", description="line key, unique across all lines"),
-            _ns("transaction", "BIGINT", description="the sales order"),
-            _ns("id", "BIGINT", description="line id within its transaction"),
-            _ns("linesequencenumber", "INTEGER"),
-            _ns("item", "BIGINT"),
-            _ns("quantity", "DOUBLE", description="negative on sales lines, as NetSuite stores it"),
-            _ns("rate", "DOUBLE"),
-            _ns("netamount", "DOUBLE", description="negative on sales lines"),
-            _ns("isclosed"),
-            _ns("linelastmodifieddate", "TIMESTAMP"),
-            _ns(
-                "lastmodifieddate",
-                "TIMESTAMP",
-                "t.lastmodifieddate",
-                "the sales order's stamp: every save re-emits all its lines",
-            ),
-        ),
-        key="uniquekey",
-        group="transaction",
-        cursor="lastmodifieddate",
-        cursor_expr="t.lastmodifieddate",
-        deleted_record_types=("salesOrder",),
-        description="NetSuite sales order lines (mainline and tax lines excluded).",
-    ),
-    _ns_transactions(
-        "fulfillments",
-        "ItemShip",
-        "itemFulfillment",
-        "NetSuite item fulfillments (ItemShip), created from sales orders.",
-        _ns("trackingnumbers"),
-    ),
-    _ns_transactions(
-        "invoices",
-        "CustInvc",
-        "invoice",
-        "NetSuite invoices (CustInvc).",
-        _ns("duedate", "DATE"),
-        _ns("foreignamountpaid", "DOUBLE"),
-        _ns("foreignamountunpaid", "DOUBLE"),
-    ),
-    _ns_transactions(
-        "payments",
-        "CustPymt",
-        "customerPayment",
-        "NetSuite customer payments (CustPymt).",
-    ),
-)
+__all__ = [
+    "DECLARED_ENTITIES",
+    "ENTITIES",
+    "ITEM_RECORD_TYPES",
+    "NETSUITE_ENTITIES",
+    "SALESFORCE_ENTITIES",
+    "SF_TYPES",
+    "Column",
+    "Entity",
+    "System",
+    "entity",
+]
 
 DECLARED_ENTITIES: tuple[Entity, ...] = SALESFORCE_ENTITIES + NETSUITE_ENTITIES
 
@@ -386,8 +48,8 @@ def custom_entity(table: str, spec: config.EntityConfig) -> Entity:
     extra = tuple(Column(n, t) for n, t in spec.columns.items())
     if system == "salesforce":
         key, cursor = spec.key or "Id", spec.cursor or "SystemModstamp"
-        base = [c for c in _SF_SYSTEM if c.name not in (key, cursor)]
-        columns = (_sf(key, "id"), *base, _sf(cursor, "datetime"), *extra)
+        base = [c for c in SF_SYSTEM_COLUMNS if c.name not in (key, cursor)]
+        columns = (sf_column(key, "id"), *base, sf_column(cursor, "datetime"), *extra)
         return Entity("salesforce", name, spec.object or "", _unique(columns), key, cursor,
                       spec.description or f"Salesforce {spec.object} (configured).",
                       deleted_flag="IsDeleted")  # fmt: skip
@@ -397,7 +59,7 @@ def custom_entity(table: str, spec: config.EntityConfig) -> Entity:
     cursor = spec.cursor or (
         "lastmodified" if source.startswith("customrecord") else "lastmodifieddate"
     )
-    columns = (_ns(key, "BIGINT"), _ns(cursor, "TIMESTAMP"), *extra)
+    columns = (ns_column(key, "BIGINT"), ns_column(cursor, "TIMESTAMP"), *extra)
     return Entity("netsuite", name, f"{source} r", _unique(columns), key, cursor,
                   spec.description or f"NetSuite {source} (configured).", alias="r",
                   deleted_record_types=(record_type,), record_type=record_type)  # fmt: skip

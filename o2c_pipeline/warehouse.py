@@ -331,6 +331,15 @@ class Warehouse:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def all_current_rows(self, entity: Entity) -> list[dict]:
+        """Every current row of a small setup table (currencies, subsidiaries, rates)."""
+        with self.connect() as con:
+            if not self._exists(con, entity.current_table):
+                return []
+            cursor = con.execute(f"SELECT * FROM {table_ref(entity.current_table)}")
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     def loaded_since(
         self, entity: Entity, column: str, since: dt.datetime
     ) -> tuple[list[str], dt.datetime | None]:
@@ -365,6 +374,10 @@ class Warehouse:
             for name, table in tables.items():
                 ddl = ", ".join(f'"{c.name}" {_duckdb_type(c)}' for c in table.columns)
                 con.execute(f"CREATE TABLE IF NOT EXISTS sync.{name} ({ddl})")
+                for c in table.columns:  # columns the store gained since the mirror was made
+                    con.execute(
+                        f'ALTER TABLE sync.{name} ADD COLUMN IF NOT EXISTS "{c.name}" {_duckdb_type(c)}'
+                    )
                 key = append_only.get(name)
                 if key:
                     ((last,),) = con.execute(
@@ -408,29 +421,66 @@ class Warehouse:
                 f"GROUP BY {key} HAVING count(*) > 1 ORDER BY n DESC LIMIT {int(limit)}"
             ).fetchall()
 
-    def orders_without_sales_order(
-        self, statuses: Sequence[str], prefix: str, activated_before: dt.datetime
+    def won_deals_without_sales_order(
+        self,
+        kind: str,
+        *,
+        statuses: Sequence[str],
+        prefixes: Mapping[str, str],
+        before: dt.datetime,
     ) -> list[tuple]:
-        """Orders in one of ``statuses``, activated before ``activated_before``, that no NetSuite
-        sales order carries (by external id ``prefix + Id`` or by the written-back id)."""
+        """Won deals of ``kind`` (``orders``: Orders in ``statuses``; ``opportunities``: IsWon)
+        won before ``before`` that no NetSuite sales order carries: by their external id
+        (``prefixes[kind] + Id``), the id written back, or (an Opportunity) one of its Orders'.
+        Rows ``(id, label, currency, won at)``."""
+        needed = ["salesforce.orders_current", "netsuite.sales_orders_current"]
+        if kind == "opportunities":
+            needed.append("salesforce.opportunities_current")
         with self.connect() as con:
-            if not (
-                self._exists(con, "salesforce.orders_current")
-                and self._exists(con, "netsuite.sales_orders_current")
-            ):
+            if not all(self._exists(con, t) for t in needed):
                 return []
-            marks = ", ".join("?" for _ in statuses)
-            return con.execute(
-                f"""SELECT o."Id", o."OrderNumber", o."ActivatedDate"
-                FROM salesforce.orders_current o
-                WHERE o."Status" IN ({marks})
-                  AND coalesce(o."ActivatedDate", o."LastModifiedDate") < ?
-                  AND NOT EXISTS (
-                    SELECT 1 FROM netsuite.sales_orders_current s
-                    WHERE s.externalid = ? || o."Id" OR CAST(s.id AS VARCHAR) = o."NetSuite_Sales_Order_ID__c")
-                ORDER BY o."ActivatedDate" LIMIT 1000""",
-                [*statuses, _naive_utc(activated_before), prefix],
+            has_so = (
+                'SELECT 1 FROM netsuite.sales_orders_current s WHERE s.externalid = ? || d."Id" '
+                'OR CAST(s.id AS VARCHAR) = d."NetSuite_Sales_Order_ID__c"'
+            )
+            if kind == "orders":
+                marks = ", ".join("?" for _ in statuses)
+                sql = f"""SELECT d."Id", d."OrderNumber", d."CurrencyIsoCode", d."ActivatedDate"
+                    FROM salesforce.orders_current d
+                    WHERE d."Status" IN ({marks})
+                      AND coalesce(d."ActivatedDate", d."LastModifiedDate") < ?
+                      AND NOT EXISTS ({has_so})"""
+                params = [*statuses, _naive_utc(before), prefixes["orders"]]
+            else:
+                sql = f"""SELECT d."Id", d."Name", d."CurrencyIsoCode", d."LastModifiedDate"
+                    FROM salesforce.opportunities_current d
+                    WHERE d."IsWon" AND d."LastModifiedDate" < ?
+                      AND NOT EXISTS ({has_so})
+                      AND NOT EXISTS (
+                        SELECT 1 FROM salesforce.orders_current o
+                        JOIN netsuite.sales_orders_current s
+                          ON s.externalid = ? || o."Id" OR CAST(s.id AS VARCHAR) = o."NetSuite_Sales_Order_ID__c"
+                        WHERE o."OpportunityId" = d."Id")"""
+                params = [_naive_utc(before), prefixes["opportunities"], prefixes["orders"]]
+            return con.execute(f"{sql} ORDER BY 4, 1 LIMIT 5000", params).fetchall()
+
+    def won_deals_per_currency(self, kind: str, statuses: Sequence[str]) -> dict[str, int]:
+        """How many won deals of ``kind`` there are, per currency (``CurrencyIsoCode``)."""
+        table = f"salesforce.{kind}_current"
+        with self.connect() as con:
+            if not self._exists(con, table):
+                return {}
+            if kind == "orders":
+                where = f'"Status" IN ({", ".join("?" for _ in statuses)})'
+                params: list[Any] = list(statuses)
+            else:
+                where, params = '"IsWon"', []
+            rows = con.execute(
+                f"SELECT coalesce(\"CurrencyIsoCode\", ''), count(*) FROM {table_ref(table)} "
+                f"WHERE {where} GROUP BY 1 ORDER BY 1",
+                params,
             ).fetchall()
+        return {currency: int(n) for currency, n in rows}
 
     def invoice_total_mismatches(self, tolerance: float) -> list[tuple]:
         """Sales orders billed for more than their total, or fully billed ('G') for a different

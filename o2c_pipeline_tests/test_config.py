@@ -3,6 +3,7 @@ SyncSettings field configurable under ``sync:`` (whoever adds one), the document
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,14 @@ def test_every_sync_setting_is_configurable_under_sync(tmp_path):
     wanted = {}
     for name, field in SyncSettings.model_fields.items():
         value = field.get_default(call_default_factory=True)
-        if isinstance(value, bool):
+        choices = (
+            typing.get_args(field.annotation)
+            if typing.get_origin(field.annotation) is typing.Literal
+            else ()
+        )
+        if choices:  # a choice: another of its values
+            value = next(c for c in choices if c != value)
+        elif isinstance(value, bool):
             value = not value
         elif isinstance(value, int | float):
             value = value + 1

@@ -13,9 +13,22 @@ from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.partitions import DAILY, open_partition_key
 
 EXPECTED = {
-    "salesforce": {"accounts", "contacts", "products", "orders", "order_items", "invoices"},
+    "salesforce": {
+        "accounts",
+        "contacts",
+        "opportunities",
+        "opportunity_line_items",
+        "products",
+        "orders",
+        "order_items",
+        "invoices",
+    },
     "netsuite": {
         "customers",
+        "contacts",
+        "subsidiaries",
+        "currencies",
+        "currency_rates",
         "items",
         "sales_orders",
         "sales_order_lines",

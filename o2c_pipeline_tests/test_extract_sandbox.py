@@ -97,6 +97,13 @@ class Pipeline:
     def versions(self, ent: Entity) -> set[tuple]:
         return set(self.warehouse.query(f"SELECT * EXCLUDE (_loaded_at) FROM {ent.table}"))
 
+    def identities(self, ent: Entity) -> set[tuple]:
+        """The versions held, as (group, key, stamp, deleted)."""
+        columns = ", ".join(
+            f'"{c}"' for c in dict.fromkeys((ent.group_column, ent.key, ent.cursor))
+        )
+        return set(self.warehouse.query(f"SELECT {columns}, _deleted FROM {ent.table}"))
+
     def truth(self, ent: Entity) -> set[tuple[Any, dt.datetime]]:
         """Live records and their stamps, read whole through the real clients."""
         with dg.build_resources(build_resources()) as live:
@@ -159,6 +166,11 @@ def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
     box.stop()
 
 
+#: NetSuite setup records, stamped when the account was set up: a window of recent weeks may hold
+#: none of them (the simulator re-stamps currencies only when it moves rates)
+SETUP_TABLES = {"netsuite.currencies", "netsuite.subsidiaries"}
+
+
 @pytest.fixture(scope="module")
 def sandbox_env(sandbox) -> dict[str, str]:
     return sandbox.credentials()
@@ -195,7 +207,8 @@ def check_range_run(pipe: Pipeline, result: dg.ExecuteInProcessResult, start: st
     for ent in ENTITIES:
         meta = pipe.metadata(result, ent)
         assert meta["mode"] == "full" and meta["watermark"] != "none", ent.table
-        assert meta["rows"] == meta["versions"] > 0 and isinstance(meta["seconds"], float)
+        assert meta["rows"] == meta["versions"] and isinstance(meta["seconds"], float)
+        assert meta["rows"] > 0 or ent.table in SETUP_TABLES, ent.table
 
 
 def test_a_range_loads_as_one_run_and_matches_the_sandbox(pipeline: Pipeline) -> None:
@@ -384,7 +397,8 @@ def test_a_delta_run_with_nothing_changed_makes_one_call_per_entity(pipeline: Pi
             0,
             0,
         ), (ent.table, meta)
-        assert meta["table_rows"] == len(versions[ent.table]) and meta["current_rows"] > 0
+        assert meta["table_rows"] == len(versions[ent.table])
+        assert meta["current_rows"] > 0 or ent.table in SETUP_TABLES, ent.table
         assert meta["watermark"] == marks[ent.table].isoformat()
     assert seconds < 10, f"a quiet delta run of {len(ENTITIES)} entities took {seconds:.1f}s"
     assert {ent.table: pipeline.versions(ent) for ent in ENTITIES} == versions
@@ -467,8 +481,10 @@ def test_a_failed_commit_keeps_the_partition_and_the_watermark(
             e.table: live.checkpoints.get_watermark(e.watermark_key).modstamp for e in ENTITIES
         } == marks
     monkeypatch.undo()
+    held = {ent.table: pipeline.identities(ent) for ent in ENTITIES}
     pipeline.run(TODAY)  # the same delta commits once the fault is gone
-    assert all(before[e.table] <= pipeline.versions(e) for e in ENTITIES)
+    # every version held stays (a re-read may refresh a version's formula values, not drop it)
+    assert [e.table for e in ENTITIES if not held[e.table] <= pipeline.identities(e)] == []
     assert any(before[e.table] != pipeline.versions(e) for e in ENTITIES)
 
 

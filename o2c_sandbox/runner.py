@@ -101,6 +101,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         from o2c_sandbox.netsuite.api import NetSuiteService
         from o2c_sandbox.salesforce.api import SalesforceService
+        from o2c_sandbox.schema import schema_fingerprint
         from o2c_sandbox.simulator import advance
         from o2c_sandbox.world import build_world
 
@@ -110,6 +111,11 @@ class Sandbox:
         if self.rebuild and self.world_path.exists():
             self.world_path.unlink()
         store = Store(self.world_path)
+        if store.get_meta("built_at") is not None and store.get_meta("schema") != schema_fingerprint():
+            log.info("the saved world predates the current schema: rebuilding it")
+            store.close()
+            self.world_path.unlink()
+            store = Store(self.world_path)
         if store.get_meta("built_at") is None:
             log.info("building the %s world (seed %s)", self.scale, self.seed)
             build_world(store, scale=self.scale, seed=self.seed)

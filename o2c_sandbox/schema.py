@@ -34,6 +34,7 @@ SF_DUCKDB_TYPES = {
     "date": "DATE",
     "double": "DOUBLE",
     "currency": "DOUBLE",
+    "percent": "DOUBLE",
     "int": "INTEGER",
 }
 #: compound field types: read-only views over their component fields, no column of their own
@@ -154,6 +155,42 @@ def _obj(name, prefix, fields, children=(), custom=False):
 
 ORDER_STATUSES = ("Draft", "Activated", "Shipped", "Partially Shipped", "Cancelled")
 PAYMENT_STATUSES = ("Unpaid", "Partially Paid", "Paid")
+FULFILLMENT_STATUSES = ("Unfulfilled", "Partially Fulfilled", "Fulfilled", "Closed", "Cancelled")
+
+#: The org's currencies (multi-currency enabled, corporate currency USD). Inactive currencies
+#: (CHF here) stay on old records but are no longer offered in the restricted picklist.
+CURRENCY_CODES = ("USD", "EUR", "GBP", "CAD", "JPY", "AUD")
+CORPORATE_CURRENCY = "USD"
+
+#: Salesforce's default sales process: stage -> (IsClosed, IsWon, default Probability,
+#: default ForecastCategoryName), as a new org ships it (OpportunityStage).
+OPPORTUNITY_STAGES: dict[str, tuple[bool, bool, int, str]] = {
+    "Prospecting": (False, False, 10, "Pipeline"),
+    "Qualification": (False, False, 10, "Pipeline"),
+    "Needs Analysis": (False, False, 20, "Pipeline"),
+    "Value Proposition": (False, False, 50, "Pipeline"),
+    "Id. Decision Makers": (False, False, 60, "Pipeline"),
+    "Perception Analysis": (False, False, 70, "Pipeline"),
+    "Proposal/Price Quote": (False, False, 75, "Pipeline"),
+    "Negotiation/Review": (False, False, 90, "Pipeline"),
+    "Closed Won": (True, True, 100, "Closed"),
+    "Closed Lost": (True, False, 0, "Omitted"),
+}
+FORECAST_CATEGORIES = ("Pipeline", "Best Case", "Commit", "Closed", "Omitted")
+
+
+def _currency(*, derived: bool = False, updateable: bool = True) -> SfField:
+    """``CurrencyIsoCode`` as every record of a multi-currency org has it. Line items take their
+    parent's currency (``derived``: read-only); elsewhere it defaults to the user's currency."""
+    return SfField(
+        "CurrencyIsoCode",
+        "picklist",
+        3,
+        picklist=CURRENCY_CODES,
+        createable=not derived,
+        updateable=updateable and not derived,
+    )
+
 
 SF_OBJECTS: dict[str, SfObject] = {
     o.name: o
@@ -169,8 +206,19 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("Phone", "phone", 40),
                 SfField("Website", "url", 255),
                 *_address("Billing"),
-                SfField("CurrencyIsoCode", "picklist", 3),
+                _currency(),
                 SfField("NetSuite_Customer_ID__c", "string", 40, custom=True, external_id=True),
+                # roll-up summary: SUM(Order.TotalAmount) of live orders, converted at the
+                # org's static rates (roll-ups never use dated rates); a roll-up is saved with
+                # its parent, so a change bumps the Account's SystemModstamp
+                SfField(
+                    "Total_Order_Amount__c",
+                    "currency",
+                    custom=True,
+                    createable=False,
+                    updateable=False,
+                    calculated=True,
+                ),
             ],
             [
                 SfChildRelationship("Contacts", "Contact", "AccountId"),
@@ -188,6 +236,7 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("LastName", "string", 80, nillable=False),
                 SfField("Email", "email", 80),
                 SfField("Phone", "phone", 40),
+                _currency(),
             ],
         ),
         _obj(
@@ -200,6 +249,7 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("Family", "picklist", 40),
                 SfField("IsActive", "boolean", nillable=False),
                 SfField("NetSuite_Item_ID__c", "string", 40, custom=True, external_id=True, unique=True),
+                _currency(),
             ],
         ),
         _obj(
@@ -209,6 +259,7 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("Name", "string", 255, nillable=False),
                 SfField("IsActive", "boolean", nillable=False),
                 SfField("IsStandard", "boolean", createable=False, updateable=False, nillable=False),
+                _currency(),
             ],
         ),
         _obj(
@@ -220,6 +271,8 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("UnitPrice", "currency", nillable=False),
                 SfField("IsActive", "boolean", nillable=False),
                 SfField("UseStandardPrice", "boolean"),
+                # one entry per product, price book and currency: fixed once created
+                _currency(updateable=False),
             ],
         ),
         _obj(
@@ -228,9 +281,57 @@ SF_OBJECTS: dict[str, SfObject] = {
             [
                 SfField("AccountId", "reference", 18, reference_to="Account", relationship_name="Account"),
                 SfField("Name", "string", 120, nillable=False),
-                SfField("StageName", "picklist", 40, nillable=False, picklist=("Prospecting", "Negotiation", "Closed Won", "Closed Lost")),
+                SfField("StageName", "picklist", 40, nillable=False, picklist=tuple(OPPORTUNITY_STAGES)),
                 SfField("CloseDate", "date", nillable=False),
+                # with products, Amount is the sum of the lines and read-only in the UI
                 SfField("Amount", "currency"),
+                SfField("Probability", "percent"),
+                SfField("ForecastCategoryName", "picklist", 40, picklist=FORECAST_CATEGORIES),
+                SfField("IsClosed", "boolean", createable=False, updateable=False, nillable=False),
+                SfField("IsWon", "boolean", createable=False, updateable=False, nillable=False),
+                SfField("HasOpportunityLineItem", "boolean", createable=False, updateable=False, nillable=False),
+                SfField("Pricebook2Id", "reference", 18, reference_to="Pricebook2", relationship_name="Pricebook2"),
+                _currency(),
+                SfField("NetSuite_Sales_Order_ID__c", "string", 40, custom=True, external_id=True),
+                # what the ERP reports back on a won deal (the admin's fields for the integration,
+                # as on Order and Invoice__c): fulfilment, tracking, billing and payment
+                SfField("Fulfillment_Status__c", "picklist", 40, custom=True, picklist=FULFILLMENT_STATUSES),
+                SfField("Tracking_Number__c", "string", 255, custom=True),
+                SfField("Amount_Invoiced__c", "currency", custom=True),
+                SfField("Amount_Paid__c", "currency", custom=True),
+                SfField("Payment_Status__c", "picklist", 40, custom=True, picklist=PAYMENT_STATUSES),
+                # CURRENCYRATE() reads the org's static rates at query time: a rate change moves
+                # the value of every opportunity in that currency without touching a stamp
+                SfField(
+                    "Amount_Corporate__c",
+                    "currency",
+                    custom=True,
+                    createable=False,
+                    updateable=False,
+                    calculated=True,
+                    formula="Amount / CURRENCYRATE(TEXT(CurrencyIsoCode))",
+                ),
+            ],
+            [
+                SfChildRelationship("OpportunityLineItems", "OpportunityLineItem", "OpportunityId"),
+                SfChildRelationship("Orders", "Order", "OpportunityId"),
+            ],
+        ),
+        _obj(
+            "OpportunityLineItem",
+            "00k",
+            [
+                SfField("OpportunityId", "reference", 18, reference_to="Opportunity", relationship_name="Opportunity", nillable=False),
+                SfField("PricebookEntryId", "reference", 18, reference_to="PricebookEntry", relationship_name="PricebookEntry", nillable=False),
+                SfField("Product2Id", "reference", 18, reference_to="Product2", relationship_name="Product2"),
+                SfField("ProductCode", "string", 255, createable=False, updateable=False),
+                SfField("Quantity", "double", nillable=False),
+                SfField("UnitPrice", "currency", nillable=False),
+                SfField("ListPrice", "currency", createable=False, updateable=False),
+                SfField("TotalPrice", "currency", createable=False, updateable=False),
+                SfField("ServiceDate", "date"),
+                SfField("Description", "string", 255),
+                _currency(derived=True),
             ],
         ),
         _obj(
@@ -248,6 +349,28 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("NetSuite_Sales_Order_ID__c", "string", 40, custom=True, external_id=True),
                 SfField("Fulfillment_Status__c", "picklist", 40, custom=True),
                 SfField("Tracking_Number__c", "string", 255, custom=True),
+                _currency(),
+                # cross-object formula: follows the Account, never the Order's stamps
+                SfField(
+                    "Account_Industry__c",
+                    "string",
+                    255,
+                    custom=True,
+                    createable=False,
+                    updateable=False,
+                    calculated=True,
+                    formula="TEXT(Account.Industry)",
+                ),
+                # TODAY() formula: a new value every day, no stamp ever
+                SfField(
+                    "Days_Since_Activation__c",
+                    "double",
+                    custom=True,
+                    createable=False,
+                    updateable=False,
+                    calculated=True,
+                    formula="IF(ISBLANK(ActivatedDate), NULL, TODAY() - DATEVALUE(ActivatedDate))",
+                ),
             ],
             [SfChildRelationship("OrderItems", "OrderItem", "OrderId"), SfChildRelationship("Invoices__r", "Invoice__c", "Order__c")],
         ),
@@ -262,6 +385,7 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("Quantity", "double", nillable=False),
                 SfField("UnitPrice", "currency", nillable=False),
                 SfField("TotalPrice", "currency", createable=False, updateable=False),
+                _currency(derived=True),
             ],
         ),
         _obj(
@@ -279,8 +403,32 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("Amount_Paid__c", "currency", custom=True),
                 SfField("Payment_Status__c", "picklist", 40, custom=True, picklist=PAYMENT_STATUSES),
                 SfField("Status__c", "picklist", 40, custom=True),
+                _currency(),
             ],
             custom=True,
+        ),
+        # multi-currency setup objects: the org's currencies with their static rate against the
+        # corporate currency (units per 1 USD), and the dated rates of advanced currency management
+        _obj(
+            "CurrencyType",
+            "01L",
+            [
+                SfField("IsoCode", "picklist", 40, nillable=False, updateable=False),
+                SfField("ConversionRate", "double", nillable=False),
+                SfField("DecimalPlaces", "int", nillable=False),
+                SfField("IsActive", "boolean", nillable=False),
+                SfField("IsCorporate", "boolean", nillable=False),
+            ],
+        ),
+        _obj(
+            "DatedConversionRate",
+            "04w",
+            [
+                SfField("IsoCode", "picklist", 40, nillable=False, updateable=False),
+                SfField("ConversionRate", "double", nillable=False),
+                SfField("StartDate", "date", nillable=False),
+                SfField("NextStartDate", "date", createable=False, updateable=False),
+            ],
         ),
     )
 }
@@ -368,6 +516,15 @@ NS_TRANSACTION_TYPES = {
 #: the pipeline's table (pure data), so the sandbox answers with the letters the sync reads.
 NS_STATUSES = TRANSACTION_STATUSES
 
+#: NetSuite item types as SuiteQL shows them (``item.itemtype``, plus ``item.subtype`` for items
+#: that can be sold, bought or both) and the record API type serving each.
+NS_ITEM_TYPES = {
+    "inventoryItem": {"itemtype": "InvtPart"},
+    "nonInventorySaleItem": {"itemtype": "NonInvtPart", "subtype": "Sale"},
+    "serviceSaleItem": {"itemtype": "Service", "subtype": "Sale"},
+    "kitItem": {"itemtype": "Kit"},
+}
+
 NS_TABLES: dict[str, NsTable] = {
     t.name: t
     for t in (
@@ -381,8 +538,9 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("phone", record_field="phone"),
                 _c("externalid", record_field="externalId"),
                 _c("isinactive", "VARCHAR", "isInactive"),  # 'T' / 'F'
-                _c("subsidiary", "BIGINT", "subsidiary"),
-                _c("currency", "BIGINT", "currency"),
+                _c("subsidiary", "BIGINT", "subsidiary"),  # the primary subsidiary
+                _c("currency", "BIGINT", "currency"),  # the primary currency
+                _c("pricelevel", "BIGINT", "priceLevel"),
                 _c("billaddr1", record_field="addr1"),
                 _c("billaddr2", record_field="addr2"),
                 _c("billaddr3", record_field="addr3"),
@@ -394,6 +552,81 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
             ),
         ),
+        # OneWorld: which subsidiaries a customer may transact in (one row is the primary)
+        NsTable(
+            "customersubsidiaryrelationship",
+            (
+                _c("id", "BIGINT", "id"),
+                _c("entity", "BIGINT", "entity"),
+                _c("subsidiary", "BIGINT", "subsidiary"),
+                _c("isprimarysub", "VARCHAR", "isPrimarySub"),
+                _c("primarycurrency", "BIGINT", "primaryCurrency"),
+                _c("externalid", record_field="externalId"),
+                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+            ),
+        ),
+        NsTable(
+            "contact",
+            (
+                _c("id", "BIGINT", "id"),
+                _c("entityid", record_field="entityId"),  # "Contact": the name, required
+                _c("firstname", record_field="firstName"),
+                _c("lastname", record_field="lastName"),
+                _c("email", record_field="email"),
+                _c("phone", record_field="phone"),
+                _c("company", "BIGINT", "company"),  # the customer the contact works for
+                _c("subsidiary", "BIGINT", "subsidiary"),
+                _c("externalid", record_field="externalId"),
+                _c("isinactive", "VARCHAR", "isInactive"),
+                _c("datecreated", "TIMESTAMP", "dateCreated"),
+                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+            ),
+        ),
+        NsTable(
+            "subsidiary",
+            (
+                _c("id", "BIGINT", "id"),
+                _c("name", record_field="name"),
+                _c("fullname"),  # "Parent Company : O2C Europe GmbH"
+                _c("country", record_field="country"),  # ISO 3166 alpha-2
+                _c("currency", "BIGINT", "currency"),  # the base currency
+                _c("parent", "BIGINT", "parent"),
+                _c("iselimination", "VARCHAR", "isElimination"),
+                _c("isinactive", "VARCHAR", "isInactive"),
+                _c("externalid", record_field="externalId"),
+                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+            ),
+        ),
+        NsTable(
+            "currency",
+            (
+                _c("id", "BIGINT", "id"),
+                _c("name", record_field="name"),  # "Euro"
+                _c("symbol", record_field="symbol"),  # the ISO code: "EUR"
+                _c("displaysymbol", record_field="displaySymbol"),  # "€"
+                _c("symbolplacement", record_field="symbolPlacement"),
+                _c("currencyprecision", "INTEGER", "currencyPrecision"),  # 0 for JPY
+                # base currency units per unit of this currency (to the root subsidiary's currency)
+                _c("exchangerate", "DOUBLE", "exchangeRate"),
+                _c("isbasecurrency", "VARCHAR", "isBaseCurrency"),
+                _c("isinactive", "VARCHAR", "isInactive"),
+                _c("externalid", record_field="externalId"),
+                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+            ),
+        ),
+        # the Currency Exchange Rates table: one rate per subsidiary base currency, transaction
+        # currency and effective date; a transaction takes the latest rate on or before its date
+        NsTable(
+            "currencyrate",
+            (
+                _c("id", "BIGINT"),
+                _c("basecurrency", "BIGINT"),
+                _c("transactioncurrency", "BIGINT"),
+                _c("exchangerate", "DOUBLE"),  # base units per transaction-currency unit
+                _c("effectivedate", "DATE"),
+                _c("lastmodifieddate", "TIMESTAMP"),
+            ),
+        ),
         NsTable(
             "item",
             (
@@ -401,13 +634,47 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("itemid", record_field="itemId"),  # the SKU
                 _c("displayname", record_field="displayName"),
                 _c("description", record_field="salesDescription"),
-                _c("itemtype", record_field=None),  # InvtPart
-                _c("baseprice", "DOUBLE", "basePrice"),
+                _c("itemtype", record_field=None),  # InvtPart, NonInvtPart, Service, Kit
+                _c("subtype", record_field=None),  # Sale / Resale / Purchase, or NULL
+                _c("baseprice", "DOUBLE", "basePrice"),  # in the base currency (USD)
                 _c("isinactive", "VARCHAR", "isInactive"),
-                _c("externalid", record_field="externalId"),
+                _c("externalid", record_field="externalId"),  # most items have none
                 _c("createddate", "TIMESTAMP", "createdDate"),
                 _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
             ),
+        ),
+        # the members of kit items
+        NsTable(
+            "itemmember",
+            (
+                _c("parentitem", "BIGINT"),
+                _c("linenumber", "INTEGER"),
+                _c("item", "BIGINT"),
+                _c("quantity", "DOUBLE"),
+            ),
+            primary_key=("parentitem", "linenumber"),
+        ),
+        NsTable(
+            "pricelevel",
+            (
+                _c("id", "BIGINT", "id"),
+                _c("name", record_field="name"),
+                _c("discountpct", "DOUBLE", "discountPct"),  # -10 = 10% off the base price
+                _c("isinactive", "VARCHAR", "isInactive"),
+                _c("externalid", record_field="externalId"),
+            ),
+        ),
+        # an item's price per price level, currency and minimum quantity (the pricing matrix)
+        NsTable(
+            "pricing",
+            (
+                _c("item", "BIGINT"),
+                _c("pricelevel", "BIGINT"),
+                _c("currency", "BIGINT"),
+                _c("quantity", "DOUBLE"),
+                _c("unitprice", "DOUBLE"),
+            ),
+            primary_key=("item", "pricelevel", "currency", "quantity"),
         ),
         NsTable(
             "transaction",
@@ -416,9 +683,12 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("tranid", record_field="tranId"),
                 _c("trandate", "DATE", "tranDate"),
                 _c("type"),  # SalesOrd, ItemShip, CustInvc, CustPymt, CustCred, CustRfnd
+                _c("recordtype"),  # the record type id, lowercase: salesorder, invoice, ...
                 _c("status", record_field="status"),  # letter code, see NS_STATUSES
                 _c("entity", "BIGINT", "entity"),
                 _c("currency", "BIGINT", "currency"),
+                # subsidiary base units per transaction-currency unit, fixed when the record is saved
+                _c("exchangerate", "DOUBLE", "exchangeRate"),
                 _c("foreigntotal", "DOUBLE", "total"),
                 _c("foreignamountpaid", "DOUBLE", "amountPaid"),
                 _c("foreignamountunpaid", "DOUBLE", "amountRemaining"),
@@ -427,6 +697,7 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("memo", record_field="memo"),
                 _c("createdfrom", "BIGINT", "createdFrom"),
                 _c("duedate", "DATE", "dueDate"),
+                _c("shipdate", "DATE", "shipDate"),
                 _c("trackingnumbers", record_field="linkedTrackingNumbers"),
                 _c("createddate", "TIMESTAMP", "createdDate"),
                 _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
@@ -443,8 +714,11 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("taxline", "VARCHAR"),
                 _c("item", "BIGINT", "item"),
                 _c("quantity", "DOUBLE", "quantity"),  # negative on sales lines, as in NetSuite
-                _c("rate", "DOUBLE", "rate"),
-                _c("netamount", "DOUBLE", "amount"),  # negative on sales lines
+                _c("rate", "DOUBLE", "rate"),  # in the transaction currency
+                _c("foreignamount", "DOUBLE", "amount"),  # transaction currency; negative on sales lines
+                _c("netamount", "DOUBLE"),  # the same in the subsidiary's base currency
+                # SuiteQL keeps the subsidiary on the lines (the mainline's is the transaction's)
+                _c("subsidiary", "BIGINT"),
                 _c("createdfrom", "BIGINT"),
                 _c("isclosed", "VARCHAR", "isClosed"),
                 _c("linelastmodifieddate", "TIMESTAMP"),
@@ -477,11 +751,20 @@ NS_TABLES: dict[str, NsTable] = {
     )
 }
 
-#: Record API type -> (table, fixed filters). Transactions share one table, split by type code.
+#: Record API type -> (table, fixed filters). Transactions share one table, split by type code;
+#: items share one, split by item type.
 NS_RECORD_TYPES: dict[str, tuple[str, dict[str, str]]] = {
     "customer": ("customer", {}),
-    "inventoryItem": ("item", {"itemtype": "InvtPart"}),
-    **{rt: ("transaction", {"type": code}) for rt, code in NS_TRANSACTION_TYPES.items()},
+    "contact": ("contact", {}),
+    "customerSubsidiaryRelationship": ("customersubsidiaryrelationship", {}),
+    "subsidiary": ("subsidiary", {}),
+    "currency": ("currency", {}),
+    "priceLevel": ("pricelevel", {}),
+    **{rt: ("item", fixed) for rt, fixed in NS_ITEM_TYPES.items()},
+    **{
+        rt: ("transaction", {"type": code, "recordtype": rt.lower()})
+        for rt, code in NS_TRANSACTION_TYPES.items()
+    },
 }
 
 
@@ -537,3 +820,13 @@ def ns_ddl() -> list[str]:
         pk = ", ".join(f'"{k}"' for k in table.primary_key)
         stmts.append(f'CREATE TABLE IF NOT EXISTS ns."{table.name}" ({cols}, PRIMARY KEY ({pk}))')
     return stmts
+
+
+def schema_fingerprint() -> str:
+    """A digest of every declared table and column type: a world saved under another schema
+    cannot be reused (its tables lack the new columns), so the runner rebuilds it."""
+    import hashlib
+
+    parts = [f"sf.{o.name}:" + ",".join(f"{f.name}/{f.duckdb_type}" for f in o.stored_fields) for o in SF_OBJECTS.values()]
+    parts += [f"ns.{t.name}:" + ",".join(f"{c.name}/{c.type}" for c in t.columns) for t in NS_TABLES.values()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

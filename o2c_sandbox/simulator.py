@@ -1,13 +1,16 @@
 """Business time for the sandbox world: each step is one batch of O2C events, so delta loads and
 sync runs always have something new to find.
 
-A step creates and edits accounts and contacts, drafts and activates orders in Salesforce, and
-moves synced sales orders through NetSuite (fulfilment, invoice, payment); it also deletes a few
-records the way each system does (Salesforce soft deletes, NetSuite hard deletes recorded in
-``deletedrecord``). Choices are ``hash(seed, step, ...)`` draws over the current state, so a world
-advanced the same number of steps from the same seed sees the same events. Every record an event
-touches gets the step's timestamp, and :func:`advance` returns exactly which records those are, so
-tests can hold a delta load to "picked up these, and only these".
+A step creates and edits accounts and contacts, opens, advances and closes opportunities (some
+won deals get an Order), drafts and activates orders in Salesforce, moves synced sales orders
+through NetSuite (fulfilment, invoice, payment), and moves exchange rates in both systems; it
+also deletes a few records the way each system does (Salesforce soft deletes, NetSuite hard
+deletes recorded in ``deletedrecord``). Choices are ``hash(seed, step, ...)`` draws over the
+current state, so a world advanced the same number of steps from the same seed sees the same
+events. Every record an event touches gets the step's timestamp, and :func:`advance` returns
+exactly which records those are, so tests can hold a delta load to "picked up these, and only
+these". Roll-up summaries recalculated by the org move only ``SystemModstamp`` (``system``);
+formula fields move no stamp at all (``recalculated`` counts them), as in Salesforce.
 """
 
 from __future__ import annotations
@@ -21,11 +24,21 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from o2c_sandbox import world
+from o2c_sandbox import calculated, world
 from o2c_sandbox.core import Store
+from o2c_sandbox.salesforce.dml import ROLLUPS, refresh_rollup
+from o2c_sandbox.salesforce.model import make_id
+from o2c_sandbox.schema import (
+    CORPORATE_CURRENCY,
+    NS_TRANSACTION_TYPES,
+    OPPORTUNITY_STAGES,
+    SF_OBJECTS,
+)
 
 #: NetSuite transaction types whose ids share the transaction id sequence.
-_TRANSACTION_TYPES = ("SalesOrd", "ItemShip", "CustInvc", "CustPymt", "CustCred", "CustRfnd")
+_TRANSACTION_TYPES = tuple(NS_TRANSACTION_TYPES.values())
+#: transaction.recordtype of each type code
+_RECORD_TYPE = {code: rt.lower() for rt, code in NS_TRANSACTION_TYPES.items()}
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,11 @@ class StepSizes:
     shipments: int
     invoices: int
     payments: int
+    new_contacts: int = 1
+    new_opportunities: int = 2
+    advanced_opportunities: int = 2
+    closed_opportunities: int = 2
+    changed_ns_contacts: int = 1
     sf_contact_deletes: int = 1
     sf_order_deletes: int = 1
     ns_customer_deletes: int = 1
@@ -58,6 +76,11 @@ class StepSizes:
             shipments=2 * base,
             invoices=2 * base,
             payments=2 * base,
+            new_contacts=base,
+            new_opportunities=2 * base,
+            advanced_opportunities=2 * base,
+            closed_opportunities=2 * base,
+            changed_ns_contacts=base,
         )
 
 
@@ -65,7 +88,11 @@ class StepSizes:
 class _Changes:
     changed: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
     deleted: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
+    #: Salesforce records the org itself saved (roll-ups): SystemModstamp moved, LastModifiedDate not
+    system: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: formula values that changed: no stamp moved at all
+    recalculated: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def touch(self, table: str, keys: list[Any]) -> None:
         self.changed[table].update(keys)
@@ -73,12 +100,17 @@ class _Changes:
     def summary(self, steps: int, at: dt.datetime) -> dict[str, Any]:
         for table, keys in self.deleted.items():
             self.changed[table] -= keys
+        system_only = {t: keys - self.changed[t] for t, keys in self.system.items()}
+        for table, keys in self.system.items():
+            self.changed[table] |= keys
         return {
             "steps": steps,
             "at": at.isoformat(timespec="milliseconds") + "Z",
             "changed": {t: _keys(k) for t, k in sorted(self.changed.items()) if k},
             "deleted": {t: _keys(k) for t, k in sorted(self.deleted.items()) if k},
+            "system": {t: _keys(k) for t, k in sorted(system_only.items()) if k},
             "counts": dict(sorted(self.counts.items())),
+            "recalculated": dict(sorted(self.recalculated.items())),
         }
 
 
@@ -91,8 +123,11 @@ def advance(store: Store, steps: int = 1) -> dict[str, Any]:
     """Apply ``steps`` batches of business events in one write transaction; returns what changed.
 
     ``changed``/``deleted`` map ``schema.table`` to keys: Salesforce Ids, NetSuite ids,
-    ``[transaction, line]`` for ``ns.transactionline`` and ``[previousdoc, nextdoc]`` for
-    ``ns.previoustransactionlink``.
+    ``[transaction, line]`` for ``ns.transactionline``, ``[previousdoc, nextdoc]`` for
+    ``ns.previoustransactionlink`` and ``[item, pricelevel, currency, quantity]`` for
+    ``ns.pricing``. ``system`` lists the changed Salesforce records whose only change was the
+    org's own (SystemModstamp moved, LastModifiedDate did not); ``recalculated`` counts formula
+    values that changed without any stamp.
     """
     if steps < 1:
         raise ValueError("steps must be >= 1")
@@ -139,16 +174,23 @@ class _Step:
         self.rng = random.Random(f"{seed}:{step}")
 
     def run(self) -> None:
+        self.move_rates()
         self.new_accounts()
         self.change_accounts()
+        self.new_contacts()
         self.change_contacts()
         self.change_customers()
+        self.change_ns_contacts()
+        self.new_opportunities()
+        self.advance_opportunities()
+        self.close_opportunities()
         self.new_orders()
         self.activate_orders()
         self.ship()
         self.invoice()
         self.pay()
         self.delete()
+        self.recalculate()
 
     # -- helpers ---------------------------------------------------------------------------------
     def pick(self, salt: str, key: str, source: str, k: int) -> list[Any]:
@@ -213,6 +255,26 @@ class _Step:
         }
 
     # -- Salesforce ------------------------------------------------------------------------------
+    def sf_id(self, obj: str, n: int) -> str:
+        return make_id(SF_OBJECTS[obj], n)
+
+    def contact_row(self, n: int, account_id: str, currency: str, rng: random.Random) -> dict:
+        """A new contact as users enter them: some without email, some without a real last name
+        (see world.LAST_NAME_PLACEHOLDERS)."""
+        draw = rng.random()
+        return {
+            "Id": self.sf_id("Contact", n),
+            **self.sf_stamps(),
+            "AccountId": account_id,
+            "FirstName": rng.choice(world.FIRST_NAMES),
+            "LastName": rng.choice(world.LAST_NAME_PLACEHOLDERS)
+            if draw < 0.05
+            else rng.choice(world.LAST_NAMES),
+            "Email": None if draw > 0.9 else f"contact{n}@{account_id.lower()}.example.com",
+            "Phone": f"+1 555 {rng.randrange(10**7):07d}",
+            "CurrencyIsoCode": currency,
+        }
+
     def new_accounts(self) -> None:
         n0 = self.next_sf_number("Account")
         c0 = self.next_sf_number("Contact")
@@ -226,7 +288,8 @@ class _Step:
                 else f"{rng.choice(world.COMPANY_WORDS)} {rng.choice(world.COMPANY_NOUNS)} "
                 f"{rng.choice(world.COMPANY_SUFFIXES)}"
             )
-            account_id = f"001{n:012d}AAA"
+            account_id = self.sf_id("Account", n)
+            currency = world.CURRENCY_BY_ISO[iso]
             accounts.append(
                 {
                     "Id": account_id,
@@ -240,21 +303,12 @@ class _Step:
                     "BillingCity": rng.choice(cities),
                     "BillingPostalCode": f"{rng.randrange(99999):05d}",
                     "BillingCountry": typed if rng.random() < 0.2 else iso,
-                    "CurrencyIsoCode": world.CURRENCY_BY_ISO[iso],
+                    "CurrencyIsoCode": currency,
+                    "Total_Order_Amount__c": 0.0,
                 }
             )
             for _ in range(rng.randrange(1, 3)):
-                contacts.append(
-                    {
-                        "Id": f"003{c0:012d}AAA",
-                        **self.sf_stamps(),
-                        "AccountId": account_id,
-                        "FirstName": rng.choice(world.FIRST_NAMES),
-                        "LastName": rng.choice(world.LAST_NAMES),
-                        "Email": f"contact{c0}@new-account-{n}.example.com",
-                        "Phone": f"+1 555 {rng.randrange(10**7):07d}",
-                    }
-                )
+                contacts.append(self.contact_row(c0, account_id, currency, rng))
                 c0 += 1
         self.insert('sf."Account"', accounts)
         self.insert('sf."Contact"', contacts)
@@ -275,29 +329,81 @@ class _Step:
         )
         self.changes.counts["changed_accounts"] += len(ids)
 
+    def new_contacts(self) -> None:
+        """Contacts added to existing accounts; one in ten is the same person entered again."""
+        accounts = self.cur.execute(
+            """SELECT a."Id", a."CurrencyIsoCode", t.first, t.last, t.email FROM sf."Account" a
+               LEFT JOIN (SELECT "AccountId", arg_min("FirstName", "Id") AS first,
+                                 arg_min("LastName", "Id") AS last, min_by("Email", "Id") AS email
+                          FROM sf."Contact" WHERE NOT "IsDeleted" AND "Email" IS NOT NULL
+                          GROUP BY 1) t ON t."AccountId" = a."Id"
+               WHERE NOT a."IsDeleted" ORDER BY hash(?, ?, 'contact:new', a."Id") """
+            f"LIMIT {int(self.sizes.new_contacts)}",
+            [self.seed, self.step],
+        ).fetchall()
+        n = self.next_sf_number("Contact")
+        rows = []
+        for account_id, currency, first, last, email in accounts:
+            rng = random.Random(f"{self.seed}:contact:{n}")
+            row = self.contact_row(n, account_id, currency, rng)
+            if email and rng.random() < 0.1:
+                row |= {"FirstName": first, "LastName": last, "Email": email}
+            rows.append(row)
+            n += 1
+        self.insert('sf."Contact"', rows)
+        self.changes.touch("sf.Contact", [r["Id"] for r in rows])
+        self.changes.counts["new_contacts"] += len(rows)
+
     def change_contacts(self) -> None:
+        """Phones change; a third of the edited contacts also get a new email address."""
         ids = self.pick(
             "contact:change",
             '"Id"',
             'sf."Contact" WHERE NOT "IsDeleted"',
             self.sizes.changed_contacts,
         )
+        emails = ids[: len(ids) // 3 + (1 if ids else 0)]
         self.stamp_sf("Contact", ids, '"Phone" = ?', [f"+1 555 {self.rng.randrange(10**7):07d}"])
+        self.stamp_sf(
+            "Contact",
+            emails,
+            """"Email" = 's' || ? || '.' || coalesce("Email", lower("Id") || '@example.com')""",
+            [self.step],
+        )
         self.changes.counts["changed_contacts"] += len(ids)
 
-    def new_orders(self) -> None:
-        """Draft orders with 1-5 lines of active, priced products."""
-        accounts = self.pick(
-            "order:acct", '"Id"', 'sf."Account" WHERE NOT "IsDeleted"', self.sizes.new_orders
-        )
-        catalogue = self.cur.execute(
-            'SELECT p."Id", e."Id", e."UnitPrice" FROM sf."Product2" p '
-            'JOIN sf."PricebookEntry" e ON e."Product2Id" = p."Id" AND e."IsActive" AND NOT e."IsDeleted" '
-            'WHERE p."IsActive" AND NOT p."IsDeleted" ORDER BY hash(?, ?, p."Id") LIMIT 50',
-            [self.seed, self.step],
+    def catalogue(self, salt: str, currencies: list[str]) -> dict[str, list[tuple]]:
+        """Up to 50 active, priced products per currency: (product, entry, price, code)."""
+        if not currencies:
+            return {}
+        rows = self.cur.execute(
+            'SELECT e."CurrencyIsoCode", p."Id", e."Id", e."UnitPrice", p."ProductCode" '
+            'FROM sf."Product2" p JOIN sf."PricebookEntry" e ON e."Product2Id" = p."Id" '
+            'JOIN sf."Pricebook2" b ON b."Id" = e."Pricebook2Id" AND b."IsStandard" '
+            'WHERE p."IsActive" AND NOT p."IsDeleted" AND e."IsActive" AND NOT e."IsDeleted" '
+            'AND e."CurrencyIsoCode" IN (SELECT unnest(?)) '
+            'QUALIFY row_number() OVER (PARTITION BY e."CurrencyIsoCode" ORDER BY hash(?, ?, ?, p."Id")) <= 50 '
+            'ORDER BY e."CurrencyIsoCode", hash(?, ?, ?, p."Id")',
+            [sorted(set(currencies)), self.seed, self.step, salt, self.seed, self.step, salt],
         ).fetchall()
-        if not accounts or not catalogue:
-            return
+        out: dict[str, list[tuple]] = defaultdict(list)
+        for currency, *entry in rows:
+            out[currency].append(tuple(entry))
+        return out
+
+    def deal_currency(self, account_currency: str) -> str:
+        """New deals: the account's currency, unless it was deactivated or the rep kept their own."""
+        if account_currency not in world.CURRENCY_ID or self.rng.random() < 0.08:
+            return CORPORATE_CURRENCY
+        active = {c.iso for c in world.CURRENCIES if c.active}
+        return account_currency if account_currency in active else CORPORATE_CURRENCY
+
+    def insert_orders(
+        self, specs: list[tuple[str, str | None, str, list[tuple[str, str, float, float]]]]
+    ) -> list[str]:
+        """Draft orders: (account, opportunity, currency, [(product, entry, quantity, price)])."""
+        if not specs:
+            return []
         pricebook = self.scalar('SELECT "Id" FROM sf."Pricebook2" WHERE "IsStandard" LIMIT 1')
         n = self.next_sf_number("Order")
         item_n = self.next_sf_number("OrderItem")
@@ -308,16 +414,13 @@ class _Step:
             'SELECT coalesce(max(try_cast("OrderItemNumber" AS BIGINT)), 0) + 1 FROM sf."OrderItem"'
         )
         orders, items = [], []
-        for account_id in accounts:
-            order_id = f"801{n:012d}AAA"
-            lines = []
-            for product_id, entry_id, price in self.rng.sample(
-                catalogue, self.rng.randint(1, min(5, len(catalogue)))
-            ):
-                qty = float(self.rng.randint(1, 20))
-                lines.append(
+        for account_id, opportunity_id, currency, lines in specs:
+            order_id = self.sf_id("Order", n)
+            order_items = []
+            for product_id, entry_id, qty, price in lines:
+                order_items.append(
                     {
-                        "Id": f"802{item_n:012d}AAA",
+                        "Id": self.sf_id("OrderItem", item_n),
                         **self.sf_stamps(),
                         "OrderId": order_id,
                         "Product2Id": product_id,
@@ -326,6 +429,7 @@ class _Step:
                         "Quantity": qty,
                         "UnitPrice": price,
                         "TotalPrice": round(qty * price, 2),
+                        "CurrencyIsoCode": currency,
                     }
                 )
                 item_n += 1
@@ -335,24 +439,45 @@ class _Step:
                     "Id": order_id,
                     **self.sf_stamps(),
                     "AccountId": account_id,
+                    "OpportunityId": opportunity_id,
                     "Pricebook2Id": pricebook,
                     "OrderNumber": f"{order_number:08d}",
                     "Status": "Draft",
                     "EffectiveDate": (self.at + dt.timedelta(days=self.rng.randrange(30))).date(),
-                    "TotalAmount": round(sum(line["TotalPrice"] for line in lines), 2),
+                    "TotalAmount": round(sum(i["TotalPrice"] for i in order_items), 2),
+                    "CurrencyIsoCode": currency,
                 }
             )
-            items.extend(lines)
+            items.extend(order_items)
             n += 1
             order_number += 1
         self.insert('sf."Order"', orders)
         self.insert('sf."OrderItem"', items)
         self.changes.touch("sf.Order", [o["Id"] for o in orders])
         self.changes.touch("sf.OrderItem", [i["Id"] for i in items])
-        self.changes.counts["new_orders"] += len(orders)
+        return [o["Id"] for o in orders]
+
+    def new_orders(self) -> None:
+        """Draft orders with 1-5 lines of active products priced in the account's currency."""
+        accounts = self.cur.execute(
+            'SELECT "Id", "CurrencyIsoCode" FROM sf."Account" WHERE NOT "IsDeleted" '
+            f"ORDER BY hash(?, ?, 'order:acct', \"Id\") LIMIT {int(self.sizes.new_orders)}",
+            [self.seed, self.step],
+        ).fetchall()
+        deals = [(account_id, self.deal_currency(currency)) for account_id, currency in accounts]
+        catalogue = self.catalogue("order", [c for _, c in deals])
+        specs = []
+        for account_id, currency in deals:
+            entries = catalogue.get(currency)
+            if not entries:
+                continue
+            picked = self.rng.sample(entries, self.rng.randint(1, min(5, len(entries))))
+            lines = [(p, e, float(self.rng.randint(1, 20)), price) for p, e, price, _ in picked]
+            specs.append((account_id, None, currency, lines))
+        self.changes.counts["new_orders"] += len(self.insert_orders(specs))
 
     def activate_orders(self) -> None:
-        """Drafts become Activated; their accounts become customers."""
+        """Drafts become Activated; their accounts become customers and their roll-ups move."""
         ids = self.pick(
             "order:activate",
             '"Id"',
@@ -360,16 +485,171 @@ class _Step:
             self.sizes.activations,
         )
         self.stamp_sf("Order", ids, '"Status" = \'Activated\', "ActivatedDate" = ?', [self.at])
-        prospects = [
+        accounts = [
             r[0]
             for r in self.cur.execute(
-                'SELECT DISTINCT a."Id" FROM sf."Account" a JOIN sf."Order" o ON o."AccountId" = a."Id" '
-                'WHERE o."Id" IN (SELECT unnest(?)) AND a."Type" IS DISTINCT FROM \'Customer\' ORDER BY 1',
+                'SELECT DISTINCT "AccountId" FROM sf."Order" WHERE "Id" IN (SELECT unnest(?)) ORDER BY 1',
                 [ids],
             ).fetchall()
         ]
+        prospects = [
+            r[0]
+            for r in self.cur.execute(
+                'SELECT "Id" FROM sf."Account" WHERE "Id" IN (SELECT unnest(?)) '
+                "AND \"Type\" IS DISTINCT FROM 'Customer' ORDER BY 1",
+                [accounts],
+            ).fetchall()
+        ]
         self.stamp_sf("Account", prospects, "\"Type\" = 'Customer'")
+        self.rollup("Account", accounts)
         self.changes.counts["activated_orders"] += len(ids)
+
+    def rollup(self, parent: str, ids: list[str] | None) -> None:
+        """The org recalculates the roll-ups of ``parent`` records: a system save."""
+        for rollup in ROLLUPS:
+            if rollup.parent == parent and (ids is None or ids):
+                changed = refresh_rollup(self.cur, rollup, ids, self.at)
+                self.changes.system[f"sf.{parent}"].update(changed)
+
+    # -- opportunities ---------------------------------------------------------------------------
+    def new_opportunities(self) -> None:
+        """New deals in Prospecting with 1-3 products in the deal's currency."""
+        accounts = self.cur.execute(
+            'SELECT "Id", "Name", "CurrencyIsoCode" FROM sf."Account" WHERE NOT "IsDeleted" '
+            f"ORDER BY hash(?, ?, 'opp:acct', \"Id\") LIMIT {int(self.sizes.new_opportunities)}",
+            [self.seed, self.step],
+        ).fetchall()
+        deals = [(a, name, self.deal_currency(c)) for a, name, c in accounts]
+        catalogue = self.catalogue("opp", [c for _, _, c in deals])
+        pricebook = self.scalar('SELECT "Id" FROM sf."Pricebook2" WHERE "IsStandard" LIMIT 1')
+        n = self.next_sf_number("Opportunity")
+        line_n = self.next_sf_number("OpportunityLineItem")
+        closed, won, probability, forecast = OPPORTUNITY_STAGES["Prospecting"]
+        opportunities, lines = [], []
+        for account_id, account_name, currency in deals:
+            entries = catalogue.get(currency)
+            if not entries:
+                continue
+            opportunity_id = self.sf_id("Opportunity", n)
+            deal_lines = []
+            for product_id, entry_id, price, code in self.rng.sample(
+                entries, self.rng.randint(1, min(3, len(entries)))
+            ):
+                qty = float(self.rng.randint(1, 20))
+                deal_lines.append(
+                    {
+                        "Id": self.sf_id("OpportunityLineItem", line_n),
+                        **self.sf_stamps(),
+                        "OpportunityId": opportunity_id,
+                        "PricebookEntryId": entry_id,
+                        "Product2Id": product_id,
+                        "ProductCode": code,
+                        "Quantity": qty,
+                        "UnitPrice": price,
+                        "ListPrice": price,
+                        "TotalPrice": round(qty * price, 2),
+                        "CurrencyIsoCode": currency,
+                    }
+                )
+                line_n += 1
+            opportunities.append(
+                {
+                    "Id": opportunity_id,
+                    **self.sf_stamps(),
+                    "AccountId": account_id,
+                    "Name": f"{account_name[:80]} - Deal {n}",
+                    "StageName": "Prospecting",
+                    "CloseDate": (self.at + dt.timedelta(days=30 + self.rng.randrange(60))).date(),
+                    "Amount": round(sum(line["TotalPrice"] for line in deal_lines), 2),
+                    "Probability": float(probability),
+                    "ForecastCategoryName": forecast,
+                    "IsClosed": closed,
+                    "IsWon": won,
+                    "HasOpportunityLineItem": True,
+                    "Pricebook2Id": pricebook,
+                    "CurrencyIsoCode": currency,
+                }
+            )
+            lines.extend(deal_lines)
+            n += 1
+        self.insert('sf."Opportunity"', opportunities)
+        self.insert('sf."OpportunityLineItem"', lines)
+        self.changes.touch("sf.Opportunity", [o["Id"] for o in opportunities])
+        self.changes.touch("sf.OpportunityLineItem", [line["Id"] for line in lines])
+        self.changes.counts["new_opportunities"] += len(opportunities)
+
+    def stage_sets(self) -> str:
+        """SET clause moving an opportunity to the stage in ``_stage`` with its defaults."""
+
+        def by_stage(column: int) -> str:
+            cases = " ".join(
+                f"WHEN {world.sql_literal(stage)} THEN {world.sql_literal(values[column])}"
+                for stage, values in OPPORTUNITY_STAGES.items()
+            )
+            return f"CASE _stage {cases} END"
+
+        return (
+            f'"StageName" = _stage, "IsClosed" = {by_stage(0)}, "IsWon" = {by_stage(1)}, '
+            f'"Probability" = {by_stage(2)}, "ForecastCategoryName" = {by_stage(3)}'
+        )
+
+    def advance_opportunities(self) -> None:
+        """Open deals move one stage down the sales process."""
+        open_stages = [s for s, (closed, *_) in OPPORTUNITY_STAGES.items() if not closed]
+        movable = ", ".join(f"'{s}'" for s in open_stages[:-1])
+        ids = self.pick(
+            "opp:advance",
+            '"Id"',
+            f'sf."Opportunity" WHERE NOT "IsDeleted" AND "StageName" IN ({movable})',
+            self.sizes.advanced_opportunities,
+        )
+        following = " ".join(
+            f"WHEN '{a}' THEN '{b}'" for a, b in zip(open_stages, open_stages[1:], strict=False)
+        )
+        self.stamp_sf(
+            "Opportunity",
+            ids,
+            self.stage_sets().replace("_stage", f'(CASE "StageName" {following} END)'),
+        )
+        self.changes.counts["advanced_opportunities"] += len(ids)
+
+    def close_opportunities(self) -> None:
+        """Deals close, seven in ten won; a third of the won ones with products get an Order."""
+        ids = self.pick(
+            "opp:close",
+            '"Id"',
+            'sf."Opportunity" WHERE NOT "IsDeleted" AND NOT "IsClosed"',
+            self.sizes.closed_opportunities,
+        )
+        draw = f"hash({int(self.seed)}, {int(self.step)}, 'opp:won', \"Id\") % 10"
+        self.stamp_sf(
+            "Opportunity",
+            ids,
+            self.stage_sets().replace(
+                "_stage", f"(CASE WHEN {draw} < 7 THEN 'Closed Won' ELSE 'Closed Lost' END)"
+            )
+            + ', "CloseDate" = ?',
+            [self.at.date()],
+        )
+        won = self.cur.execute(
+            'SELECT "Id", "AccountId", "CurrencyIsoCode" FROM sf."Opportunity" '
+            'WHERE "Id" IN (SELECT unnest(?)) AND "IsWon" AND "HasOpportunityLineItem" '
+            f"AND hash({int(self.seed)}, {int(self.step)}, 'opp:order', \"Id\") % 3 = 0 ORDER BY 1",
+            [ids],
+        ).fetchall()
+        lines: dict[str, list[tuple]] = defaultdict(list)
+        for opp, product, entry, qty, price in self.cur.execute(
+            'SELECT "OpportunityId", "Product2Id", "PricebookEntryId", "Quantity", "UnitPrice" '
+            'FROM sf."OpportunityLineItem" WHERE "OpportunityId" IN (SELECT unnest(?)) '
+            'AND NOT "IsDeleted" ORDER BY "Id"',
+            [[w[0] for w in won]],
+        ).fetchall():
+            lines[opp].append((product, entry, qty, price))
+        specs = [
+            (account, opp, currency, lines[opp]) for opp, account, currency in won if lines[opp]
+        ]
+        self.changes.counts["closed_opportunities"] += len(ids)
+        self.changes.counts["opportunity_orders"] += len(self.insert_orders(specs))
 
     # -- NetSuite --------------------------------------------------------------------------------
     def change_customers(self) -> None:
@@ -381,6 +661,116 @@ class _Step:
             )
         self.changes.touch("ns.customer", ids)
         self.changes.counts["changed_customers"] += len(ids)
+
+    def change_ns_contacts(self) -> None:
+        """Accounts-receivable staff update contact phones in NetSuite."""
+        ids = self.pick("nscontact:change", "id", "ns.contact", self.sizes.changed_ns_contacts)
+        if ids:
+            self.cur.execute(
+                "UPDATE ns.contact SET phone = ?, lastmodifieddate = ? WHERE id IN (SELECT unnest(?))",
+                [f"+44 20 {self.rng.randrange(10**8):08d}", self.at, ids],
+            )
+        self.changes.touch("ns.contact", ids)
+        self.changes.counts["changed_ns_contacts"] += len(ids)
+
+    # -- exchange rates --------------------------------------------------------------------------
+    def move_rates(self) -> None:
+        """Every currency drifts against USD. NetSuite's daily rate update writes today's rate for
+        each base/transaction pair it has (pairs never set up stay missing); in Salesforce the
+        admin re-keys one currency per step: its static rate and today's dated rate. Roll-ups in
+        other currencies are recalculated by the org; CURRENCYRATE() formulas just follow."""
+        day = self.at.date()
+        self.cur.execute(
+            """CREATE OR REPLACE TEMP TABLE _sim_usd AS
+               SELECT transactioncurrency AS cid,
+                      arg_max(exchangerate, effectivedate)
+                        * (1 + ((hash(?, ?, 'fx', transactioncurrency) % 1000) / 1000.0 - 0.5) * 0.01) AS usd
+               FROM ns.currencyrate WHERE basecurrency = 1 GROUP BY 1
+               UNION ALL SELECT 1, 1.0""",
+            [self.seed, self.step],
+        )
+        self.cur.execute(
+            """CREATE OR REPLACE TEMP TABLE _sim_rates AS
+               SELECT p.basecurrency AS b, p.transactioncurrency AS t, round(ut.usd / ub.usd, 8) AS rate
+               FROM (SELECT DISTINCT basecurrency, transactioncurrency FROM ns.currencyrate) p
+               JOIN _sim_usd ut ON ut.cid = p.transactioncurrency
+               JOIN _sim_usd ub ON ub.cid = p.basecurrency"""
+        )
+        updated = self.cur.execute(
+            """UPDATE ns.currencyrate r SET exchangerate = x.rate, lastmodifieddate = ?
+               FROM _sim_rates x WHERE r.basecurrency = x.b AND r.transactioncurrency = x.t
+               AND r.effectivedate = ? RETURNING r.id""",
+            [self.at, day],
+        ).fetchall()
+        inserted = self.cur.execute(
+            """INSERT INTO ns.currencyrate BY NAME
+               SELECT (SELECT coalesce(max(id), 0) FROM ns.currencyrate) + row_number() OVER (ORDER BY b, t) AS id,
+                      b AS basecurrency, t AS transactioncurrency, rate AS exchangerate,
+                      ?::DATE AS effectivedate, ?::TIMESTAMP AS lastmodifieddate
+               FROM _sim_rates x WHERE NOT EXISTS (
+                   SELECT 1 FROM ns.currencyrate r WHERE r.basecurrency = x.b
+                   AND r.transactioncurrency = x.t AND r.effectivedate = ?)
+               RETURNING id""",
+            [day, self.at, day],
+        ).fetchall()
+        currencies = self.cur.execute(
+            """UPDATE ns.currency c SET exchangerate = round(u.usd, 8), lastmodifieddate = ?
+               FROM _sim_usd u WHERE c.id = u.cid AND c.isbasecurrency = 'F' AND c.isinactive = 'F'
+               RETURNING c.id""",
+            [self.at],
+        ).fetchall()
+        self.changes.touch("ns.currencyrate", [r[0] for r in updated + inserted])
+        self.changes.touch("ns.currency", [r[0] for r in currencies])
+        # Salesforce
+        foreign = [c for c in world.CURRENCIES if c.active and c.iso != CORPORATE_CURRENCY]
+        currency = foreign[(self.step - 1) % len(foreign)]
+        usd = self.scalar("SELECT usd FROM _sim_usd WHERE cid = ?", [currency.ns_id])
+        rate = round(1 / usd, 6)
+        types = [
+            r[0]
+            for r in self.cur.execute(
+                'SELECT "Id" FROM sf."CurrencyType" WHERE "IsoCode" = ?', [currency.iso]
+            ).fetchall()
+        ]
+        self.stamp_sf("CurrencyType", types, '"ConversionRate" = ?', [rate])
+        dated = self.cur.execute(
+            'SELECT "Id" FROM sf."DatedConversionRate" WHERE "IsoCode" = ? AND "StartDate" = ?',
+            [currency.iso, day],
+        ).fetchall()
+        if dated:
+            self.stamp_sf("DatedConversionRate", [dated[0][0]], '"ConversionRate" = ?', [rate])
+        else:
+            previous = [
+                r[0]
+                for r in self.cur.execute(
+                    'SELECT "Id" FROM sf."DatedConversionRate" WHERE "IsoCode" = ? '
+                    'AND "NextStartDate" IS NULL AND "StartDate" < ?',
+                    [currency.iso, day],
+                ).fetchall()
+            ]
+            self.stamp_sf("DatedConversionRate", previous, '"NextStartDate" = ?', [day])
+            row = {
+                "Id": self.sf_id("DatedConversionRate", self.next_sf_number("DatedConversionRate")),
+                **self.sf_stamps(),
+                "IsoCode": currency.iso,
+                "ConversionRate": rate,
+                "StartDate": day,
+            }
+            self.insert('sf."DatedConversionRate"', [row])
+            self.changes.touch("sf.DatedConversionRate", [row["Id"]])
+        self.rollup("Account", None)
+        self.changes.counts["rate_changes"] += len(updated) + len(inserted) + len(types)
+
+    def recalculate(self) -> None:
+        """Formula fields follow their inputs (records written this step, the rates, the date)."""
+        changed: dict[str, list[Any]] = {
+            table[3:]: list(keys)
+            for table, keys in self.changes.changed.items()
+            if table.startswith("sf.")
+        }
+        changed[calculated.TODAY] = []
+        for field_name, ids in calculated.refresh(self.cur, self.at.date(), changed).items():
+            self.changes.recalculated[field_name] += len(ids)
 
     def follow_on(
         self,
@@ -404,12 +794,21 @@ class _Step:
         sources = self.pick(f"{new_type}:src", "id", f"ns.transaction WHERE {source_where}", k)
         if not sources:
             return []
+        # each document is booked at the rate of its own date, between the subsidiary's base
+        # currency and the transaction's currency
         self.cur.execute(
             f"""CREATE OR REPLACE TEMP TABLE _sim_pairs AS
                 SELECT s.id AS src, ? + row_number() OVER (ORDER BY s.id) - 1 AS new,
-                       row_number() OVER (ORDER BY s.id) - 1 AS n, ({amount_sql})::DOUBLE AS amount
-                FROM ns.transaction s WHERE s.id IN (SELECT unnest(?))""",
-            [self.next_transaction_id(), sources],
+                       row_number() OVER (ORDER BY s.id) - 1 AS n, ({amount_sql})::DOUBLE AS amount,
+                       CASE WHEN b.currency = s.currency THEN 1.0 ELSE coalesce(
+                           (SELECT arg_max(r.exchangerate, r.effectivedate) FROM ns.currencyrate r
+                            WHERE r.basecurrency = b.currency AND r.transactioncurrency = s.currency
+                            AND r.effectivedate <= ?::DATE), s.exchangerate) END AS xrate
+                FROM ns.transaction s
+                JOIN ns.transactionline m ON m.transaction = s.id AND m.mainline = 'T'
+                LEFT JOIN ns.subsidiary b ON b.id = m.subsidiary
+                WHERE s.id IN (SELECT unnest(?))""",
+            [self.next_transaction_id(), self.at, sources],
         )
         seq = self.scalar(
             "SELECT coalesce(max(try_cast(regexp_extract(tranid, '(\\d+)$', 1) AS BIGINT)), 0) + 1 "
@@ -421,8 +820,8 @@ class _Step:
         self.cur.execute(
             """INSERT INTO ns.transaction BY NAME
                SELECT p.new AS id, ? || lpad((? + p.n)::VARCHAR, 6, '0') AS tranid,
-                      ?::DATE AS trandate, ? AS type, ? AS status, s.entity, s.currency,
-                      p.amount AS foreigntotal,
+                      ?::DATE AS trandate, ? AS type, ? AS recordtype, ? AS status, s.entity,
+                      s.currency, p.xrate AS exchangerate, p.amount AS foreigntotal,
                       CASE WHEN ? THEN 0.0 END AS foreignamountpaid,
                       CASE WHEN ? THEN p.amount END AS foreignamountunpaid,
                       CASE WHEN ? THEN s.otherrefnum END AS otherrefnum,
@@ -430,11 +829,12 @@ class _Step:
                       CASE WHEN ? THEN (?::TIMESTAMP + INTERVAL 30 DAY)::DATE END AS duedate,
                       CASE WHEN ? THEN '1Z' || upper(substr(md5(hash(?, p.new)::VARCHAR), 1, 16))
                       END AS trackingnumbers,
+                      CASE WHEN ? THEN ?::DATE END AS shipdate,
                       ? AS createddate, ? AS lastmodifieddate
                FROM _sim_pairs p JOIN ns.transaction s ON s.id = p.src""",
-            [prefix, seq, self.at, new_type, status, is_invoice, is_invoice, is_invoice,
-             created_from_source, is_invoice, self.at, new_type == "ItemShip", self.seed,
-             self.at, self.at],
+            [prefix, seq, self.at, new_type, _RECORD_TYPE[new_type], status, is_invoice,
+             is_invoice, is_invoice, created_from_source, is_invoice, self.at,
+             new_type == "ItemShip", self.seed, new_type == "ItemShip", self.at, self.at, self.at],
         )  # fmt: skip
         item_filter = "" if with_item_lines else "AND l.mainline = 'T'"
         self.cur.execute(
@@ -443,13 +843,15 @@ class _Step:
                        (SELECT coalesce(max(uniquekey), 0) FROM ns.transactionline)
                          + row_number() OVER (ORDER BY p.new, l.id) AS uniquekey,
                        l.linesequencenumber, l.mainline, 'F' AS taxline, l.item, l.quantity,
-                       CASE WHEN ? THEN l.rate END AS rate,
-                       CASE WHEN l.mainline = 'T' THEN p.amount WHEN ? THEN l.netamount END AS netamount,
+                       CASE WHEN ? THEN l.rate END AS rate, a.foreignamount,
+                       round(a.foreignamount * p.xrate, 2) AS netamount, l.subsidiary,
                        CASE WHEN ? THEN p.src END AS createdfrom, 'F' AS isclosed,
                        ? AS linelastmodifieddate
-                FROM _sim_pairs p JOIN ns.transactionline l ON l.transaction = p.src
+                FROM _sim_pairs p JOIN ns.transactionline l ON l.transaction = p.src,
+                LATERAL (SELECT CASE WHEN l.mainline = 'T' THEN p.amount
+                                     WHEN ? THEN l.foreignamount END AS foreignamount) a
                 WHERE l.taxline = 'F' {item_filter}""",
-            [is_invoice, is_invoice, created_from_source, self.at],
+            [is_invoice, created_from_source, self.at, is_invoice],
         )
         self.cur.execute(
             """INSERT INTO ns.previoustransactionlink BY NAME

@@ -3,6 +3,7 @@ without expanded sublists, PATCH, eid upsert, delete, list paging and q filters,
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -236,17 +237,17 @@ def test_sales_order_validation(ns, tag, customer, items):
         (order_body(customer), "USER_ERROR", "item"),  # no lines
         (
             order_body(customer, {"item": {"id": "999999999"}, "quantity": 1}),
-            "INVALID_CONTENT",
+            "INVALID_KEY_OR_REF",
             "item.items[0].item",
         ),
         (
             order_body(customer, {"item": {"externalId": f"{tag}-missing"}, "quantity": 1}),
-            "INVALID_CONTENT",
+            "INVALID_KEY_OR_REF",
             "item.items[0].item",
         ),
         (
             order_body(customer, {"item": {"id": items["inactive"]}, "quantity": 1}),
-            "INVALID_CONTENT",
+            "INVALID_KEY_OR_REF",
             "item.items[0].item",
         ),
         (
@@ -263,7 +264,7 @@ def test_sales_order_validation(ns, tag, customer, items):
                 **order_body(customer, {"item": {"id": items["active"]}, "quantity": 1}),
                 "entity": {"externalId": f"{tag}-nobody"},
             },
-            "INVALID_CONTENT",
+            "INVALID_KEY_OR_REF",
             "entity",
         ),
     ]
@@ -272,6 +273,9 @@ def test_sales_order_validation(ns, tag, customer, items):
         assert response.status_code == 400, (body, response.text)
         detail = response.json()["o:errorDetails"][0]
         assert (detail["o:errorCode"], detail["o:errorPath"]) == (code, path), body
+        if code == "INVALID_KEY_OR_REF":  # SuiteTalk's wording: "Invalid item reference key 9."
+            assert re.match(r"Invalid (item|entity) reference key \S+( for subsidiary \d+)?\.$",
+                            detail["detail"]), detail
     none_created = ns.suiteql(
         f"SELECT COUNT(*) AS n FROM transaction WHERE entity = {customer}"
     ).json()

@@ -20,6 +20,10 @@ ANCHOR = dt.datetime(2025, 3, 14, 15, 0, 0)
 #: NetSuite delta sources: table -> (key columns, modification stamp column)
 NS_DELTA = {
     "customer": (["id"], "lastmodifieddate"),
+    "customersubsidiaryrelationship": (["id"], "lastmodifieddate"),
+    "contact": (["id"], "lastmodifieddate"),
+    "currency": (["id"], "lastmodifieddate"),
+    "currencyrate": (["id"], "lastmodifieddate"),
     "transaction": (["id"], "lastmodifieddate"),
     "transactionline": (["transaction", "id"], "linelastmodifieddate"),
     "previoustransactionlink": (["previousdoc", "nextdoc"], "lastmodifieddate"),
@@ -87,11 +91,18 @@ def test_summary_names_exactly_what_a_delta_load_finds(store):
     for event in (
         "new_accounts",
         "changed_accounts",
+        "new_contacts",
+        "changed_contacts",
+        "changed_ns_contacts",
+        "new_opportunities",
+        "advanced_opportunities",
+        "closed_opportunities",
         "new_orders",
         "activated_orders",
         "shipments",
         "invoices",
         "payments",
+        "rate_changes",
         "deletes",
     ):
         assert counts[event] > 0, event
@@ -106,12 +117,22 @@ def test_every_touched_record_carries_the_step_stamp(store):
         schema, name = table.split(".")
         if schema != "sf":
             continue
+        system = set(summary["system"].get(table, []))
+        user = [i for i in ids if i not in system]
         stamps = cur.execute(
             f'SELECT DISTINCT "SystemModstamp", "LastModifiedDate" FROM sf."{name}" '
             f'WHERE "Id" IN (SELECT unnest(?))',
-            [ids],
+            [user],
         ).fetchall()
-        assert stamps == [(at, at)], table
+        assert not user or stamps == [(at, at)], table
+        # roll-ups the org recalculated: a system save, so only SystemModstamp moved
+        stamps = cur.execute(
+            f'SELECT DISTINCT "SystemModstamp", "LastModifiedDate" < ? FROM sf."{name}" '
+            f'WHERE "Id" IN (SELECT unnest(?))',
+            [at, sorted(system)],
+        ).fetchall()
+        assert not system or stamps == [(at, True)], table
+    assert summary["system"]["sf.Account"]  # activations and rate changes move roll-ups
     stamps = cur.execute(
         "SELECT DISTINCT lastmodifieddate FROM ns.transaction WHERE id IN (SELECT unnest(?))",
         [summary["changed"]["ns.transaction"]],
@@ -223,17 +244,29 @@ def test_new_orders_are_drafts_of_active_products(store):
     new = [
         r[0]
         for r in cur.execute(
-            'SELECT "Id" FROM sf."Order" WHERE "Id" IN (SELECT unnest(?)) AND "CreatedDate" > ?',
-            [summary["changed"]["sf.Order"], ANCHOR],
+            'SELECT "Id" FROM sf."Order" WHERE "CreatedDate" > ? ORDER BY 1', [ANCHOR]
         ).fetchall()
     ]
-    assert len(new) == summary["counts"]["new_orders"]
+    counts = summary["counts"]
+    assert len(new) == counts["new_orders"] + counts.get("opportunity_orders", 0)
+    assert set(new) - set(summary["deleted"].get("sf.Order", [])) <= set(summary["changed"]["sf.Order"])
     bad = cur.execute(
         """SELECT count(*) FROM sf."OrderItem" i JOIN sf."Product2" p ON p."Id" = i."Product2Id"
         WHERE i."OrderId" IN (SELECT unnest(?)) AND (NOT p."IsActive" OR i."Quantity" <= 0)""",
         [new],
     ).fetchall()[0][0]
     assert bad == 0
+    # lines come from the price book entry of the order's currency, at its price unless the
+    # order copies a won opportunity's (negotiated) lines
+    mismatched = cur.execute(
+        """SELECT count(*) FROM sf."OrderItem" i JOIN sf."Order" o ON o."Id" = i."OrderId"
+        JOIN sf."PricebookEntry" e ON e."Id" = i."PricebookEntryId"
+        WHERE o."Id" IN (SELECT unnest(?)) AND (e."CurrencyIsoCode" <> o."CurrencyIsoCode"
+              OR i."CurrencyIsoCode" <> o."CurrencyIsoCode"
+              OR (o."OpportunityId" IS NULL AND i."UnitPrice" <> e."UnitPrice"))""",
+        [new],
+    ).fetchall()[0][0]
+    assert mismatched == 0
 
 
 def test_steps_must_be_positive(store):

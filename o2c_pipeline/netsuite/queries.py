@@ -174,3 +174,14 @@ def transactions_since_query(
         f"WHERE {only}t.type IN ({_type_list(types)}) AND t.lastmodifieddate >= {literal(since)} "
         "ORDER BY t.lastmodifieddate, t.id"
     )
+
+
+def sales_orders_by_external_id_queries(external_ids: Sequence[str], chunk: int = 200) -> list[str]:
+    """Sales orders carrying these external ids (ids and external ids), 200 per statement."""
+    ids = sorted(set(external_ids))
+    return [
+        "SELECT id, externalid FROM transaction WHERE type = 'SalesOrd' AND externalid IN ("
+        + ", ".join("'" + e.replace("'", "''") + "'" for e in ids[start : start + chunk])
+        + ")"
+        for start in range(0, len(ids), chunk)
+    ]

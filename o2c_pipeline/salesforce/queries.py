@@ -49,13 +49,17 @@ def earliest_query(entity: Entity) -> str:
     return f"SELECT {entity.cursor} FROM {entity.source} ORDER BY {entity.cursor} ASC LIMIT 1"
 
 
-def pricebook_entries_queries(pricebook_id: str, product_ids: Sequence[str]) -> list[str]:
-    """The entries of ``pricebook_id`` for ``product_ids``, one query per 200 products."""
+def pricebook_entries_queries(
+    pricebook_id: str, product_ids: Sequence[str], currency: str | None = None
+) -> list[str]:
+    """The entries of ``pricebook_id`` for ``product_ids`` (in ``currency``: a multi-currency
+    org has one entry per product and currency), one query per 200 products."""
     queries = []
+    in_currency = f" AND CurrencyIsoCode = '{currency}'" if currency else ""
     for start in range(0, len(product_ids), IN_LIST_MAX):
         in_list = ", ".join(f"'{pid}'" for pid in product_ids[start : start + IN_LIST_MAX])
         queries.append(
             "SELECT Id, Product2Id, UnitPrice, IsActive FROM PricebookEntry "
-            f"WHERE Pricebook2Id = '{pricebook_id}' AND Product2Id IN ({in_list})"
+            f"WHERE Pricebook2Id = '{pricebook_id}'{in_currency} AND Product2Id IN ({in_list})"
         )
     return queries

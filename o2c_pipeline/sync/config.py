@@ -1,4 +1,5 @@
-"""Sync configuration: field ownership, status tables, countries and tunables, declared once.
+"""Sync configuration: field ownership, status tables and tunables, declared once (countries:
+:mod:`o2c_pipeline.sync.countries`).
 
 Everything an administrator may want to change without touching flow code lives here, with
 sensible defaults. ``SyncSettings.from_env()`` applies the ``sync:`` section of the configuration
@@ -14,8 +15,6 @@ section. The file's ``ownership:`` section adds masters of custom fields to
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,8 @@ FIELD_OWNERSHIP: dict[str, dict[str, System]] = {
         for f in (
             "externalId",
             "companyName",
-            "subsidiary",
+            "subsidiary",  # on creation only: NetSuite keeps it once the customer transacts
+            "currency",  # likewise
             "addressbook",
             "addr1",
             "addr2",
@@ -58,7 +58,25 @@ FIELD_OWNERSHIP: dict[str, dict[str, System]] = {
     # NetSuite sales order: the CRM hands the order over once; NetSuite owns it from then on
     # (status, totals, fulfilment, billing), so the sync creates it and never rewrites it.
     "netsuite.salesOrder": {
-        f: "salesforce" for f in ("externalId", "entity", "otherRefNum", "tranDate", "item", "memo")
+        f: "salesforce"
+        for f in ("externalId", "entity", "otherRefNum", "tranDate", "item", "memo", "currency")
+    },
+    # NetSuite contacts of customers: the CRM's people, attached to the account's customer.
+    "netsuite.contact": {
+        f: "salesforce"
+        for f in ("externalId", "firstName", "lastName", "email", "phone", "company")
+    },
+    # What the ERP reports back on a won deal.
+    "salesforce.Opportunity": {
+        f: "netsuite"
+        for f in (
+            "NetSuite_Sales_Order_ID__c",
+            "Fulfillment_Status__c",
+            "Tracking_Number__c",
+            "Amount_Invoiced__c",
+            "Amount_Paid__c",
+            "Payment_Status__c",
+        )
     },
     "salesforce.Account": {"NetSuite_Customer_ID__c": "netsuite"},
     "salesforce.Product2": {
@@ -66,7 +84,8 @@ FIELD_OWNERSHIP: dict[str, dict[str, System]] = {
         for f in ("Name", "ProductCode", "Description", "IsActive", "NetSuite_Item_ID__c")
     },
     "salesforce.PricebookEntry": {
-        f: "netsuite" for f in ("Pricebook2Id", "Product2Id", "UnitPrice", "IsActive")
+        f: "netsuite"
+        for f in ("Pricebook2Id", "Product2Id", "UnitPrice", "IsActive", "CurrencyIsoCode")
     },
     # Order header fields that move after activation are ERP facts.
     "salesforce.Order": {
@@ -127,126 +146,6 @@ def assert_owned(
         raise OwnershipError(f"{source} does not master {target} field(s) {', '.join(foreign)}")
 
 
-# ---------------------------------------------------------------------------------------------
-# Countries: ISO alpha-2, alpha-3, NetSuite enum value, and the names people type.
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Country:
-    alpha2: str
-    alpha3: str
-    netsuite: str
-    names: tuple[str, ...]
-
-
-COUNTRIES: tuple[Country, ...] = (
-    Country(
-        "US",
-        "USA",
-        "_unitedStates",
-        (
-            "United States",
-            "United States of America",
-            "USA",
-            "U.S.",
-            "U.S.A.",
-            "America",
-            "US of A",
-        ),
-    ),
-    Country("CA", "CAN", "_canada", ("Canada",)),
-    Country("MX", "MEX", "_mexico", ("Mexico", "México")),
-    Country("BR", "BRA", "_brazil", ("Brazil", "Brasil")),
-    Country("AR", "ARG", "_argentina", ("Argentina",)),
-    Country("CL", "CHL", "_chile", ("Chile",)),
-    Country("CO", "COL", "_colombia", ("Colombia",)),
-    Country(
-        "GB",
-        "GBR",
-        "_unitedKingdom",
-        (
-            "United Kingdom",
-            "UK",
-            "U.K.",
-            "Great Britain",
-            "Britain",
-            "England",
-            "Scotland",
-            "Wales",
-            "Northern Ireland",
-        ),
-    ),
-    Country("IE", "IRL", "_ireland", ("Ireland", "Eire")),
-    Country("DE", "DEU", "_germany", ("Germany", "Deutschland")),
-    Country("FR", "FRA", "_france", ("France",)),
-    Country("ES", "ESP", "_spain", ("Spain", "España")),
-    Country("PT", "PRT", "_portugal", ("Portugal",)),
-    Country("IT", "ITA", "_italy", ("Italy", "Italia")),
-    Country(
-        "NL", "NLD", "_netherlands", ("Netherlands", "The Netherlands", "Holland", "Nederland")
-    ),
-    Country("BE", "BEL", "_belgium", ("Belgium", "België", "Belgique")),
-    Country("LU", "LUX", "_luxembourg", ("Luxembourg",)),
-    Country("CH", "CHE", "_switzerland", ("Switzerland", "Schweiz", "Suisse")),
-    Country("AT", "AUT", "_austria", ("Austria", "Österreich")),
-    Country("DK", "DNK", "_denmark", ("Denmark", "Danmark")),
-    Country("SE", "SWE", "_sweden", ("Sweden", "Sverige")),
-    Country("NO", "NOR", "_norway", ("Norway", "Norge")),
-    Country("FI", "FIN", "_finland", ("Finland", "Suomi")),
-    Country("IS", "ISL", "_iceland", ("Iceland",)),
-    Country("PL", "POL", "_poland", ("Poland", "Polska")),
-    Country("CZ", "CZE", "_czechRepublic", ("Czech Republic", "Czechia")),
-    Country("HU", "HUN", "_hungary", ("Hungary",)),
-    Country("GR", "GRC", "_greece", ("Greece",)),
-    Country("TR", "TUR", "_turkey", ("Turkey", "Türkiye")),
-    Country("IL", "ISR", "_israel", ("Israel",)),
-    Country("AE", "ARE", "_unitedArabEmirates", ("United Arab Emirates", "UAE")),
-    Country("SA", "SAU", "_saudiArabia", ("Saudi Arabia",)),
-    Country("ZA", "ZAF", "_southAfrica", ("South Africa",)),
-    Country("EG", "EGY", "_egypt", ("Egypt",)),
-    Country("NG", "NGA", "_nigeria", ("Nigeria",)),
-    Country("KE", "KEN", "_kenya", ("Kenya",)),
-    Country("IN", "IND", "_india", ("India",)),
-    Country("CN", "CHN", "_china", ("China", "People's Republic of China", "PRC")),
-    Country("HK", "HKG", "_hongKong", ("Hong Kong",)),
-    Country("TW", "TWN", "_taiwan", ("Taiwan",)),
-    Country("JP", "JPN", "_japan", ("Japan",)),
-    Country(
-        "KR",
-        "KOR",
-        "_koreaRepublicOf",
-        ("South Korea", "Korea", "Republic of Korea", "Korea, Republic of"),
-    ),
-    Country("SG", "SGP", "_singapore", ("Singapore",)),
-    Country("MY", "MYS", "_malaysia", ("Malaysia",)),
-    Country("TH", "THA", "_thailand", ("Thailand",)),
-    Country("ID", "IDN", "_indonesia", ("Indonesia",)),
-    Country("PH", "PHL", "_philippines", ("Philippines",)),
-    Country("VN", "VNM", "_vietnam", ("Vietnam", "Viet Nam")),
-    Country("AU", "AUS", "_australia", ("Australia",)),
-    Country("NZ", "NZL", "_newZealand", ("New Zealand",)),
-)
-
-
-def _normalise(name: str) -> str:
-    """Case-, accent- and punctuation-insensitive key: 'U.S.A.' and 'usa' meet."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[^a-z0-9]", "", ascii_only.lower())
-
-
-COUNTRY_LOOKUP: dict[str, Country] = {
-    _normalise(key): c for c in COUNTRIES for key in (c.alpha2, c.alpha3, c.netsuite, *c.names)
-}
-
-
-def netsuite_country(value: str) -> str | None:
-    """The NetSuite country enum for an ISO code or a common name, or None when unknown."""
-    country = COUNTRY_LOOKUP.get(_normalise(value))
-    return country.netsuite if country else None
-
-
 @dataclass(frozen=True)
 class OrderStatusRule:
     fulfillment_status: str
@@ -281,10 +180,55 @@ class SyncSettings(dg.ConfigurableResource):
         default="America/Los_Angeles",
         description="IANA time zone of the NetSuite account (Setup > Company > Time Zone); tranDate is a date there.",
     )
-    subsidiary_id: str = Field(default="1", description="NetSuite subsidiary for new customers.")
+    subsidiary_id: str = Field(
+        default="1",
+        description="NetSuite subsidiary for new customers when the subsidiary rule finds none "
+        "(and for every new customer under subsidiary_rule 'default').",
+    )
+    subsidiary_rule: Literal["country", "field", "default"] = Field(
+        default="country",
+        description="How a new customer's subsidiary is chosen: 'country' (subsidiary_by_country "
+        "for the billing country, else the one active operating subsidiary in that country), "
+        "'field' (the subsidiary internal id or name in the Account field subsidiary_field), "
+        "'default' (always subsidiary_id). A subsidiary never changes once the customer exists.",
+    )
+    subsidiary_by_country: dict[str, str] = Field(
+        default_factory=dict,
+        description="ISO 3166 alpha-2 billing country -> subsidiary internal id (rule 'country'), "
+        "e.g. {'FR': '2', 'NL': '2'} to book France and the Netherlands in the European entity.",
+    )
+    subsidiary_field: str = Field(
+        default="NetSuite_Subsidiary__c",
+        description="Account field holding the subsidiary (rule 'field'); declare it on "
+        "salesforce.accounts.",
+    )
     customer_external_id_prefix: str = "SF_ACCT_"
     sales_order_external_id_prefix: str = "SF_ORDER_"
+    opportunity_external_id_prefix: str = "SF_OPP_"
+    contact_external_id_prefix: str = "SF_CONTACT_"
+    sales_order_trigger: Literal["orders", "opportunities", "both"] = Field(
+        default="both",
+        description="Which won deals become NetSuite sales orders: activated Orders "
+        "(SF_ORDER_<Id>), Closed-Won Opportunities (SF_OPP_<Id>), or both. Under 'both' a "
+        "deal makes exactly one: an Opportunity with a live Order waits for its Order's sales "
+        "order and links to it; an Order made after its Opportunity's sales order links to that.",
+    )
     eligible_order_statuses: list[str] = Field(default_factory=lambda: ["Activated"])
+    base_price_currency: str | None = Field(
+        default=None,
+        description="Currency of the standard-price-book entries that follow NetSuite's base "
+        "prices (default: NetSuite's base currency, isbasecurrency).",
+    )
+    max_line_quantity: float = Field(
+        default=100_000.0,
+        description="Lines with a larger quantity are dead-lettered as implausible (a typo or a "
+        "price typed into the quantity) rather than sent.",
+    )
+    contact_last_name_placeholders: list[str] = Field(
+        default_factory=lambda: ["[not provided]", "-", ".", "?", "Unknown", "N/A", "NA", "None"],
+        description="Contact last names that stand for none (Web-to-Lead, imports); such a "
+        "contact is dead-lettered: NetSuite needs the person's name.",
+    )
     order_status: dict[str, dict[str, str | None]] = Field(
         default_factory=lambda: dict(DEFAULT_ORDER_STATUS),
         description="NetSuite sales-order status text -> Salesforce Fulfillment_Status__c and Order Status.",

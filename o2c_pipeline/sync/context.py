@@ -37,7 +37,9 @@ class SyncContext:
     warehouse: Warehouse
     run_id: str | None = None
     log: logging.Logger | Any = log
-    clock: Callable[[], dt.datetime] = utc_now
+    clock: Callable[[], dt.datetime] = field(
+        default=lambda: utc_now()
+    )  # late-bound: simulated time
     _store: SyncStore | None = field(default=None, repr=False)
 
     @property
@@ -83,6 +85,8 @@ class FlowStats:
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
+    #: records whose failure waits in the DLQ for its retry time (nothing sent, nothing changed)
+    waiting: int = 0
     salesforce_calls: int = 0
     netsuite_calls: int = 0
     write_calls: int = 0
@@ -98,6 +102,7 @@ class FlowStats:
             "unchanged": self.unchanged,
             "skipped": self.skipped,
             "failed": self.failed,
+            "waiting": self.waiting,
             "api_calls": self.api_calls,
             "salesforce_api_calls": self.salesforce_calls,
             "netsuite_api_calls": self.netsuite_calls,
@@ -111,7 +116,12 @@ class FlowStats:
     def as_follow_up(self) -> FlowStats:
         """What a follow-up (a write-back, the price book) adds to its flow: its writes, failures
         and write calls. Its records are the flow's own, counted once by the flow."""
-        return FlowStats(written=self.written, failed=self.failed, write_calls=self.write_calls)
+        return FlowStats(
+            written=self.written,
+            failed=self.failed,
+            waiting=self.waiting,
+            write_calls=self.write_calls,
+        )
 
 
 def index_by(rows: Iterable[Mapping[str, Any]], column: str) -> dict[str, Mapping[str, Any]]:

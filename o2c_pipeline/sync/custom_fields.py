@@ -22,7 +22,8 @@ from typing import Any
 from o2c_pipeline.config import FieldMapping, LoadedConfig
 from o2c_pipeline.config import load as load_config
 from o2c_pipeline.sync.config import FIELD_OWNERSHIP, SyncSettings, assert_owned, owners
-from o2c_pipeline.sync.mapping import DataError, account_date
+from o2c_pipeline.sync.deals import account_date
+from o2c_pipeline.sync.mapping import DataError
 
 
 @dataclass(frozen=True)

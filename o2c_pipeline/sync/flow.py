@@ -36,6 +36,7 @@ from o2c_pipeline.sync.context import FlowStats, SyncContext, index_by
 from o2c_pipeline.sync.feed import ChangeFeed, Feed
 from o2c_pipeline.sync.mapping import DataError, same_where_known
 from o2c_pipeline.sync.run import FlowRun, Pending
+from o2c_pipeline.sync.store import request_hash
 from o2c_pipeline.sync.writers import write_salesforce
 from o2c_pipeline.systems import SYSTEMS
 
@@ -81,6 +82,9 @@ class Flow:
     #: Flows that must run first in a cycle (and the only ones it may :meth:`require`).
     after: ClassVar[tuple[str, ...]] = ()
     write_back: ClassVar[WriteBack | None] = None
+    #: Fields sent only when the target record is created (the target owns them afterwards): left
+    #: out of the request's hash, so a create and the updates after it count as the same request.
+    create_only: ClassVar[frozenset[str]] = frozenset()
     description: ClassVar[str]
     source_system: ClassVar[str]
     pool: ClassVar[Pool]
@@ -216,12 +220,20 @@ class Flow:
 
     def lookup(self, table: str, column: str, values: Iterable[Any]) -> list[dict[str, Any]]:
         """Current rows of the declared ``table`` whose ``column`` is one of ``values``."""
+        self._check_reads(table)
+        wanted = [str(v) for v in dict.fromkeys(values) if v is not None]
+        return self.ctx.warehouse.current_rows(entity(table), column, wanted)
+
+    def lookup_all(self, table: str) -> list[dict[str, Any]]:
+        """Every current row of the declared small ``table`` (NetSuite's setup records)."""
+        self._check_reads(table)
+        return self.ctx.warehouse.all_current_rows(entity(table))
+
+    def _check_reads(self, table: str) -> None:
         if table not in self.reads():
             raise FlowDeclarationError(
                 f"flow {self.name} reads {table} without declaring it in feeds or lookups"
             )
-        wanted = [str(v) for v in dict.fromkeys(values) if v is not None]
-        return self.ctx.warehouse.current_rows(entity(table), column, wanted)
 
     def index(self, table: str, column: str, values: Iterable[Any]) -> dict[str, Mapping[str, Any]]:
         """:meth:`lookup`, keyed by ``column``."""
@@ -233,7 +245,9 @@ class Flow:
         """Map one record (see :meth:`FlowRun.prepare`) and add the custom field mappings; the
         row is the DLQ payload on failure."""
         if not self.custom:
-            return self.run.prepare(self.key_of(row), record_ids, build, source=row)
+            return self._maintained(
+                self.run.prepare(self.key_of(row), record_ids, build, source=row)
+            )
         added: dict[str, Any] = {}
 
         def with_custom_fields() -> dict[str, Any]:
@@ -249,9 +263,17 @@ class Flow:
             )
             return {**payload, **added}
 
-        p = self.run.prepare(self.key_of(row), record_ids, with_custom_fields, source=row)
+        p = self._maintained(
+            self.run.prepare(self.key_of(row), record_ids, with_custom_fields, source=row)
+        )
         if p is not None:
             p.custom = dict(added)
+        return p
+
+    def _maintained(self, p: Pending | None) -> Pending | None:
+        """``p`` with its hash over the fields the flow keeps up to date (not ``create_only``)."""
+        if p is not None and self.create_only:
+            p.hash = request_hash({k: v for k, v in p.payload.items() if k not in self.create_only})
         return p
 
     def changed(

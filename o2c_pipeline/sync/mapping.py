@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from o2c_pipeline.netsuite.statuses import status_text
-from o2c_pipeline.sync.config import SyncSettings, assert_owned, netsuite_country
+from o2c_pipeline.sync.config import SyncSettings, assert_owned
+from o2c_pipeline.sync.countries import netsuite_country
 
 
 class DataError(Exception):
@@ -82,11 +81,17 @@ def split_street(street: str | None, *, lines: int = 3, max_len: int = 150) -> l
 ADDRESS_FIELDS = ("addr1", "addr2", "addr3", "city", "state", "zip", "country")
 
 
-def customer_body(account: Mapping[str, Any], settings: SyncSettings) -> dict[str, Any]:
+def customer_body(
+    account: Mapping[str, Any],
+    settings: SyncSettings,
+    new: Mapping[str, str | None] | None = None,
+) -> dict[str, Any]:
     """The customer upsert body (``PUT customer/eid:SF_ACCT_<Id>``) for an Account row.
 
     The billing address travels as the default billing entry of the ``addressbook`` sublist; an
     Account without any address sends none, so it never blanks an address kept in NetSuite.
+    ``new`` (subsidiary and currency internal ids) is given only when the customer is created:
+    NetSuite keeps both once a customer exists (and transacts).
     """
     name = _text(account.get("Name"))
     if not name:
@@ -96,8 +101,10 @@ def customer_body(account: Mapping[str, Any], settings: SyncSettings) -> dict[st
     body: dict[str, Any] = {
         "externalId": settings.customer_external_id_prefix + account["Id"],
         "companyName": name[: settings.company_name_max],
-        "subsidiary": {"id": settings.subsidiary_id},
     }
+    for field_name, value in (new or {}).items():
+        if value is not None:
+            body[field_name] = {"id": str(value)}
     addr1, addr2, addr3 = split_street(
         account.get("BillingStreet"), max_len=settings.address_line_max
     )
@@ -116,7 +123,8 @@ def customer_body(account: Mapping[str, Any], settings: SyncSettings) -> dict[st
             raise DataError(
                 "UNKNOWN_COUNTRY",
                 f"Account {account['Id']} ({name}): billing country {country!r} is not a known "
-                "country name or ISO code; correct BillingCountry or add an alias to the country table",
+                "country name or ISO code; correct BillingCountry (or add an alias in "
+                "o2c_pipeline/sync/countries.py)",
             )
         address["country"] = enum
     address = {k: v for k, v in address.items() if v is not None}
@@ -134,10 +142,10 @@ def customer_view(body: Mapping[str, Any]) -> dict[str, Any]:
     """A customer body flattened to the warehouse's columns, for "only if different"."""
     items = (body.get("addressbook") or {}).get("items") or [{}]
     address = items[0].get("addressbookAddress", {})
-    view = {
-        "companyname": body.get("companyName"),
-        "subsidiary": str((body.get("subsidiary") or {}).get("id")),
-    }
+    view = {"companyname": body.get("companyName")}
+    for field_name in ("subsidiary", "currency"):
+        if field_name in body:
+            view[field_name] = str(body[field_name]["id"])
     if "addressbook" in body:
         view.update({f"bill{k}": address.get(k) for k in ADDRESS_FIELDS})
     return view
@@ -148,6 +156,7 @@ def customer_row_view(row: Mapping[str, Any]) -> dict[str, Any]:
     view = {
         "companyname": _text(row.get("companyname")),
         "subsidiary": _text(row.get("subsidiary")),
+        "currency": _text(row.get("currency")),
     }
     for k in ADDRESS_FIELDS:
         if f"bill{k}" not in row:
@@ -194,6 +203,59 @@ def same_where_known(wanted: Mapping[str, Any], current: Mapping[str, Any]) -> b
 
 
 # ---------------------------------------------------------------------------------------------
+# 1b. Salesforce Contact -> NetSuite contact of the account's customer
+# ---------------------------------------------------------------------------------------------
+
+
+def contact_names(contact: Mapping[str, Any], settings: SyncSettings) -> tuple[str | None, str]:
+    """First and last name; a name-only import (whole name in LastName, no FirstName) is split
+    at its first space. A missing or placeholder last name is a data error: NetSuite needs the
+    person's name, and ``[not provided]`` would become a contact of that name."""
+    first, last = _text(contact.get("FirstName")), _text(contact.get("LastName"))
+    placeholders = {p.casefold() for p in settings.contact_last_name_placeholders}
+    if last is None or last.casefold() in placeholders:
+        raise DataError(
+            "MISSING_LAST_NAME",
+            f"Contact {contact['Id']} ({first or 'no first name'}, {contact.get('Email') or 'no email'}) "
+            f"has no real last name ({last!r}); enter it in Salesforce",
+        )
+    if first is None and " " in last:
+        first, last = last.split(" ", 1)
+    return first, last
+
+
+def contact_body(
+    contact: Mapping[str, Any], customer_id: str, settings: SyncSettings
+) -> dict[str, Any]:
+    """The contact body (``PUT contact/eid:SF_CONTACT_<Id>``), attached to the customer."""
+    first, last = contact_names(contact, settings)
+    body = {
+        "externalId": settings.contact_external_id_prefix + contact["Id"],
+        "firstName": first,
+        "lastName": last,
+        "email": _text(contact.get("Email")),
+        "phone": _text(contact.get("Phone")),
+        "company": {"id": str(customer_id)},
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    assert_owned("netsuite.contact", "salesforce", body)
+    return body
+
+
+def same_contact(body: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+    """Does the ``netsuite.contacts_current`` row already hold the contact body?"""
+    view = {
+        "firstname": body.get("firstName"),
+        "lastname": body.get("lastName"),
+        "email": body.get("email"),
+        "phone": body.get("phone"),
+        "company": body["company"]["id"],
+        "externalid": body["externalId"],
+    }
+    return same_where_known(view, row)
+
+
+# ---------------------------------------------------------------------------------------------
 # 2. NetSuite item -> Salesforce Product2 (+ standard PricebookEntry)
 # ---------------------------------------------------------------------------------------------
 
@@ -230,85 +292,7 @@ def standard_price_fields(item: Mapping[str, Any], product_id: str) -> dict[str,
     return fields
 
 
-# ---------------------------------------------------------------------------------------------
-# 3. Salesforce Order + OrderItems -> NetSuite sales order
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OrderLine:
-    order_item_id: str
-    sku: str | None
-    quantity: float | None
-    unit_price: float | None
-
-
-def account_date(value: Any, timezone: str) -> str | None:
-    """A calendar date in the NetSuite account's time zone.
-
-    A Salesforce ``date`` is already a calendar date and passes through; an instant (datetime,
-    naive = UTC) is converted to the account's zone first, so 23:30 UTC can be tomorrow in Tokyo.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and "T" not in value and len(value) <= 10:
-        return value
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return aware.astimezone(ZoneInfo(timezone)).date().isoformat()
-    return _date_text(value)
-
-
-def sales_order_body(
-    order: Mapping[str, Any],
-    lines: Sequence[OrderLine],
-    *,
-    customer_internal_id: str,
-    active_skus: set[str],
-    known_skus: set[str],
-    settings: SyncSettings,
-) -> dict[str, Any]:
-    """The sales order body, validated line by line; totals are never sent (NetSuite computes them)."""
-    label = f"Order {order.get('OrderNumber') or order['Id']}"
-    if not lines:
-        raise DataError("NO_LINES", f"{label} has no order items")
-    items = []
-    for line in lines:
-        if not line.sku:
-            raise DataError(
-                "MISSING_SKU",
-                f"{label}: order item {line.order_item_id} has a product without a ProductCode (SKU)",
-            )
-        if line.sku not in known_skus:
-            raise DataError(
-                "UNKNOWN_SKU", f"{label}: SKU {line.sku!r} does not exist as a NetSuite item"
-            )
-        if line.sku not in active_skus:
-            raise DataError("INACTIVE_SKU", f"{label}: SKU {line.sku!r} is inactive in NetSuite")
-        if line.quantity is None or line.quantity < 0:
-            raise DataError(
-                "NEGATIVE_QUANTITY",
-                f"{label}: order item {line.order_item_id} has quantity {line.quantity}; it must be zero or more",
-            )
-        item: dict[str, Any] = {"item": {"externalId": line.sku}, "quantity": line.quantity}
-        if line.unit_price is not None:
-            item["rate"] = line.unit_price
-        items.append(item)
-    tran_date = account_date(
-        order.get("EffectiveDate"), settings.netsuite_timezone
-    ) or account_date(order.get("ActivatedDate"), settings.netsuite_timezone)
-    body: dict[str, Any] = {
-        "externalId": settings.sales_order_external_id_prefix + order["Id"],
-        "entity": {"id": str(customer_internal_id)},
-        "otherRefNum": _text(order.get("OrderNumber")),
-        "tranDate": tran_date,
-        "item": {"items": items},
-    }
-    body = {k: v for k, v in body.items() if v is not None}
-    assert_owned("netsuite.salesOrder", "salesforce", body)
-    return body
+# 3. Won deals -> NetSuite sales orders: :mod:`o2c_pipeline.sync.deals`
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ A flow maps each record to a request (:meth:`FlowRun.prepare`), asks :meth:`Flow
 and hands the rest to a writer (:mod:`o2c_pipeline.sync.writers`). Writers report every outcome
 back: a success goes to the ledger (and clears any DLQ entry), a refusal or data error to the DLQ
 at once, and both to the audit log under the record's correlation id.
+
+A failure is held, not repeated: while a record's DLQ entry is not due, the same refused request
+is not sent again and the same data error does not touch the entry (a re-read of an unchanged
+record, such as a change feed's look-back, costs no call and no attempt). A changed record maps
+to a different request and goes out at once; a due entry is tried again.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 from o2c_pipeline.resources.errors import ApiError
 from o2c_pipeline.sync.context import FlowStats, SyncContext
 from o2c_pipeline.sync.mapping import DataError
-from o2c_pipeline.sync.store import AuditRecord, DeadLetter, LedgerEntry, request_hash
+from o2c_pipeline.sync.store import AuditRecord, DeadLetter, DlqEntry, LedgerEntry, request_hash
 
 
 def new_request_id() -> str:
@@ -59,6 +64,7 @@ class FlowRun:
         )
         self.stats = FlowStats()
         self._ledger: dict[str, LedgerEntry] = {}
+        self._letters: dict[str, DlqEntry] = {}
         # bookkeeping of records that need no write, saved in one transaction by finish()
         self._seen_equal: list[tuple[str, str | None, str, str]] = []
         self._settled: list[str] = []
@@ -66,7 +72,18 @@ class FlowRun:
     # -- planning ----------------------------------------------------------------------------
 
     def load_ledger(self, source_ids: Iterable[str]) -> None:
-        self._ledger.update(self.ctx.store.ledger(self.flow, source_ids))
+        """The ledger entries and open dead letters of these records (before mapping them)."""
+        ids = list(source_ids)
+        self._ledger.update(self.ctx.store.ledger(self.flow, ids))
+        self._letters.update(self.ctx.store.open_letters(self.flow, ids))
+
+    def held(self, source_id: str, request_hash: str) -> bool:
+        """The record's open DLQ entry holds this very failure back until its retry time."""
+        letter = self._letters.get(source_id)
+        if letter is None or not letter.holds(request_hash, self.ctx.clock()):
+            return False
+        self.stats.waiting += 1
+        return True
 
     def ledger_entry(self, source_id: str) -> LedgerEntry | None:
         return self._ledger.get(source_id)
@@ -87,11 +104,13 @@ class FlowRun:
         try:
             payload = build()
         except DataError as err:
+            failure = request_hash({"error": err.code, "reason": err.reason})
+            if self.held(source_id, failure):
+                return None
             row = dict(source) if source is not None else None
             ids = dict(record_ids)
-            self.dead_letter(
-                DeadLetter(source_id, ids, correlation_id, "data", err.code, err.reason, row)
-            )
+            letter = DeadLetter(source_id, ids, correlation_id, "data", err.code, err.reason, row)
+            self.dead_letter(letter, request_hash=failure)
             return None
         return Pending(
             source_id,
@@ -115,7 +134,7 @@ class FlowRun:
             else:
                 self.settle(pending.source_id)
             return False
-        return True
+        return not self.held(pending.source_id, pending.hash)
 
     def already_present(
         self,
@@ -167,16 +186,22 @@ class FlowRun:
         )
         error_class = "transient" if error.transient else "data"
         ids = (pending.source_id, pending.record_ids, pending.correlation_id)
-        self.dead_letter(DeadLetter(*ids, error_class, code, reason, pending.payload))
+        letter = DeadLetter(*ids, error_class, code, reason, pending.payload)
+        self.dead_letter(letter, request_hash=pending.hash)
 
-    def dead_letter(self, letter: DeadLetter) -> None:
+    def dead_letter(self, letter: DeadLetter, *, request_hash: str | None = None) -> None:
         """Into the DLQ; a transient failure is retried sooner than a data error."""
         settings = self.ctx.settings
         transient = letter.error_class == "transient"
         retry = settings.transient_retry_after_s if transient else settings.dlq_retry_after_s
-        self.ctx.store.dead_letter(
-            flow=self.flow, now=self.ctx.clock(), retry_after_s=retry, **vars(letter)
+        entry = self.ctx.store.dead_letter(
+            flow=self.flow,
+            now=self.ctx.clock(),
+            retry_after_s=retry,
+            request_hash=request_hash,
+            **vars(letter),
         )
+        self._letters[letter.source_id] = entry
         self.stats.failed += 1
         self.ctx.log.warning(
             f"{self.flow}: {letter.source_id} dead-lettered ({letter.error_code}): {letter.reason}"

@@ -46,6 +46,9 @@ dlq_table = sa.Table(
     sa.Column("error_code", sa.String(128), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("payload", sa.Text),  # JSON, secrets removed
+    # what failed: the refused request's hash, or the data error's; the same one is not retried
+    # before next_retry_at (a re-read of an unchanged record costs no call)
+    sa.Column("request_hash", sa.String(64)),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("first_seen", UtcDateTime(), nullable=False),
     sa.Column("last_seen", UtcDateTime(), nullable=False),
@@ -144,6 +147,11 @@ class DlqEntry(DeadLetter):
     first_seen: dt.datetime
     last_seen: dt.datetime
     next_retry_at: dt.datetime
+    request_hash: str | None = None
+
+    def holds(self, request_hash: str, now: dt.datetime) -> bool:
+        """Whether this entry keeps back ``request_hash``: the same failure, not due yet."""
+        return self.request_hash == request_hash and self.next_retry_at > now
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,18 @@ class SyncStore:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         checkpoint_metadata.create_all(engine, tables=list(SYNC_TABLES))
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added to a sync table since a store was created (``create_all`` only creates
+        tables): nullable, so ``ALTER TABLE ... ADD COLUMN`` works on SQLite and PostgreSQL."""
+        inspector = sa.inspect(self.engine)
+        for table in SYNC_TABLES:
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for c in [c for c in table.columns if c.name not in have and c.nullable]:
+                kind = c.type.compile(dialect=self.engine.dialect)
+                with self.engine.begin() as conn:
+                    conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {c.name} {kind}"))
 
     # -- upsert helper -------------------------------------------------------------------------
 
@@ -203,20 +223,25 @@ class SyncStore:
 
     # -- ledger --------------------------------------------------------------------------------
 
-    def ledger(self, flow: str, source_ids: Iterable[str]) -> dict[str, LedgerEntry]:
+    def _rows_of(self, table: sa.Table, flow: str, source_ids: Iterable[str]) -> list[Any]:
+        """Rows of ``table`` for ``flow`` and these records (500 ids per statement)."""
         ids = list(dict.fromkeys(source_ids))
-        out: dict[str, LedgerEntry] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                rows = conn.execute(
-                    sa.select(ledger_table).where(
-                        ledger_table.c.flow == flow, ledger_table.c.source_id.in_(chunk)
+            return [
+                r
+                for start in range(0, len(ids), 500)
+                for r in conn.execute(
+                    sa.select(table).where(
+                        table.c.flow == flow, table.c.source_id.in_(ids[start : start + 500])
                     )
                 )
-                for r in rows:
-                    out[r.source_id] = LedgerEntry(r.target_id, r.request_hash, r.correlation_id)
-        return out
+            ]
+
+    def ledger(self, flow: str, source_ids: Iterable[str]) -> dict[str, LedgerEntry]:
+        return {
+            r.source_id: LedgerEntry(r.target_id, r.request_hash, r.correlation_id)
+            for r in self._rows_of(ledger_table, flow, source_ids)
+        }
 
     def record_written(
         self, flow: str, entries: Sequence[tuple[str, str | None, str, str]], now: dt.datetime
@@ -280,6 +305,7 @@ class SyncStore:
         payload: Any,
         now: dt.datetime,
         retry_after_s: float,
+        request_hash: str | None = None,
     ) -> DlqEntry:
         """Add or refresh the DLQ entry; attempts count up and the retry back-off doubles."""
         with self.engine.begin() as conn:
@@ -300,6 +326,7 @@ class SyncStore:
                 "error_code": error_code,
                 "reason": scrub(reason),
                 "payload": json.dumps(redact(payload), sort_keys=True, default=str),
+                "request_hash": request_hash,
                 "attempts": attempts,
                 "first_seen": first_seen,
                 "last_seen": now,
@@ -332,6 +359,11 @@ class SyncStore:
             query = query.where(dlq_table.c.error_code == error_code)
         with self.engine.connect() as conn:
             return [_dlq_entry(r._asdict()) for r in conn.execute(query)]
+
+    def open_letters(self, flow: str, source_ids: Iterable[str]) -> dict[str, DlqEntry]:
+        """The open entries of ``flow`` for these records, by source id."""
+        rows = self._rows_of(dlq_table, flow, source_ids)
+        return {r.source_id: _dlq_entry(r._asdict()) for r in rows}
 
     def due(self, now: dt.datetime, limit: int) -> list[tuple[str, str, int]]:
         """(flow, source id, attempts) of entries whose retry time has come, oldest first."""
@@ -366,13 +398,25 @@ class SyncStore:
                 for flow, error_class, n, due, oldest, stale in conn.execute(query)
             ]
 
-    def make_due(self, flow: str, source_ids: Sequence[str], now: dt.datetime) -> int:
-        """Mark DLQ entries for re-drive on the flow's next run (the replay job's first step)."""
+    def make_due(
+        self,
+        flow: str,
+        source_ids: Sequence[str],
+        now: dt.datetime,
+        *,
+        with_follow_ups: bool = False,
+    ) -> int:
+        """Mark DLQ entries for re-drive on the flow's next run (a replay's first step)."""
+        ids = list(source_ids)
+        chunks = [ids[i : i + 500] for i in range(0, len(ids), 500)] if ids else [None]
+        changed = 0
         with self.engine.begin() as conn:
-            query = dlq_table.update().where(dlq_table.c.flow == flow)
-            if source_ids:
-                query = query.where(dlq_table.c.source_id.in_(list(source_ids)))
-            return conn.execute(query.values(next_retry_at=now)).rowcount
+            for chunk in chunks:
+                query = dlq_table.update().where(_flow_is(flow, with_follow_ups))
+                if chunk is not None:
+                    query = query.where(dlq_table.c.source_id.in_(chunk))
+                changed += conn.execute(query.values(next_retry_at=now)).rowcount
+        return changed
 
     # -- audit ---------------------------------------------------------------------------------
 
@@ -450,4 +494,5 @@ def _dlq_entry(row: Mapping[str, Any]) -> DlqEntry:
         first_seen=_utc(row["first_seen"]),
         last_seen=_utc(row["last_seen"]),
         next_retry_at=_utc(row["next_retry_at"]),
+        request_hash=row.get("request_hash"),
     )

@@ -56,7 +56,7 @@ def test_nightly_reconciliation_runs_every_check_and_no_materialization(defs, in
     assert request.run_key == "reconciliation:2026-03-01"
     job = defs.resolve_job_def("reconciliation")
     assert job.asset_layer.executable_asset_keys == set()  # checks only: nothing is materialized
-    assert len(job.asset_layer.asset_graph.asset_check_keys) == 3 * len(ENTITIES) + 3
+    assert len(job.asset_layer.asset_graph.asset_check_keys) == 3 * len(ENTITIES) + 4
     ops = {node.name for node in job.graph.node_defs}
     assert {"netsuite_customers_checks", "sync__audit_log_dead_letter_queue_drained"} <= ops
 

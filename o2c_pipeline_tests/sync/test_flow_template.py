@@ -15,8 +15,11 @@ from o2c_pipeline.warehouse import Warehouse
 
 EXPECTED = {
     "customers",
+    "contacts",
     "products",
     "orders",
+    "opportunities",
+    "deal_status",
     "fulfillments",
     "invoices",
     "payments",

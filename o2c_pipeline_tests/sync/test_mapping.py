@@ -6,17 +6,18 @@ import datetime as dt
 
 import pytest
 
-from o2c_pipeline.sync.config import (
-    COUNTRIES,
-    OwnershipError,
-    SyncSettings,
-    assert_owned,
-    netsuite_country,
+from o2c_pipeline.sync.config import OwnershipError, SyncSettings, assert_owned
+from o2c_pipeline.sync.countries import netsuite_country, netsuite_enums
+from o2c_pipeline.sync.deals import (
+    DealLine,
+    account_date,
+    opportunity_status_fields,
+    sales_order_body,
+    sales_order_lines,
 )
 from o2c_pipeline.sync.mapping import (
     DataError,
-    OrderLine,
-    account_date,
+    contact_body,
     customer_body,
     customer_row_view,
     customer_view,
@@ -24,10 +25,11 @@ from o2c_pipeline.sync.mapping import (
     order_status_fields,
     payment_fields,
     product_fields,
-    sales_order_body,
+    same_contact,
     same_where_known,
     split_street,
 )
+from o2c_pipeline.sync.netsuite_setup import NetSuiteSetup
 
 SETTINGS = SyncSettings()
 
@@ -48,16 +50,28 @@ SETTINGS = SyncSettings()
         ("México", "_mexico"),
         ("_japan", "_japan"),
         (" Netherlands ", "_netherlands"),
+        ("Côte d'Ivoire", "_coteDIvoire"),
+        ("Cote dIvoire", "_coteDIvoire"),
+        ("Ivory Coast", "_coteDIvoire"),
+        ("Republic of Côte d'Ivoire", "_coteDIvoire"),
+        ("Czechia", "_czechRepublic"),
+        ("Korea, Republic of", "_koreaRepublicOf"),
+        ("Türkiye", "_turkey"),
+        ("Viet Nam", "_vietnam"),
+        ("Bosnia and Herzegovina", "_bosniaAndHerzegovina"),
+        ("Federal Republic of Germany", "_germany"),
+        ("ZA", "_southAfrica"),
     ],
 )
 def test_countries_by_iso_code_name_or_alias(typed: str, enum: str) -> None:
     assert netsuite_country(typed) == enum
 
 
-def test_unknown_country_is_none_and_the_table_has_no_clashes() -> None:
-    assert netsuite_country("Atlantis") is None
-    assert len({c.alpha2 for c in COUNTRIES}) == len(COUNTRIES)
-    assert len({c.netsuite for c in COUNTRIES}) == len(COUNTRIES)
+def test_unknown_country_is_none_and_every_iso_country_has_its_own_enum() -> None:
+    assert netsuite_country("Atlantis") is None and netsuite_country("") is None
+    enums = netsuite_enums()
+    assert len(enums) >= 249 and len(set(enums.values())) == len(enums)
+    assert all(e.startswith("_") and e[1:2].islower() for e in enums.values())
 
 
 def test_street_splits_into_three_lines_folding_the_rest() -> None:
@@ -83,7 +97,9 @@ def test_customer_body_cuts_the_name_and_maps_the_address() -> None:
     body = customer_body(ACCOUNT, SETTINGS)
     assert body["externalId"] == "SF_ACCT_001000000000001AAA"
     assert body["companyName"] == "A" * 83
-    assert body["subsidiary"] == {"id": "1"}
+    assert "subsidiary" not in body  # NetSuite's once the customer exists
+    created = customer_body(ACCOUNT, SETTINGS, {"subsidiary": "2", "currency": "3"})
+    assert (created["subsidiary"], created["currency"]) == ({"id": "2"}, {"id": "3"})
     (entry,) = body["addressbook"]["items"]
     assert entry["defaultBilling"] is True
     assert entry["addressbookAddress"] == {
@@ -122,55 +138,64 @@ def test_customer_compare_ignores_columns_the_warehouse_lacks() -> None:
     )
 
 
-def _order(**extra: object) -> dict:
-    return {"Id": "801A", "OrderNumber": "00000042", "EffectiveDate": dt.date(2026, 3, 1), **extra}
+ITEMS = {
+    "SKU-1": {"id": 11, "itemid": "SKU-1", "isinactive": "F", "externalid": None},
+    "SKU-2": {"id": 12, "itemid": "SKU-2", "isinactive": "F", "externalid": "SKU-2"},
+    "SKU-OLD": {"id": 13, "itemid": "SKU-OLD", "isinactive": "T", "externalid": None},
+}
 
 
-def test_sales_order_body_lines_by_item_external_id_and_no_totals() -> None:
-    lines = [OrderLine("802A", "SKU-1", 2.0, 10.5), OrderLine("802B", "SKU-2", 1.0, None)]
+def test_sales_order_lines_reference_items_by_internal_id_and_send_no_totals() -> None:
+    lines = [DealLine("802A", "SKU-1", 2.0, 10.5), DealLine("802B", "SKU-2", 1.0, None)]
+    items = sales_order_lines("Order 00000042", lines, ITEMS, SETTINGS)
     body = sales_order_body(
-        _order(),
-        lines,
+        external_id="SF_ORDER_801A",
         customer_internal_id="77",
-        active_skus={"SKU-1", "SKU-2"},
-        known_skus={"SKU-1", "SKU-2"},
-        settings=SETTINGS,
+        reference="00000042",
+        tran_date="2026-03-01",
+        items=items,
+        currency_id="2",
     )
     assert body == {
         "externalId": "SF_ORDER_801A",
         "entity": {"id": "77"},
         "otherRefNum": "00000042",
         "tranDate": "2026-03-01",
+        "currency": {"id": "2"},
         "item": {
             "items": [
-                {"item": {"externalId": "SKU-1"}, "quantity": 2.0, "rate": 10.5},
-                {"item": {"externalId": "SKU-2"}, "quantity": 1.0},
+                {"item": {"id": "11"}, "quantity": 2.0, "rate": 10.5},
+                {"item": {"id": "12"}, "quantity": 1.0},
             ]
         },
     }
 
 
 @pytest.mark.parametrize(
-    ("line", "code"),
+    ("line", "code", "says"),
     [
-        (OrderLine("802A", "SKU-404", 1.0, 1.0), "UNKNOWN_SKU"),
-        (OrderLine("802A", "SKU-OLD", 1.0, 1.0), "INACTIVE_SKU"),
-        (OrderLine("802A", "SKU-1", -3.0, 1.0), "NEGATIVE_QUANTITY"),
-        (OrderLine("802A", None, 1.0, 1.0), "MISSING_SKU"),
+        (DealLine("802A", "SKU-404", 1.0, 1.0), "UNKNOWN_SKU", "'SKU-404'"),
+        (DealLine("802A", "SKU-OLD", 1.0, 1.0), "INACTIVE_SKU", "inactive"),
+        (DealLine("802A", "SKU-1", -3.0, 1.0), "NEGATIVE_QUANTITY", "quantity -3.0"),
+        (DealLine("802A", "SKU-1", 0.0, 1.0), "ZERO_QUANTITY", "greater than 0"),
+        (DealLine("802A", "SKU-1", 5e6, 1.0), "QUANTITY_TOO_LARGE", "5e+06"),
+        (DealLine("802A", "SKU-1", 1.0, -2.0), "NEGATIVE_PRICE", "-2.0"),
+        (DealLine("802A", None, 1.0, 1.0), "MISSING_SKU", "ProductCode"),
     ],
 )
-def test_sales_order_validation_gives_readable_reasons(line: OrderLine, code: str) -> None:
+def test_sales_order_validation_gives_readable_reasons(
+    line: DealLine, code: str, says: str
+) -> None:
     with pytest.raises(DataError) as err:
-        sales_order_body(
-            _order(),
-            [line],
-            customer_internal_id="77",
-            active_skus={"SKU-1"},
-            known_skus={"SKU-1", "SKU-OLD"},
-            settings=SETTINGS,
-        )
+        sales_order_lines("Order 00000042", [line], ITEMS, SETTINGS)
     assert err.value.code == code
-    assert "Order 00000042" in err.value.reason
+    assert "Order 00000042" in err.value.reason and says in err.value.reason
+
+
+def test_a_deal_without_products_is_a_data_error() -> None:
+    with pytest.raises(DataError) as err:
+        sales_order_lines("Opportunity Big Deal", [], ITEMS, SETTINGS)
+    assert err.value.code == "NO_LINES" and "Big Deal" in err.value.reason
 
 
 def test_tran_date_is_the_calendar_date_in_the_account_time_zone() -> None:
@@ -179,15 +204,129 @@ def test_tran_date_is_the_calendar_date_in_the_account_time_zone() -> None:
     assert account_date(late_utc, "America/Los_Angeles") == "2026-03-01"
     assert account_date("2026-03-01T02:00:00Z", "America/New_York") == "2026-02-28"
     assert account_date(dt.date(2026, 3, 1), "Asia/Tokyo") == "2026-03-01"  # a date is a date
-    body = sales_order_body(
-        _order(EffectiveDate=None, ActivatedDate=late_utc),
-        [OrderLine("802A", "SKU-1", 1.0, 1.0)],
-        customer_internal_id="1",
-        active_skus={"SKU-1"},
-        known_skus={"SKU-1"},
-        settings=SyncSettings(netsuite_timezone="Asia/Tokyo"),
+
+
+SUBSIDIARIES = [
+    {
+        "id": 1,
+        "name": "Parent",
+        "country": "US",
+        "currency": 1,
+        "iselimination": "F",
+        "isinactive": "F",
+    },
+    {
+        "id": 2,
+        "name": "Europe",
+        "country": "DE",
+        "currency": 2,
+        "iselimination": "F",
+        "isinactive": "F",
+    },
+    {
+        "id": 7,
+        "name": "Elim",
+        "country": "DE",
+        "currency": 2,
+        "iselimination": "T",
+        "isinactive": "F",
+    },
+    {
+        "id": 6,
+        "name": "Australia",
+        "country": "AU",
+        "currency": 6,
+        "iselimination": "F",
+        "isinactive": "F",
+    },
+]
+CURRENCIES = [
+    {"id": 1, "symbol": "USD", "isinactive": "F"},
+    {"id": 2, "symbol": "EUR", "isinactive": "F"},
+    {"id": 5, "symbol": "JPY", "isinactive": "F"},
+    {"id": 6, "symbol": "AUD", "isinactive": "F"},
+    {"id": 7, "symbol": "CHF", "isinactive": "T"},
+]
+RATES = [
+    {"basecurrency": 1, "transactioncurrency": 2, "effectivedate": dt.date(2026, 1, 1)},
+    {"basecurrency": 6, "transactioncurrency": 1, "effectivedate": dt.date(2026, 2, 1)},
+]
+SETUP = NetSuiteSetup.of(CURRENCIES, SUBSIDIARIES, RATES)
+
+
+def test_subsidiary_by_country_rule_field_or_default() -> None:
+    de = {"Id": "001a", "BillingCountry": "Deutschland"}
+    assert SETUP.subsidiary_for(de, SETTINGS, "A") == "2"  # the one operating entity in DE
+    assert SETUP.subsidiary_for({"BillingCountry": "Japan"}, SETTINGS, "A") == "1"  # default
+    mapped = SyncSettings(subsidiary_by_country={"JP": "6"})
+    assert SETUP.subsidiary_for({"BillingCountry": "JP"}, mapped, "A") == "6"
+    by_field = SyncSettings(subsidiary_rule="field")
+    assert SETUP.subsidiary_for({"NetSuite_Subsidiary__c": "Europe"}, by_field, "A") == "2"
+    with pytest.raises(DataError) as err:
+        SETUP.subsidiary_for({}, by_field, "Account X")
+    assert err.value.code == "MISSING_SUBSIDIARY" and "NetSuite_Subsidiary__c" in err.value.reason
+    with pytest.raises(DataError) as err:
+        SETUP.subsidiary_for(de, SyncSettings(subsidiary_by_country={"DE": "7"}), "Account X")
+    assert err.value.code == "INVALID_SUBSIDIARY"
+
+
+def test_currency_rules_are_netsuites() -> None:
+    assert SETUP.currency_id("eur", "Deal") == "2" and SETUP.currency_id(None, "Deal") is None
+    for code, error in (("CHF", "INACTIVE_CURRENCY"), ("XYZ", "UNKNOWN_CURRENCY")):
+        with pytest.raises(DataError) as err:
+            SETUP.currency_id(code, "Deal")
+        assert err.value.code == error and code in err.value.reason
+    SETUP.check_trade(1, "1", "2025-01-01", "Deal")  # the base currency: always
+    SETUP.check_trade(1, "2", "2026-03-01", "Deal")  # EUR under USD: rates from January
+    cases = [(6, "5", "2026-03-01", "CURRENCY_NOT_ALLOWED", "AUD<-JPY"),
+             (6, "1", "2026-01-15", "MISSING_EXCHANGE_RATE", "2026-02-01")]  # fmt: skip
+    for subsidiary, currency, day, error, says in cases:
+        with pytest.raises(DataError) as err:
+            SETUP.check_trade(subsidiary, currency, day, "Deal")
+        assert err.value.code == error and says in err.value.reason
+
+
+def test_contacts_need_a_real_last_name_and_name_only_imports_are_split() -> None:
+    contact = {"Id": "003a", "FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@x.example"}
+    body = contact_body(contact, "77", SETTINGS)
+    assert body == {
+        "externalId": "SF_CONTACT_003a",
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "email": "ada@x.example",
+        "company": {"id": "77"},
+    }
+    assert same_contact(body, {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@x.example", "company": 77, "externalid": "SF_CONTACT_003a"})  # fmt: skip
+    assert not same_contact(body, {"firstname": "Ada", "lastname": "Byron", "company": 77})
+    split = contact_body(
+        {"Id": "003b", "FirstName": None, "LastName": "Grace Hopper"}, "7", SETTINGS
     )
-    assert body["tranDate"] == "2026-03-02"
+    assert (split["firstName"], split["lastName"]) == ("Grace", "Hopper")
+    for placeholder in ("[not provided]", "-", ".", "Unknown", "N/A", "  "):
+        with pytest.raises(DataError) as err:
+            contact_body({**contact, "LastName": placeholder}, "77", SETTINGS)
+        assert err.value.code == "MISSING_LAST_NAME" and "003a" in err.value.reason
+
+
+def test_opportunity_shows_fulfilment_billing_and_payment_once_there_is_any() -> None:
+    pending = {"status": "B"}  # Pending Fulfillment
+    assert opportunity_status_fields(pending, [], [], SETTINGS) == {}
+    billed = opportunity_status_fields(
+        {"status": "F"},
+        [{"trackingnumbers": "1Z9 1Z8"}],
+        [
+            {"foreigntotal": 100.0, "foreignamountpaid": 40.0},
+            {"foreigntotal": 50.0, "foreignamountpaid": 0},
+        ],
+        SETTINGS,
+    )
+    assert billed == {
+        "Fulfillment_Status__c": "Fulfilled",
+        "Tracking_Number__c": "1Z8, 1Z9",
+        "Amount_Invoiced__c": 150.0,
+        "Amount_Paid__c": 40.0,
+        "Payment_Status__c": "Partially Paid",
+    }
 
 
 def test_fulfillment_status_comes_from_the_status_table_and_tracking_is_collected() -> None:

@@ -72,7 +72,17 @@ class World:
         return [r for page in self.ctx.netsuite.suiteql_pages(q) for r in page]
 
 
-SF_NAMES = {"accounts", "products", "orders", "order_items"}
+SF_NAMES = {
+    "accounts",
+    "contacts",
+    "products",
+    "orders",
+    "order_items",
+    "opportunities",
+    "opportunity_line_items",
+}
+#: NetSuite's setup, which the customers and sales-order flows check against
+SETUP = ("subsidiaries", "currencies", "currency_rates")
 
 
 def _create(sf: Any, sobject: str, fields: dict[str, Any]) -> str:
@@ -169,7 +179,7 @@ def world(sandbox, tmp_path_factory) -> Iterator[World]:
                 "on_the_spot": order("fresh", [(4, 20.0)]),
             }
             w = World(env, ctx, sf, sandbox, accounts, orders, skus)
-            w.land(("products", "items"), days=150)
+            w.land(("products", "items", *SETUP), days=150)
             w.land(("accounts", "orders", "order_items"))
             yield w
 
@@ -453,3 +463,99 @@ def test_dead_letters_of_records_deleted_at_the_source_leave_the_queue(
     stats = flows.sync(world.ctx, flow, [gone])
     assert stats.considered == 0
     assert world.ctx.store.dlq(flow=flow, source_ids=[gone], with_follow_ups=True) == []
+
+
+KILLED_RUN = """
+import os, signal, sys
+import dagster as dg
+from o2c_pipeline.resources.factory import build_resources
+from o2c_pipeline.sync import flows
+from o2c_pipeline.sync.context import sync_context
+from o2c_pipeline.sync.store import SyncStore
+
+flow, ids = sys.argv[1], sys.argv[2:]
+real = SyncStore.record_written
+
+def killed(self, name, entries, now):
+    if name == flow:  # the write went out; its bookkeeping never happens
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, name, entries, now)
+
+SyncStore.record_written = killed
+with dg.build_resources(build_resources(dict(os.environ))) as live:
+    flows.sync(sync_context(live.salesforce, live.netsuite, live.checkpoints), flow, ids)
+"""
+
+
+def _won_deal_and_contact(world: World) -> tuple[str, str]:
+    """A Closed-Won Opportunity with one product, and a Contact, on the clean account."""
+    product, _, _, price = world.skus[0]
+    entry = world.sf.query(
+        f"SELECT Id FROM PricebookEntry WHERE Product2Id = '{product}' AND CurrencyIsoCode = 'USD'"
+    )["records"][0]["Id"]
+    pricebook = world.sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]
+    opp = _create(
+        world.sf,
+        "Opportunity",
+        {
+            "AccountId": world.accounts["clean"],
+            "Name": "Kill Nine Deal",
+            "StageName": "Prospecting",
+            "CloseDate": dt.date.today().isoformat(),
+            "Pricebook2Id": pricebook["Id"],
+            "CurrencyIsoCode": "USD",
+        },
+    )
+    _create(
+        world.sf,
+        "OpportunityLineItem",
+        {"OpportunityId": opp, "PricebookEntryId": entry, "Quantity": 2, "UnitPrice": price},
+    )
+    world.sf.Opportunity.update(opp, {"StageName": "Closed Won"})
+    contact = _create(
+        world.sf,
+        "Contact",
+        {"AccountId": world.accounts["clean"], "FirstName": "Kim", "LastName": "Ninefold"},
+    )
+    world.land(("accounts", "opportunities", "opportunity_line_items", "orders", "contacts"))
+    return opp, contact
+
+
+def test_kill_9_between_write_and_bookkeeping_creates_no_duplicate_in_the_new_flows(
+    world: World,
+) -> None:
+    import subprocess
+    import sys
+
+    opp, contact = _won_deal_and_contact(world)
+    ns = world.ctx.netsuite
+
+    def held(record: str, eid: str) -> list[dict[str, Any]]:
+        table = "transaction" if record == "salesOrder" else "contact"
+        q = f"SELECT id FROM {table} WHERE externalid = '{eid}'"
+        return [r for page in ns.suiteql_pages(q) for r in page]
+
+    cases = [
+        ("opportunities", opp, "salesOrder", f"SF_OPP_{opp}"),
+        ("contacts", contact, "contact", f"SF_CONTACT_{contact}"),
+    ]
+    for flow, source_id, record, eid in cases:
+        killed = subprocess.run(
+            [sys.executable, "-c", KILLED_RUN, flow, source_id],
+            env={**os.environ, **world.env},
+            capture_output=True,
+            timeout=300,
+        )
+        assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+        assert len(held(record, eid)) == 1  # the write went through, nothing was recorded
+        assert world.ctx.store.ledger(flow, [source_id]) == {}
+        flows.sync(world.ctx, flow, [source_id])  # the re-run: no ledger entry, same warehouse
+        (row,) = held(record, eid)
+        assert world.ctx.store.ledger(flow, [source_id])[source_id].target_id == str(row["id"])
+    assert (
+        world.sf.Opportunity.get(opp)["NetSuite_Sales_Order_ID__c"]
+        == held("salesOrder", f"SF_OPP_{opp}")[0]["id"]
+    )
+    record = ns.get_record("contact", f"eid:SF_CONTACT_{contact}")
+    customer = ns.get_record("customer", f"eid:SF_ACCT_{world.accounts['clean']}")
+    assert record["company"]["id"] == customer["id"] and record["lastName"] == "Ninefold"

@@ -15,7 +15,16 @@ Wire rules followed (Oracle's REST web services guide):
   DELETE: 204; a deletion leaves a ``deletedrecord`` row, as SuiteQL delta loads expect;
 * transaction totals are always computed from the lines (a client ``total`` is ignored) and sales
   lines are stored with negative quantity and amount in ``transactionline``, as NetSuite does,
-  while the record API shows them positive.
+  while the record API shows them positive;
+* OneWorld and multi-currency: a transaction takes its customer's (or source transaction's)
+  subsidiary and currency unless given; the subsidiary must be one the customer is shared with
+  (``customersubsidiaryrelationship``), the currency one the subsidiary's base currency has rates
+  for, and the exchange rate is the latest ``currencyrate`` on or before the transaction date;
+  line amounts are kept in the transaction currency (``foreignamount``) and the base currency
+  (``netamount``);
+* references NetSuite cannot use (unknown, inactive, or outside the subsidiary) answer
+  ``INVALID_KEY_OR_REF`` in SuiteTalk's words: "Invalid item reference key 12 for subsidiary 3.";
+  items are referenced by internal id (or external id, where one exists) whatever their type.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import duckdb
 from o2c_sandbox.core import ApiError, Store
 from o2c_sandbox.netsuite.suiteql import TRANSACTION_TYPE_NAMES, customer_display_sql
 from o2c_sandbox.schema import (
+    NS_ITEM_TYPES,
     NS_RECORD_TYPES,
     NS_STATUSES,
     NS_TABLES,
@@ -47,7 +57,9 @@ UNPRICED_LINE_TYPES = {"ItemShip"}
 #: Record types the API may write; credit memos and refunds are read-only here.
 WRITABLE_TYPES = {
     "customer",
-    "inventoryItem",
+    "contact",
+    "customerSubsidiaryRelationship",
+    *NS_ITEM_TYPES,
     "salesOrder",
     "itemFulfillment",
     "invoice",
@@ -73,17 +85,33 @@ TRANID_PREFIX = {
 LINK_TYPE = {"ItemShip": "OrdFul", "CustInvc": "OrdBill", "CustPymt": "Payment"}
 INVOICE_TERMS_DAYS = 30
 
-#: Reference columns -> the record type they point at ("transaction": decided by the row's type).
+#: Reference columns -> the record type they point at ("transaction", "item": decided by the
+#: referenced row's type).
 REFERENCES = {
     "entity": "customer",
-    "item": "inventoryItem",
+    "company": "customer",
+    "item": "item",
     "createdfrom": "transaction",
     "subsidiary": "subsidiary",
+    "parent": "subsidiary",
     "currency": "currency",
+    "primarycurrency": "currency",
+    "pricelevel": "priceLevel",
 }
-#: Fixed lists the sandbox does not store as tables: one subsidiary, one currency.
-FIXED_REFERENCES = {"subsidiary": {1: "Parent Company"}, "currency": {1: "USD"}}
-CHECKBOX_COLUMNS = {"isinactive", "isclosed"}
+#: Referenced record type -> (table, SQL of its refName over the row ``r``).
+REFERENCE_TARGETS = {
+    "customer": ("customer", customer_display_sql("r")),
+    "item": ("item", "r.itemid"),
+    "subsidiary": ("subsidiary", "r.fullname"),
+    "currency": ("currency", "r.name"),
+    "priceLevel": ("pricelevel", "r.name"),
+}
+#: The record API type of an item row, by (itemtype, subtype).
+ITEM_RECORD_TYPE = {(f["itemtype"], f.get("subtype")): rt for rt, f in NS_ITEM_TYPES.items()}
+CHECKBOX_COLUMNS = {"isinactive", "isclosed", "isprimarysub", "iselimination", "isbasecurrency"}
+#: Tables sharing one internal id sequence: every entity (customer, contact...) is numbered from
+#: the same counter in NetSuite.
+ID_SPACES = {"customer": ("customer", "contact"), "contact": ("customer", "contact")}
 #: Customer columns that live on the addressbook sublist rather than the record body.
 ADDRESS_COLUMNS = (
     "billaddr1",
@@ -109,7 +137,8 @@ SERVER_OWNED_FIELDS = {
 #: Required body fields on create, per record type, with the label NetSuite's message uses.
 REQUIRED_ON_CREATE = {
     "customer": {"companyName": "Company Name", "subsidiary": "Subsidiary"},
-    "inventoryItem": {"itemId": "Item Name/Number"},
+    "customerSubsidiaryRelationship": {"entity": "Customer", "subsidiary": "Subsidiary"},
+    **{rt: {"itemId": "Item Name/Number"} for rt in NS_ITEM_TYPES},
     "salesOrder": {"entity": "Customer"},
     "itemFulfillment": {"entity": "Customer", "createdFrom": "Created From"},
     "invoice": {"entity": "Customer"},
@@ -128,13 +157,13 @@ def user_error(detail: str, path: str | None = None, code: str = "USER_ERROR") -
     return ApiError(400, code, f"Error while accessing a resource. {detail}", path=path)
 
 
-def invalid_reference(value: Any, field_name: str, path: str) -> ApiError:
+def invalid_reference(value: Any, field_name: str, path: str, scope: str = "") -> ApiError:
+    """NetSuite's answer to a reference it cannot use (unknown, inactive, or not available in
+    ``scope``, e.g. "subsidiary 3"): ``INVALID_KEY_OR_REF``, "Invalid item reference key 12 for
+    subsidiary 3." (the wording of SuiteTalk's status details)."""
+    suffix = f" for {scope}" if scope else ""
     return ApiError(
-        400,
-        "INVALID_CONTENT",
-        f"Error while accessing resource: You have entered an Invalid Field Value {value} "
-        f"for the following field: {field_name}",
-        path=path,
+        400, "INVALID_KEY_OR_REF", f"Invalid {field_name} reference key {value}{suffix}.", path=path
     )
 
 
@@ -159,6 +188,13 @@ class RecordType:
         return (" AND ".join(clauses) or "TRUE"), list(self.fixed.values())
 
 
+#: Transaction body fields SuiteQL keeps on the lines (the mainline's value is the body's).
+LINE_HEADER_FIELDS = {
+    "subsidiary": next(c for c in NS_TABLES["transactionline"].columns if c.name == "subsidiary")
+}
+LINE_HEADER_COLUMNS = {c.name for c in LINE_HEADER_FIELDS.values()}
+
+
 def _record_types() -> dict[str, RecordType]:
     out = {}
     for name, (table, fixed) in NS_RECORD_TYPES.items():
@@ -166,6 +202,8 @@ def _record_types() -> dict[str, RecordType]:
         fields_ = {
             c.record_field: c for c in cols if c.record_field and c.name not in ADDRESS_COLUMNS
         }
+        if table == "transaction":
+            fields_.update(LINE_HEADER_FIELDS)
         sublist = (
             "item" if table == "transaction" else "addressbook" if table == "customer" else None
         )
@@ -320,6 +358,11 @@ def parse_q(q: str, rtype: RecordType) -> tuple[str, list[Any]]:
             raw = tokens[i][1]
             i += 1
         condition, values = _q_condition(column, operator, raw)
+        if rtype.is_transaction and column.name in LINE_HEADER_COLUMNS:
+            condition = (
+                'id IN (SELECT "transaction" FROM ns.transactionline '
+                f"WHERE mainline = 'T' AND {condition})"
+            )
         sql.append(condition)
         params.extend(values)
     return " ".join(sql) or "TRUE", params
@@ -328,6 +371,16 @@ def parse_q(q: str, rtype: RecordType) -> tuple[str, list[Any]]:
 # ---------------------------------------------------------------------------------------------
 # Record access
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransactionContext:
+    """What a transaction's lines are priced and booked in."""
+
+    subsidiary: int | None
+    currency: int | None
+    rate: float
+    pricelevel: int | None
 
 
 @dataclass
@@ -408,6 +461,8 @@ class RecordStore:
         try:
             record_id = self.require_id(cur, rtype, key)
             row = self._row(cur, rtype.table, "id = ?", [record_id])
+            if rtype.is_transaction:
+                row |= self._line_header(cur, record_id)
             url = f"{base}{RECORD_PREFIX}/{rtype.name}/{record_id}"
             body: dict[str, Any] = {"links": [{"rel": "self", "href": url}]}
             for field_name, column in rtype.fields.items():
@@ -438,6 +493,17 @@ class RecordStore:
             return self._sublist(cur, rtype, row, url, base)
         finally:
             cur.close()
+
+    @staticmethod
+    def _line_header(cur: duckdb.DuckDBPyConnection, transaction_id: int) -> dict[str, Any]:
+        columns = ", ".join(f'"{c}"' for c in sorted(LINE_HEADER_COLUMNS))
+        rel = cur.execute(
+            f"SELECT {columns} FROM ns.transactionline WHERE \"transaction\" = ? AND mainline = 'T'",
+            [transaction_id],
+        )
+        names = [d[0] for d in rel.description]
+        row = rel.fetchone()
+        return dict(zip(names, row, strict=True)) if row else {}
 
     @staticmethod
     def _row(
@@ -485,7 +551,7 @@ class RecordStore:
                 item: dict[str, Any] = {"links": [], "line": line["id"]}
                 for field_name, column in LINE_FIELDS.items():
                     value = line[column.name]
-                    if column.name in ("quantity", "netamount") and value is not None:
+                    if column.name in ("quantity", "foreignamount") and value is not None:
                         value = value * sign or 0.0
                     value = self._field_value(cur, column, value, line, base)
                     if value is not None:
@@ -530,17 +596,7 @@ class RecordStore:
     ) -> dict[str, Any]:
         target = REFERENCES[column]
         ref_name: str | None
-        if target in FIXED_REFERENCES:
-            ref_name = FIXED_REFERENCES[target].get(ref_id)
-        elif target == "customer":
-            found = cur.execute(
-                f"SELECT {customer_display_sql('c')} FROM ns.customer c WHERE id = ?", [ref_id]
-            ).fetchone()
-            ref_name = found[0] if found else None
-        elif target == "inventoryItem":
-            found = cur.execute("SELECT itemid FROM ns.item WHERE id = ?", [ref_id]).fetchone()
-            ref_name = found[0] if found else None
-        else:
+        if target == "transaction":
             found = cur.execute(
                 "SELECT type, tranid FROM ns.transaction WHERE id = ?", [ref_id]
             ).fetchone()
@@ -548,6 +604,19 @@ class RecordStore:
             ref_name = (
                 f"{TRANSACTION_TYPE_NAMES.get(found[0], found[0])} #{found[1]}" if found else None
             )
+        else:
+            table, name_sql = REFERENCE_TARGETS[target]
+            extra = ", r.itemtype, r.subtype" if table == "item" else ""
+            found = cur.execute(
+                f'SELECT {name_sql}{extra} FROM ns."{table}" r WHERE r.id = ?', [ref_id]
+            ).fetchone()
+            ref_name = found[0] if found else None
+            if table == "item":
+                target = (
+                    ITEM_RECORD_TYPE.get((found[1], found[2]), "inventoryItem")
+                    if found
+                    else "inventoryItem"
+                )
         out: dict[str, Any] = {
             "links": [{"rel": "self", "href": f"{base}{RECORD_PREFIX}/{target}/{ref_id}"}],
             "id": str(ref_id),
@@ -589,6 +658,10 @@ class RecordStore:
             record_id = self.require_id(cur, rtype, key)
             row = self._row(cur, rtype.table, "id = ?", [record_id])
             cur.execute(f'DELETE FROM ns."{rtype.table}" WHERE id = ?', [record_id])
+            if rtype.table == "customer":
+                cur.execute(
+                    "DELETE FROM ns.customersubsidiaryrelationship WHERE entity = ?", [record_id]
+                )
             if rtype.is_transaction:
                 cur.execute('DELETE FROM ns.transactionline WHERE "transaction" = ?', [record_id])
                 cur.execute(
@@ -664,41 +737,37 @@ class RecordStore:
         return str(raw)
 
     def _resolve_reference(
-        self, cur: duckdb.DuckDBPyConnection, column: str, raw: Any, path: str
+        self, cur: duckdb.DuckDBPyConnection, column: str, raw: Any, path: str, scope: str = ""
     ) -> int:
-        """``{"id": "5"}``, ``{"externalId": "X"}`` or a bare id -> an existing, usable id."""
+        """``{"id": "5"}``, ``{"externalId": "X"}`` or a bare id -> an existing, active id."""
         target = REFERENCES[column]
         ref = raw if isinstance(raw, dict) else {"id": raw}
         shown = ref.get("id", ref.get("externalId"))
-        if target in FIXED_REFERENCES:
-            try:
-                ref_id = int(ref["id"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise invalid_reference(shown, column, path) from exc
-            if ref_id not in FIXED_REFERENCES[target]:
-                raise invalid_reference(shown, column, path)
-            return ref_id
-        table = {"customer": "customer", "inventoryItem": "item"}.get(target, "transaction")
+        table = REFERENCE_TARGETS[target][0] if target in REFERENCE_TARGETS else "transaction"
         if "id" in ref:
             try:
                 where, params = "id = ?", [int(ref["id"])]
             except (TypeError, ValueError) as exc:
-                raise invalid_reference(shown, column, path) from exc
+                raise invalid_reference(shown, column, path, scope) from exc
         elif "externalId" in ref:
             where, params = "externalid = ?", [str(ref["externalId"])]
         else:
-            raise invalid_reference(shown, column, path)
+            raise invalid_reference(shown, column, path, scope)
+        has_flag = "isinactive" in NS_TABLES[table].column_names
         found = cur.execute(
-            f"SELECT id, {'isinactive' if table != 'transaction' else 'NULL'} "
-            f'FROM ns."{table}" WHERE {where}',
+            f'SELECT id, {"isinactive" if has_flag else "NULL"} FROM ns."{table}" WHERE {where}',
             params,
         ).fetchone()
         if found is None or found[1] == "T":  # inactive records cannot be selected either
-            raise invalid_reference(shown, column, path)
+            raise invalid_reference(shown, column, path, scope)
         return found[0]
 
     def _lines(
-        self, cur: duckdb.DuckDBPyConnection, rtype: RecordType, body: dict[str, Any]
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        rtype: RecordType,
+        body: dict[str, Any],
+        context: TransactionContext,
     ) -> list[dict[str, Any]]:
         sublist = body.get("item")
         items = sublist.get("items") if isinstance(sublist, dict) else None
@@ -713,7 +782,9 @@ class RecordStore:
             path = f"item.items[{n}]"
             if not isinstance(line, dict) or line.get("item") is None:
                 raise user_error("Please enter value(s) for: Item.", path=f"{path}.item")
-            item_id = self._resolve_reference(cur, "item", line["item"], f"{path}.item")
+            item_id = self._resolve_reference(
+                cur, "item", line["item"], f"{path}.item", f"subsidiary {context.subsidiary}"
+            )
             if line.get("quantity") is None:
                 raise user_error("Please enter value(s) for: Quantity.", path=f"{path}.quantity")
             quantity = _number(line["quantity"], f"{path}.quantity")
@@ -727,9 +798,7 @@ class RecordStore:
             if line.get("rate") is not None:
                 rate = _number(line["rate"], f"{path}.rate")
             else:
-                rate = cur.execute(
-                    "SELECT coalesce(baseprice, 0) FROM ns.item WHERE id = ?", [item_id]
-                ).fetchone()[0]
+                rate = self._price(cur, item_id, quantity, context)
             amount = (
                 _number(line["amount"], f"{path}.amount")
                 if line.get("amount") is not None
@@ -745,6 +814,102 @@ class RecordStore:
                 }
             )
         return lines
+
+    @staticmethod
+    def _price(
+        cur: duckdb.DuckDBPyConnection, item_id: int, quantity: float, context: TransactionContext
+    ) -> float:
+        """A line without a rate takes the item's price for the customer's price level in the
+        transaction currency (quantity breaks included), else the base price level's."""
+        found = cur.execute(
+            """SELECT unitprice FROM ns.pricing WHERE item = ? AND currency = ? AND quantity <= ?
+               AND pricelevel IN (?, 1)
+               ORDER BY pricelevel = ? DESC, quantity DESC LIMIT 1""",
+            [item_id, context.currency, quantity, context.pricelevel or 1, context.pricelevel or 1],
+        ).fetchone()
+        if found is not None:
+            return found[0]
+        return cur.execute(
+            "SELECT coalesce(baseprice, 0) FROM ns.item WHERE id = ?", [item_id]
+        ).fetchone()[0]
+
+    def _transaction_context(
+        self, cur: duckdb.DuckDBPyConnection, values: dict[str, Any], header: dict[str, Any]
+    ) -> TransactionContext:
+        """Subsidiary, currency and exchange rate of a new transaction, as NetSuite sets them:
+        the customer's (or the source transaction's) unless given, the subsidiary one the
+        customer is shared with, the currency one the subsidiary has exchange rates for, the
+        rate the latest one on or before the transaction date."""
+        customer = cur.execute(
+            "SELECT subsidiary, currency, pricelevel FROM ns.customer WHERE id = ?",
+            [values.get("entity")],
+        ).fetchone() or (None, None, None)
+        source = {}
+        if values.get("createdfrom"):
+            source = self._row(cur, "transaction", "id = ?", [values["createdfrom"]])
+            source |= self._line_header(cur, values["createdfrom"])
+        subsidiary = header.get("subsidiary") or source.get("subsidiary") or customer[0]
+        currency = values.get("currency") or source.get("currency") or customer[1]
+        shared = cur.execute(
+            "SELECT count(*) FROM ns.customersubsidiaryrelationship WHERE entity = ? AND subsidiary = ?",
+            [values.get("entity"), subsidiary],
+        ).fetchone()[0]
+        if header.get("subsidiary") and not shared:
+            raise invalid_reference(
+                values.get("entity"), "entity", "subsidiary", f"subsidiary {subsidiary}"
+            )
+        base = cur.execute(
+            "SELECT currency FROM ns.subsidiary WHERE id = ?", [subsidiary]
+        ).fetchone()
+        base_currency = base[0] if base else currency
+        rate = self._exchange_rate(cur, subsidiary, base_currency, currency, values["trandate"])
+        return TransactionContext(subsidiary, currency, rate, customer[2])
+
+    @staticmethod
+    def _exchange_rate(
+        cur: duckdb.DuckDBPyConnection,
+        subsidiary: int | None,
+        base_currency: int | None,
+        currency: int | None,
+        on: dt.date,
+    ) -> float:
+        if currency is None or currency == base_currency:
+            return 1.0
+        rates = cur.execute(
+            """SELECT max(effectivedate), arg_max(exchangerate, effectivedate) FILTER (WHERE effectivedate <= ?)
+               FROM ns.currencyrate WHERE basecurrency = ? AND transactioncurrency = ?""",
+            [on, base_currency, currency],
+        ).fetchone()
+        if rates[0] is None:  # the pair was never set up: the subsidiary cannot use the currency
+            raise invalid_reference(currency, "currency", "currency", f"subsidiary {subsidiary}")
+        if rates[1] is None:
+            raise user_error(
+                f"No exchange rate is defined for currency {currency} against the base currency "
+                f"of subsidiary {subsidiary} on or before {on.isoformat()}.",
+                path="currency",
+            )
+        return rates[1]
+
+    def _check_customer_currency(
+        self, cur: duckdb.DuckDBPyConnection, values: dict[str, Any], path: str
+    ) -> None:
+        """A customer's subsidiary must be an operating one and its currency one that subsidiary
+        trades in; the currency defaults to the subsidiary's base currency."""
+        sub = cur.execute(
+            "SELECT currency, iselimination FROM ns.subsidiary WHERE id = ?", [values["subsidiary"]]
+        ).fetchone()
+        if sub is None or sub[1] == "T":
+            raise invalid_reference(values["subsidiary"], "subsidiary", "subsidiary")
+        values.setdefault("currency", sub[0])
+        if values["currency"] != sub[0]:
+            pairs = cur.execute(
+                "SELECT count(*) FROM ns.currencyrate WHERE basecurrency = ? AND transactioncurrency = ?",
+                [sub[0], values["currency"]],
+            ).fetchone()[0]
+            if not pairs:
+                raise invalid_reference(
+                    values["currency"], "currency", path, f"subsidiary {values['subsidiary']}"
+                )
 
     def _insert(
         self, cur: duckdb.DuckDBPyConnection, rtype: RecordType, body: dict[str, Any]
@@ -762,23 +927,30 @@ class RecordStore:
                 ),
             )
         values = self._columns_from_body(cur, rtype, body)
-        lines = None
-        if rtype.name in LINE_REQUIRED_TYPES:
-            if not (isinstance(body.get("item"), dict) and body["item"].get("items")):
-                raise user_error(
-                    "You must enter at least one line item for this transaction.", path="item"
-                )
-            lines = self._lines(cur, rtype, body)
+        header = {
+            c: values.pop(c) for c in LINE_HEADER_COLUMNS if rtype.is_transaction and c in values
+        }
         now = now_utc()
         record_id = self._next_id(cur, rtype)
         values.update(rtype.fixed)
         values["id"] = record_id
         values["lastmodifieddate"] = now
+        lines = None
         if rtype.table == "customer":
+            self._check_customer_currency(cur, values, "currency")
             values["datecreated"] = now
             values.setdefault("entityid", f"CUST{record_id}")
             values.setdefault("isinactive", "F")
-            values.setdefault("currency", 1)
+        elif rtype.table == "contact":
+            self._contact_defaults(cur, values)
+            values["datecreated"] = now
+            values.setdefault("isinactive", "F")
+        elif rtype.table == "customersubsidiaryrelationship":
+            values.setdefault("isprimarysub", "F")
+            if values.get("primarycurrency") is None:
+                values["primarycurrency"] = cur.execute(
+                    "SELECT currency FROM ns.customer WHERE id = ?", [values["entity"]]
+                ).fetchone()[0]
         elif rtype.table == "item":
             values["createddate"] = now
             values.setdefault("isinactive", "F")
@@ -786,8 +958,17 @@ class RecordStore:
             code = rtype.type_code
             values["createddate"] = now
             values.setdefault("trandate", now.date())
+            context = self._transaction_context(cur, values, header)
+            values["currency"] = context.currency
+            values.setdefault("exchangerate", context.rate)
+            header["subsidiary"] = context.subsidiary
+            if rtype.name in LINE_REQUIRED_TYPES:
+                if not (isinstance(body.get("item"), dict) and body["item"].get("items")):
+                    raise user_error(
+                        "You must enter at least one line item for this transaction.", path="item"
+                    )
+                lines = self._lines(cur, rtype, body, context)
             values.setdefault("status", INITIAL_STATUS.get(code))
-            values.setdefault("currency", 1)
             if not values.get("tranid"):
                 values["tranid"] = self._next_tranid(cur, code)
             if lines is not None and code not in UNPRICED_LINE_TYPES:
@@ -800,8 +981,17 @@ class RecordStore:
                     "duedate", values["trandate"] + dt.timedelta(days=INVOICE_TERMS_DAYS)
                 )
         self._insert_row(cur, rtype.table, values)
+        if rtype.table == "customer":
+            cur.execute(
+                "INSERT INTO ns.customersubsidiaryrelationship (id, entity, subsidiary, isprimarysub, "
+                "primarycurrency, lastmodifieddate) SELECT coalesce(max(id), 0) + 1, ?, ?, 'T', ?, ? "
+                "FROM ns.customersubsidiaryrelationship",
+                [record_id, values["subsidiary"], values["currency"], now],
+            )
         if rtype.is_transaction:
-            self._write_lines(cur, record_id, rtype.type_code, values, lines or [], now)
+            self._write_lines(
+                cur, record_id, rtype.type_code, {**values, **header}, lines or [], now
+            )
             if values.get("createdfrom") and rtype.type_code in LINK_TYPE:
                 cur.execute(
                     "INSERT OR REPLACE INTO ns.previoustransactionlink VALUES (?, ?, ?, ?, ?)",
@@ -814,6 +1004,22 @@ class RecordStore:
                     ],
                 )
         return record_id
+
+    @staticmethod
+    def _contact_defaults(cur: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> None:
+        """A contact works in its company's subsidiary unless told otherwise; its name (the
+        required "Contact" field) is built from first and last name when not given."""
+        if values.get("subsidiary") is None and values.get("company") is not None:
+            values["subsidiary"] = cur.execute(
+                "SELECT subsidiary FROM ns.customer WHERE id = ?", [values["company"]]
+            ).fetchone()[0]
+        if values.get("subsidiary") is None:
+            raise user_error("Please enter value(s) for: Subsidiary.", path="subsidiary")
+        if not values.get("entityid"):
+            name = " ".join(v for v in (values.get("firstname"), values.get("lastname")) if v)
+            if not name.strip():
+                raise user_error("Please enter value(s) for: Contact.", path="entityId")
+            values["entityid"] = name.strip()
 
     def _check_external_id_free(
         self,
@@ -843,6 +1049,9 @@ class RecordStore:
     ) -> None:
         self._check_external_id_free(cur, rtype, body.get("externalId"), record_id)
         values = self._columns_from_body(cur, rtype, body)
+        if rtype.is_transaction:  # the subsidiary is fixed once the transaction exists
+            for column in LINE_HEADER_COLUMNS:
+                values.pop(column, None)
         for required_field, label in REQUIRED_ON_CREATE.get(rtype.name, {}).items():
             column = rtype.fields.get(required_field)
             if required_field in body and body[required_field] in (None, "") and column is not None:
@@ -850,13 +1059,27 @@ class RecordStore:
         now = now_utc()
         values["lastmodifieddate"] = now
         if rtype.is_transaction and isinstance(body.get("item"), dict) and "items" in body["item"]:
-            lines = self._lines(cur, rtype, body)
+            header = {
+                **self._row(cur, "transaction", "id = ?", [record_id]),
+                **self._line_header(cur, record_id),
+                **values,
+            }
+            customer = cur.execute(
+                "SELECT pricelevel FROM ns.customer WHERE id = ?", [header.get("entity")]
+            ).fetchone()
+            context = TransactionContext(
+                header.get("subsidiary"),
+                header.get("currency"),
+                header.get("exchangerate") or 1.0,
+                customer[0] if customer else None,
+            )
+            lines = self._lines(cur, rtype, body, context)
             if not lines and rtype.name in LINE_REQUIRED_TYPES:
                 raise user_error(
                     "You must enter at least one line item for this transaction.", path="item"
                 )
             values["foreigntotal"] = round(sum(line["amount"] for line in lines), 2)
-            header = {**self._row(cur, "transaction", "id = ?", [record_id]), **values}
+            header["foreigntotal"] = values["foreigntotal"]
             if rtype.type_code == "CustInvc":
                 values["foreignamountunpaid"] = values["foreigntotal"] - (
                     header.get("foreignamountpaid") or 0
@@ -891,8 +1114,14 @@ class RecordStore:
         lines: list[dict[str, Any]],
         now: dt.datetime,
     ) -> None:
-        """The mainline ('T', total, positive) and one row per item line, signed as NetSuite does."""
+        """The mainline ('T', total, positive) and one row per item line, signed as NetSuite does;
+        amounts in the transaction currency and, at the transaction's rate, the base currency."""
         sign = -1 if code in NEGATIVE_LINE_TYPES else 1
+        rate = header.get("exchangerate") or 1.0
+
+        def base(amount: float | None) -> float | None:
+            return None if amount is None else round(amount * rate, 2)
+
         priced = code not in UNPRICED_LINE_TYPES
         first_key = cur.execute(
             "SELECT coalesce(max(uniquekey), 0) + 1 FROM ns.transactionline"
@@ -902,6 +1131,7 @@ class RecordStore:
             "taxline": "F",
             "createdfrom": header.get("createdfrom"),
             "linelastmodifieddate": now,
+            **{c: header.get(c) for c in LINE_HEADER_COLUMNS},
         }
         rows = [
             {
@@ -910,7 +1140,8 @@ class RecordStore:
                 "uniquekey": first_key,
                 "linesequencenumber": 0,
                 "mainline": "T",
-                "netamount": header.get("foreigntotal"),
+                "foreignamount": header.get("foreigntotal"),
+                "netamount": base(header.get("foreigntotal")),
                 "isclosed": "F",
             }
         ]
@@ -925,7 +1156,8 @@ class RecordStore:
                     "item": line["item"],
                     "quantity": sign * line["quantity"],
                     "rate": line["rate"] if priced else None,
-                    "netamount": sign * line["amount"] if priced else None,
+                    "foreignamount": sign * line["amount"] if priced else None,
+                    "netamount": base(sign * line["amount"]) if priced else None,
                     "isclosed": line["isclosed"],
                 }
             )
@@ -938,10 +1170,12 @@ class RecordStore:
 
     @staticmethod
     def _next_id(cur: duckdb.DuckDBPyConnection, rtype: RecordType) -> int:
-        """max + 1 over live *and deleted* records of the table: NetSuite never reuses an id."""
-        sharing = [name for name, t in RECORD_TYPES.items() if t.table == rtype.table]
+        """max + 1 over live *and deleted* records of the id space: NetSuite never reuses an id."""
+        tables = ID_SPACES.get(rtype.table, (rtype.table,))
+        sharing = [name for name, t in RECORD_TYPES.items() if t.table in tables]
+        live = ", ".join(f'(SELECT coalesce(max(id), 0) FROM ns."{t}")' for t in tables)
         return cur.execute(
-            f'SELECT greatest((SELECT coalesce(max(id), 0) FROM ns."{rtype.table}"), '
+            f"SELECT greatest({live}, "
             "(SELECT coalesce(max(recordid), 0) FROM ns.deletedrecord "
             f"WHERE recordtypeid IN ({', '.join('?' * len(sharing))}))) + 1",
             sharing,

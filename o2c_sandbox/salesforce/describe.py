@@ -23,6 +23,7 @@ _SOAP_TYPES = {
     "date": "xsd:date",
     "double": "xsd:double",
     "currency": "xsd:double",
+    "percent": "xsd:double",
     "int": "xsd:int",
     "address": "urn:address",
 }

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
+from o2c_sandbox import calculated
 from o2c_sandbox.core import Store
 from o2c_sandbox.salesforce.model import (
     UNSET,
@@ -33,7 +34,14 @@ from o2c_sandbox.salesforce.model import (
     table_sql,
     utcnow,
 )
-from o2c_sandbox.schema import SF_API_OBJECTS, SfField, SfObject
+from o2c_sandbox.schema import (
+    CORPORATE_CURRENCY,
+    OPPORTUNITY_STAGES,
+    SF_API_OBJECTS,
+    SF_OBJECTS,
+    SfField,
+    SfObject,
+)
 
 Operation = Literal["insert", "update", "upsert", "delete", "hardDelete"]
 
@@ -43,26 +51,113 @@ AUTO_NUMBERS: dict[tuple[str, str], int] = {
     ("Order", "OrderNumber"): 8,
     ("OrderItem", "OrderItemNumber"): 10,
 }
-#: object → {formula field: SQL over the same row}.
-FORMULAS: dict[str, dict[str, str]] = {"OrderItem": {"TotalPrice": '"Quantity" * "UnitPrice"'}}
+
+
+def _literal(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _by_stage(column: int) -> str:
+    """SQL mapping ``StageName`` to one column of the org's sales process (OPPORTUNITY_STAGES)."""
+    cases = " ".join(
+        f"WHEN {_literal(stage)} THEN {_literal(values[column])}"
+        for stage, values in OPPORTUNITY_STAGES.items()
+    )
+    return f'CASE "StageName" {cases} END'
+
+
+#: object → {field: SQL over the same row}, recomputed on every write of the row. Probability
+#: and the forecast category default from the stage; IsClosed/IsWon always follow it.
+FORMULAS: dict[str, dict[str, str]] = {
+    "OrderItem": {"TotalPrice": '"Quantity" * "UnitPrice"'},
+    "OpportunityLineItem": {"TotalPrice": '"Quantity" * "UnitPrice"'},
+    "Opportunity": {
+        "IsClosed": _by_stage(0),
+        "IsWon": _by_stage(1),
+        "Probability": f'coalesce("Probability", {_by_stage(2)})',
+        "ForecastCategoryName": f'coalesce("ForecastCategoryName", {_by_stage(3)})',
+    },
+}
 
 
 @dataclass(frozen=True)
 class Rollup:
+    """A roll-up summary: ``aggregate`` over the live children ``c`` of the parent ``p``.
+
+    Salesforce saves the parent when the summary changes, so its SystemModstamp moves too.
+    ``empty`` is the value without children; ``joins`` adds tables the aggregate reads.
+    """
+
     parent: str
     field: str
     child: str
     via: str  # the child's reference to the parent
-    aggregate: str  # SQL aggregate over the child rows
+    aggregate: str  # SQL aggregate over the child rows c (and the parent p)
+    empty: str = "0"
+    joins: str = ""
 
 
-ROLLUPS = (Rollup("Order", "TotalAmount", "OrderItem", "OrderId", 'sum("TotalPrice")'),)
+#: Live orders roll up into the account in the account's currency, converted at the org's
+#: static rates (roll-up summaries never use dated rates).
+_LIVE_ORDER = """c."Status" IN ('Activated', 'Shipped', 'Partially Shipped')"""
+ROLLUPS = (
+    Rollup("Order", "TotalAmount", "OrderItem", "OrderId", 'sum(c."TotalPrice")'),
+    # with products, an opportunity's Amount is the sum of its lines; without, what users typed
+    Rollup(
+        "Opportunity",
+        "Amount",
+        "OpportunityLineItem",
+        "OpportunityId",
+        'sum(c."TotalPrice")',
+        empty='any_value(p."Amount")',
+    ),
+    Rollup(
+        "Opportunity",
+        "HasOpportunityLineItem",
+        "OpportunityLineItem",
+        "OpportunityId",
+        'count(c."Id") > 0',
+        empty="false",
+    ),
+    Rollup(
+        "Account",
+        "Total_Order_Amount__c",
+        "Order",
+        "AccountId",
+        f'round(sum(c."TotalAmount" * pr."ConversionRate" / cr."ConversionRate") '
+        f"FILTER (WHERE {_LIVE_ORDER}), 2)",
+        joins='LEFT JOIN sf."CurrencyType" pr ON pr."IsoCode" = p."CurrencyIsoCode" '
+        'LEFT JOIN sf."CurrencyType" cr ON cr."IsoCode" = c."CurrencyIsoCode"',
+    ),
+)
 #: deleting a parent deletes these children (master-detail): object → [(child, reference)].
-CASCADE_DELETE: dict[str, list[tuple[str, str]]] = {"Order": [("OrderItem", "OrderId")]}
-#: (object, field) ← (reference on the same record, field of the referenced record), on insert.
+CASCADE_DELETE: dict[str, list[tuple[str, str]]] = {
+    "Order": [("OrderItem", "OrderId")],
+    "Opportunity": [("OpportunityLineItem", "OpportunityId")],
+}
+#: (object, field) ← (reference on the same record, field of the referenced record), on insert,
+#: in this order (a line's product comes from its price book entry, its code from the product).
 DEFAULT_FROM_REFERENCE: dict[tuple[str, str], tuple[str, str]] = {
     ("OrderItem", "Product2Id"): ("PricebookEntryId", "Product2Id"),
+    ("OrderItem", "CurrencyIsoCode"): ("OrderId", "CurrencyIsoCode"),
+    ("OpportunityLineItem", "Product2Id"): ("PricebookEntryId", "Product2Id"),
+    ("OpportunityLineItem", "ProductCode"): ("Product2Id", "ProductCode"),
+    ("OpportunityLineItem", "ListPrice"): ("PricebookEntryId", "UnitPrice"),
+    ("OpportunityLineItem", "CurrencyIsoCode"): ("OpportunityId", "CurrencyIsoCode"),
 }
+#: A new record's currency, unless given: the running user's default currency (Salesforce does
+#: not take the account's currency for a new opportunity or order).
+DEFAULT_CURRENCY = CORPORATE_CURRENCY
+#: (line object, its parent reference, parent label): a line's price book entry must be in the
+#: parent's currency.
+CURRENCY_MATCH = (
+    ("OpportunityLineItem", "OpportunityId", "opportunity"),
+    ("OrderItem", "OrderId", "order"),
+)
 
 ROLLED_BACK = SfError(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -341,6 +436,11 @@ def _validate(cur, obj: SfObject, rows: list[_Row], fail) -> list[_Row]:
             row.fields_in_error = ["*"]
     rows = [r for r in rows if not r.fields_in_error]
     _fill_from_references(cur, obj, rows)
+    currency = find_field(obj, "CurrencyIsoCode")
+    if currency is not None and currency.createable:
+        for row in rows:
+            if row.create and row.values.get("CurrencyIsoCode") is None:
+                row.values["CurrencyIsoCode"] = DEFAULT_CURRENCY
     for row in rows:
         if row.create:
             for f in obj.fields:
@@ -370,6 +470,57 @@ def _validate(cur, obj: SfObject, rows: list[_Row], fail) -> list[_Row]:
             rows = _check_references(cur, obj, fld, rows, fail)
         if fld.unique or (fld.external_id and fld.unique):
             rows = _check_unique(cur, obj, fld, rows, fail)
+    return _check_entry_currency(cur, obj, rows, fail)
+
+
+def _check_entry_currency(cur, obj: SfObject, rows: list[_Row], fail) -> list[_Row]:
+    """A line's price book entry must be in its opportunity's or order's currency."""
+    for line_obj, via, label in CURRENCY_MATCH:
+        checked = [r for r in rows if r.values.get("PricebookEntryId")]
+        if line_obj != obj.name or not checked:
+            continue
+        parent = SF_OBJECTS[obj.field(via).reference_to or ""]
+        stored = dict(  # updates may name the entry without the parent
+            _fetch(
+                cur,
+                f'SELECT "Id", {quote_ident(via)} FROM {table_sql(obj)} '
+                'WHERE "Id" IN (SELECT unnest(?::VARCHAR[]))',
+                [[r.id for r in checked if r.id]],
+            )
+        )
+        parent_of = {r.index: r.values.get(via) or stored.get(r.id) for r in checked}
+        currency_of = dict(
+            _fetch(
+                cur,
+                f'SELECT "Id", "CurrencyIsoCode" FROM {table_sql(parent)} '
+                'WHERE "Id" IN (SELECT unnest(?::VARCHAR[])) UNION ALL '
+                'SELECT "Id", "CurrencyIsoCode" FROM sf."PricebookEntry" '
+                'WHERE "Id" IN (SELECT unnest(?::VARCHAR[]))',
+                [
+                    [p for p in parent_of.values() if p],
+                    [r.values["PricebookEntryId"] for r in checked],
+                ],
+            )
+        )
+        mismatched = {
+            r.index
+            for r in checked
+            if currency_of.get(r.values["PricebookEntryId"])
+            not in (None, currency_of.get(parent_of[r.index]))
+            and currency_of.get(parent_of[r.index]) is not None
+        }
+        for row in rows:
+            if row.index in mismatched:
+                fail(
+                    row,
+                    SfError(
+                        "FIELD_INTEGRITY_EXCEPTION",
+                        "field integrity exception: PricebookEntryId (pricebook entry currency "
+                        f"code does not match {label} currency code)",
+                        ["PricebookEntryId"],
+                    ),
+                )
+        rows = [r for r in rows if r.index not in mismatched]
     return rows
 
 
@@ -499,7 +650,7 @@ def _insert(cur, obj: SfObject, rows: list[_Row], now: dt.datetime) -> None:
         for (obj_name, name) in AUTO_NUMBERS
         if obj_name == obj.name
     }
-    rollup_fields = {r.field for r in ROLLUPS if r.parent == obj.name}
+    rollup_empty = {r.field: r.empty for r in ROLLUPS if r.parent == obj.name}
     for row in rows:
         row.id = make_id(obj, next_id)
         next_id += 1
@@ -512,8 +663,10 @@ def _insert(cur, obj: SfObject, rows: list[_Row], now: dt.datetime) -> None:
         for f in obj.fields:
             if f.type == "boolean" and row.values.get(f.name) is None and not f.nillable:
                 row.values[f.name] = False
-            if f.name in rollup_fields:
+            if rollup_empty.get(f.name) == "0":
                 row.values[f.name] = 0.0
+            elif rollup_empty.get(f.name) == "false":
+                row.values[f.name] = False
     columns = {
         f.name: pa.array([r.values.get(f.name) for r in rows], _ARROW_TYPES[f.duckdb_type])
         for f in obj.stored_fields
@@ -585,24 +738,48 @@ def _delete_ids(cur, obj: SfObject, ids: list[str], now: dt.datetime, *, hard: b
 
 
 def _derive(cur, obj: SfObject, ids: list[str], parents_before: set[str], now: dt.datetime) -> None:
-    """Recompute formula fields of ``ids`` and the roll-ups of every parent they touch."""
+    """Recompute formula fields of ``ids``, the formula fields that read them, and the roll-ups
+    of every parent they touch (and of those parents' parents)."""
     table = table_sql(obj)
     formulas = FORMULAS.get(obj.name)
     if formulas and ids:
         sets = ", ".join(f"{quote_ident(k)} = {v}" for k, v in formulas.items())
         _fetch(cur, f'UPDATE {table} SET {sets} WHERE "Id" IN (SELECT unnest(?::VARCHAR[]))', [ids])
+    if ids:
+        calculated.refresh(cur, now.date(), {obj.name: ids})
     parents = parents_before | _rollup_parents(cur, obj, ids)
-    for rollup in ROLLUPS:
-        if rollup.child != obj.name or not parents:
-            continue
-        parent, child = table_sql(SF_API_OBJECTS[rollup.parent]), table_sql(SF_API_OBJECTS[rollup.child])
-        _fetch(
-            cur,
-            f"UPDATE {parent} SET {quote_ident(rollup.field)} = coalesce((SELECT {rollup.aggregate} "
-            f'FROM {child} c WHERE c.{quote_ident(rollup.via)} = {parent}."Id" AND NOT c."IsDeleted"), 0), '
-            f'"SystemModstamp" = ? WHERE "Id" IN (SELECT unnest(?::VARCHAR[]))',
-            [now, sorted(parents)],
-        )
+    if not parents:
+        return
+    for parent_name in dict.fromkeys(r.parent for r in ROLLUPS if r.child == obj.name):
+        changed: set[str] = set()
+        for rollup in ROLLUPS:
+            if rollup.child == obj.name and rollup.parent == parent_name:
+                changed.update(refresh_rollup(cur, rollup, parents, now))
+        if changed:
+            _derive(cur, SF_OBJECTS[parent_name], sorted(changed), set(), now)
+
+
+def refresh_rollup(
+    cur, rollup: Rollup, parent_ids: Iterable[str] | None, stamp: dt.datetime | None
+) -> list[str]:
+    """Recompute ``rollup`` for ``parent_ids`` (every parent when None); returns the parents
+    whose value changed, whose SystemModstamp becomes ``stamp`` when one is given."""
+    parent = table_sql(SF_OBJECTS[rollup.parent])
+    child = table_sql(SF_OBJECTS[rollup.child])
+    where, params = 'WHERE NOT p."IsDeleted"', []  # the recycle bin keeps what it held
+    if parent_ids is not None:
+        where, params = f'{where} AND p."Id" IN (SELECT unnest(?::VARCHAR[]))', [sorted(parent_ids)]
+    return calculated.update_changed(
+        cur,
+        parent,
+        rollup.field,
+        f'SELECT p."Id", coalesce({rollup.aggregate}, {rollup.empty}) AS val '
+        f'FROM {parent} p LEFT JOIN {child} c ON c.{quote_ident(rollup.via)} = p."Id" '
+        f'AND NOT c."IsDeleted" {rollup.joins} {where} GROUP BY p."Id"',
+        params,
+        ', "SystemModstamp" = ?' if stamp is not None else "",
+        [stamp] if stamp is not None else [],
+    )
 
 
 def _rollup_parents(cur, obj: SfObject, ids: list[str]) -> set[str]:

@@ -21,7 +21,7 @@ _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
 _KEY_PREFIXES = {o.key_prefix: o for o in SF_API_OBJECTS.values()}
 
 TEXT_TYPES = frozenset({"string", "textarea", "picklist", "phone", "url", "email"})
-NUMBER_TYPES = frozenset({"double", "currency", "int"})
+NUMBER_TYPES = frozenset({"double", "currency", "percent", "int"})
 ID_TYPES = frozenset({"id", "reference"})
 
 

@@ -46,11 +46,15 @@ def sync(ctx: SyncContext, flow: str, only: Iterable[str] | None = None) -> Flow
 def replay(
     ctx: SyncContext, flow: str | None = None, source_ids: Sequence[str] | None = None
 ) -> dict[str, FlowStats]:
-    """Re-drive DLQ entries now: all of them, one flow's, or selected records of one flow."""
+    """Re-drive DLQ entries now: all of them, one flow's, or selected records of one flow. The
+    entries are made due first, so a failure the run would otherwise hold back until its retry
+    time is tried again."""
     entries = ctx.store.dlq(flow=None, source_ids=source_ids)
     selected: dict[str, list[str]] = {}
     for e in entries:
         owner = base_flow(e.flow)
         if flow is None or owner is base_flow(flow):
             selected.setdefault(owner.name, []).append(e.source_id)
+    for name, ids in selected.items():
+        ctx.store.make_due(name, ids, ctx.clock(), with_follow_ups=True)
     return {cls.name: cls.sync(ctx, selected[cls.name]) for cls in FLOWS if cls.name in selected}

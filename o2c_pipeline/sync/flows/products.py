@@ -1,7 +1,8 @@
 """NetSuite items -> Salesforce Product2 (matched on SKU / NetSuite_Item_ID__c) and standard prices.
 
 A product is matched on ``NetSuite_Item_ID__c``, else on the SKU in ``ProductCode``; its
-standard-price-book entry follows the item's base price and active flag.
+standard-price-book entry in NetSuite's base currency (the currency the item's base price is in)
+follows the item's base price and active flag. Entries in other currencies are Salesforce's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Products(Flow):
     name = "products"
     writes = Target("salesforce", "Product2")
     feeds = (Feed("netsuite.items"),)
-    lookups = ("salesforce.products",)
+    lookups = ("salesforce.products", "netsuite.currencies")
 
     def plan(self, items: Sequence[dict[str, Any]]) -> None:
         ids, skus = [i["id"] for i in items], [i.get("itemid") for i in items]
@@ -85,8 +86,9 @@ class Products(Flow):
 
     def _write_prices(self, run: FlowRun, wanted: dict[str, Pending]) -> None:
         standard = self._standard_pricebook_id()
+        currency = self._base_currency()
         existing: dict[str, dict[str, Any]] = {}
-        for soql in queries.pricebook_entries_queries(standard, list(wanted)):
+        for soql in queries.pricebook_entries_queries(standard, list(wanted), currency):
             for page in self.ctx.salesforce.query_pages(soql):
                 existing.update({r["Product2Id"]: r for r in page})
         updates, creates = [], []
@@ -94,6 +96,8 @@ class Products(Flow):
             entry = existing.get(product_id)
             if entry is None:
                 p.payload = {**p.payload, "Pricebook2Id": standard}
+                if currency:
+                    p.payload["CurrencyIsoCode"] = currency
                 creates.append(p)
                 continue
             p.target_id = entry["Id"]
@@ -107,6 +111,17 @@ class Products(Flow):
         write_salesforce(run, "PricebookEntry", updates, key_field="Id", operation="update")
         if creates:
             create_salesforce(run, "PricebookEntry", creates)
+
+    def _base_currency(self) -> str | None:
+        """The ISO code of NetSuite's base currency (None: a single-currency account)."""
+        if self.settings.base_price_currency:
+            return self.settings.base_price_currency
+        base = [
+            c
+            for c in self.lookup_all("netsuite.currencies")
+            if mapping.is_true(c.get("isbasecurrency"))
+        ]
+        return str(base[0]["symbol"]) if len(base) == 1 else None
 
     def _standard_pricebook_id(self) -> str:
         for page in self.ctx.salesforce.query_pages(queries.STANDARD_PRICEBOOK):
