@@ -198,6 +198,10 @@ class PreflightFirst(dg.Executor):
             for problem in exc.problems:
                 plan_context.log.error(f"pre-flight: {problem}")
             raise
+        if systems:  # the first run records where the partitions begin (once; see history)
+            from o2c_pipeline.history import ensure_recorded
+
+            ensure_recorded()
         yield from self.inner.execute(plan_context, execution_plan)
 
 

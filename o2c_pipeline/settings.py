@@ -140,6 +140,16 @@ def _number(setting: Setting, raw: str) -> str | None:
     return f"{setting.name} must be a positive number, not {raw!r}"
 
 
+def _date(setting: Setting, raw: str) -> str | None:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(raw)
+    except ValueError:
+        return f"{setting.name} must be a date as YYYY-MM-DD, not {raw!r}"
+    return None
+
+
 def _choice(setting: Setting, raw: str) -> str | None:
     if raw not in setting.choices:
         return f"{setting.name} must be one of {', '.join(setting.choices)}, not {raw!r}"
@@ -187,6 +197,7 @@ KINDS: dict[str, Callable[[Setting, str], str | None]] = {
     "choice": _choice,
     "sqlalchemy_url": _sqlalchemy_url,
     "timezone": _timezone,
+    "date": _date,
 }
 
 SETTINGS: tuple[Setting, ...] = (
@@ -304,6 +315,13 @@ SETTINGS: tuple[Setting, ...] = (
         f"The configuration file (YAML: entities, fields, mappings, sync settings, triggers, "
         f"thresholds); default {CONFIG_FILE_NAME} in the working directory when there is one.",
         kind="file",
+    ),
+    Setting(
+        "O2C_START_DATE",
+        "First daily partition (YYYY-MM-DD, UTC); overrides `start_date` of the configuration "
+        "file. Default: the earliest record the sources hold, found by the first run and "
+        "recorded in the checkpoint store.",
+        kind="date",
     ),
     Setting(
         "O2C_NETSUITE_TIMEZONE",

@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import click
@@ -22,25 +21,16 @@ from tqdm import tqdm
 
 from o2c_pipeline import keys, settings
 from o2c_pipeline.cli.tables import text_table
-from o2c_pipeline.entities import ENTITIES
-from o2c_pipeline.partitions import HISTORY_START, open_partition_key
+from o2c_pipeline.partitions import open_partition_key
 
 SUMMARY_FIELDS = ("rows", "versions", "deletes", "written", "failed", "api_calls", "seconds")
 
 
 def earliest_partition(resources: dict[str, Any]) -> dt.date:
     """The first day any entity has a record in (one cheap query per entity and delete source)."""
-    from o2c_pipeline.systems import source_of
+    from o2c_pipeline.history import discover
 
-    with dg.build_resources(resources) as live:
-
-        def first(entity):  # noqa: ANN001, ANN202
-            return source_of(live, entity.system).earliest(entity)
-
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            stamps = [s for s in pool.map(first, ENTITIES) if s is not None]
-    day = min(stamps).date() if stamps else dt.datetime.now(dt.UTC).date()
-    return max(day, HISTORY_START)
+    return discover(resources)
 
 
 def partition_tags(start: str, end: str) -> dict[str, str]:
@@ -197,11 +187,15 @@ def run(
         preflight.check()
     except preflight.PreflightError as exc:
         raise click.ClickException(str(exc)) from None
-    from o2c_pipeline.definitions import build_definitions, build_resources
+    from o2c_pipeline import history as history_start
+
+    # before the definitions are built: their partitions begin at the recorded (or configured) day
+    first_day = history_start.ensure_recorded()
+    from o2c_pipeline.definitions import build_definitions
 
     today = open_partition_key()
     if history:
-        start, end = earliest_partition(build_resources()).isoformat(), today
+        start, end = first_day.isoformat(), today
     elif partition:
         start = end = partition
     elif not start:
