@@ -25,6 +25,9 @@ from typing import Any
 import dagster as dg
 import requests
 
+#: per-day figures (and the step's, recorded once): their sum over a run's materializations
+ADDITIVE = ("rows", "versions", "written", "deletes", "api_calls", "pages", "seconds")
+
 
 def scalar_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """The materialization's metadata values that are plain JSON (figures, not schemas)."""
@@ -67,10 +70,13 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         )
         seconds = time.perf_counter() - started
         assets: dict[str, dict[str, Any]] = {}
-        for event in result.get_asset_materialization_events():  # one per partition, same figures
-            assets[".".join(event.asset_key.path)] = scalar_metadata(
-                dict(event.materialization.metadata)
-            )
+        for event in result.get_asset_materialization_events():  # one per partition
+            merged = assets.setdefault(".".join(event.asset_key.path), {})
+            for name, value in scalar_metadata(dict(event.materialization.metadata)).items():
+                if name in ADDITIVE and isinstance(value, int | float):
+                    merged[name] = merged.get(name, 0) + value  # the day's figures add up
+                else:
+                    merged[name] = value  # the step's own figures: once, on the last day
         success = result.success
     return {
         "success": success,

@@ -317,6 +317,14 @@ SETTINGS: tuple[Setting, ...] = (
         kind="file",
     ),
     Setting(
+        "DAGSTER_EVENT_BATCH_SIZE",
+        "Dagster's: asset events stored per batch. Set by the embedded storage of dagster.yaml "
+        "(o2c_pipeline.event_storage), so a range run's per-partition events are one "
+        "transaction; 0 stores them one by one.",
+        default="1000",
+        kind="text",
+    ),
+    Setting(
         "O2C_START_DATE",
         "First daily partition (YYYY-MM-DD, UTC); overrides `start_date` of the configuration "
         "file. Default: the earliest record the sources hold, found by the first run and "
@@ -401,6 +409,12 @@ def value(name: str, environ: Mapping[str, str] | None = None) -> str | None:
     """The setting's value (blank counts as unset), or its default."""
     raw = (os.environ if environ is None else environ).get(name, "").strip()
     return raw or SETTINGS_BY_NAME[name].default
+
+
+def enable_event_batching() -> None:
+    """Let Dagster hand asset events to the storage in batches (``DAGSTER_EVENT_BATCH_SIZE``;
+    see :mod:`o2c_pipeline.event_storage`), unless the variable is set already."""
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(default("DAGSTER_EVENT_BATCH_SIZE")))
 
 
 def default(name: str) -> str | None:

@@ -90,16 +90,19 @@ def execute(
 
 
 def summary_rows(result: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:
-    """One row per table: a range run records one materialization per partition, all carrying
-    the same figures (the step's), so each asset is counted once."""
+    """One row per table. A range run records one materialization per partition, each with its
+    day's figures and the step's own on the last one, so each figure is the sum over them."""
     rows: dict[str, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
-        row: dict[str, Any] = {"table": ".".join(event.asset_key.path)}
+        table = ".".join(event.asset_key.path)
+        row = rows.setdefault(table, {"table": table, **dict.fromkeys(SUMMARY_FIELDS)})
         for name in SUMMARY_FIELDS:
-            value = metadata.get(name)
-            row[name] = getattr(value, "value", value)
-        rows[row["table"]] = row
+            value = getattr(metadata.get(name), "value", metadata.get(name))
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                row[name] = (row[name] or 0) + value
+            elif value is not None:
+                row[name] = value
     return sorted(rows.values(), key=lambda r: r["table"])
 
 
