@@ -39,9 +39,16 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
 #: pools), forked from a server that has already imported Dagster and this project, so a step
 #: starts in a fraction of a second instead of re-importing everything. Before the first step, the
 #: pre-flight check (:mod:`o2c_pipeline.preflight`) validates the settings and the configuration
-#: file and asks each system the run needs one cheap question.
+#: file and asks each system the run needs one cheap question. The forkserver and the steps die
+#: with the run's process (:mod:`o2c_pipeline.step_processes`, preloaded first): never orphans.
 STEP_EXECUTOR = preflight_multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["o2c_pipeline.definitions"]}}}
+    {
+        "start_method": {
+            "forkserver": {
+                "preload_modules": ["o2c_pipeline.step_processes", "o2c_pipeline.definitions"]
+            }
+        }
+    }
 )
 
 
