@@ -1,10 +1,10 @@
 """Every benchmark in turn (``make bench``): the sandbox's own figures, then the pipeline's loads.
 
-Any flag of ``bench_sandbox.py`` or ``bench_load.py`` may be given (see their ``--help``); each
+Any flag of ``bench_sandbox.py``, ``bench_load.py`` or ``bench_runs.py`` may be given (see their ``--help``); each
 script takes the ones it knows. Results accumulate in ``benchmarks/results/latest.json``; the exit
 status is 0 only if every target was met.
 
-    .venv/bin/python benchmarks/run_all.py [--scale large] [--latency-ms 100] [--only sandbox,load]
+    .venv/bin/python benchmarks/run_all.py [--scale large] [--latency-ms 100] [--only sandbox,load,runs]
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ import time
 from types import ModuleType
 
 import bench_load
+import bench_runs
 import bench_sandbox
 
-BENCHMARKS: dict[str, ModuleType] = {"sandbox": bench_sandbox, "load": bench_load}
+BENCHMARKS: dict[str, ModuleType] = {
+    "sandbox": bench_sandbox,
+    "load": bench_load,
+    "runs": bench_runs,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

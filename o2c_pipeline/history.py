@@ -39,6 +39,7 @@ facts_table = sa.Table(
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("value", sa.String(300), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    extend_existing=True,  # ``python -m o2c_pipeline.history`` defines it twice (as __main__)
 )
 
 
