@@ -25,9 +25,6 @@ from typing import Any
 import dagster as dg
 import requests
 
-#: per-day figures (and the step's, recorded once): their sum over a run's materializations
-ADDITIVE = ("rows", "versions", "written", "deletes", "api_calls", "pages", "seconds")
-
 
 def scalar_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """The materialization's metadata values that are plain JSON (figures, not schemas)."""
@@ -41,6 +38,7 @@ def scalar_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
     from o2c_pipeline.assets.extract import EXTRACT_ASSETS
+    from o2c_pipeline.assets.partition_figures import merged_metadata
     from o2c_pipeline.cli.run import earliest_partition, execute
     from o2c_pipeline.definitions import build_resources
     from o2c_pipeline.partitions import open_partition_key
@@ -69,14 +67,11 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             job_def, instance, start=start, end=end, run_config=run_config, progress=False
         )
         seconds = time.perf_counter() - started
-        assets: dict[str, dict[str, Any]] = {}
-        for event in result.get_asset_materialization_events():  # one per partition
-            merged = assets.setdefault(".".join(event.asset_key.path), {})
-            for name, value in scalar_metadata(dict(event.materialization.metadata)).items():
-                if name in ADDITIVE and isinstance(value, int | float):
-                    merged[name] = merged.get(name, 0) + value  # the day's figures add up
-                else:
-                    merged[name] = value  # the step's own figures: once, on the last day
+        # one materialization per partition: the day's figures add up, the step's are once
+        merged = merged_metadata(result.get_asset_materialization_events())
+        assets: dict[str, dict[str, Any]] = {
+            table: scalar_metadata(metadata) for table, metadata in merged.items()
+        }
         success = result.success
     return {
         "success": success,

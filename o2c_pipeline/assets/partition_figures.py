@@ -29,6 +29,25 @@ from o2c_pipeline.warehouse import Warehouse, cast_expr, table_ref
 
 #: additive per day: the sum over a run's partitions is the run's figure
 DAY_FIELDS = ("rows", "versions", "written", "deletes")
+#: the step's figures that add up across steps (recorded once per step, on its last day)
+STEP_SUMS = ("api_calls", "pages", "seconds", "fetch_seconds", "failed")
+
+
+def merged_metadata(events: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """Per asset (``system.name``), the run's figures from its materialization events, in
+    order: the per-day and step figures summed, every other entry as the last event has it."""
+    merged: dict[str, dict[str, Any]] = {}
+    for event in events:
+        table = ".".join(event.asset_key.path)
+        row = merged.setdefault(table, {})
+        for name, entry in event.materialization.metadata.items():
+            value = getattr(entry, "value", entry)
+            summed = name in DAY_FIELDS or name in STEP_SUMS
+            if summed and isinstance(value, int | float) and not isinstance(value, bool):
+                row[name] = row.get(name, 0) + value
+            else:
+                row[name] = value
+    return merged
 
 
 @dataclass

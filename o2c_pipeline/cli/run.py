@@ -91,19 +91,14 @@ def execute(
 
 def summary_rows(result: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:
     """One row per table. A range run records one materialization per partition, each with its
-    day's figures and the step's own on the last one, so each figure is the sum over them."""
-    rows: dict[str, dict[str, Any]] = {}
-    for event in result.get_asset_materialization_events():
-        metadata = event.materialization.metadata
-        table = ".".join(event.asset_key.path)
-        row = rows.setdefault(table, {"table": table, **dict.fromkeys(SUMMARY_FIELDS)})
-        for name in SUMMARY_FIELDS:
-            value = getattr(metadata.get(name), "value", metadata.get(name))
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                row[name] = (row[name] or 0) + value
-            elif value is not None:
-                row[name] = value
-    return sorted(rows.values(), key=lambda r: r["table"])
+    day's figures and the step's own on the last one: each figure is their sum."""
+    from o2c_pipeline.assets.partition_figures import merged_metadata
+
+    merged = merged_metadata(result.get_asset_materialization_events())
+    return [
+        {"table": table, **{name: merged[table].get(name) for name in SUMMARY_FIELDS}}
+        for table in sorted(merged)
+    ]
 
 
 def format_summary(rows: list[dict[str, Any]]) -> str:
