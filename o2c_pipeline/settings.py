@@ -140,16 +140,6 @@ def _number(setting: Setting, raw: str) -> str | None:
     return f"{setting.name} must be a positive number, not {raw!r}"
 
 
-def _date(setting: Setting, raw: str) -> str | None:
-    import datetime as dt
-
-    try:
-        dt.date.fromisoformat(raw)
-    except ValueError:
-        return f"{setting.name} must be a date as YYYY-MM-DD, not {raw!r}"
-    return None
-
-
 def _choice(setting: Setting, raw: str) -> str | None:
     if raw not in setting.choices:
         return f"{setting.name} must be one of {', '.join(setting.choices)}, not {raw!r}"
@@ -197,7 +187,6 @@ KINDS: dict[str, Callable[[Setting, str], str | None]] = {
     "choice": _choice,
     "sqlalchemy_url": _sqlalchemy_url,
     "timezone": _timezone,
-    "date": _date,
 }
 
 SETTINGS: tuple[Setting, ...] = (
@@ -318,18 +307,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "DAGSTER_EVENT_BATCH_SIZE",
-        "Dagster's: asset events stored per batch. Set by the embedded storage of dagster.yaml "
-        "(o2c_pipeline.event_storage), so a range run's per-partition events are one "
-        "transaction; 0 stores them one by one.",
+        "Dagster's: asset events per stored batch, set by "
+        "o2c_pipeline.event_storage (dagster.yaml); 0: one by one.",
         default="1000",
-        kind="text",
     ),
     Setting(
         "O2C_START_DATE",
-        "First daily partition (YYYY-MM-DD, UTC); overrides `start_date` of the configuration "
-        "file. Default: the earliest record the sources hold, found by the first run and "
-        "recorded in the checkpoint store.",
-        kind="date",
+        "First daily partition (YYYY-MM-DD, UTC), over the file's "
+        "`start_date`; default the sources' earliest record, recorded by the first run.",
     ),
     Setting(
         "O2C_NETSUITE_TIMEZONE",
@@ -412,8 +397,7 @@ def value(name: str, environ: Mapping[str, str] | None = None) -> str | None:
 
 
 def enable_event_batching() -> None:
-    """Let Dagster hand asset events to the storage in batches (``DAGSTER_EVENT_BATCH_SIZE``;
-    see :mod:`o2c_pipeline.event_storage`), unless the variable is set already."""
+    """Dagster batches asset events (see :mod:`o2c_pipeline.event_storage`) unless told not to."""
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(default("DAGSTER_EVENT_BATCH_SIZE")))
 
 
