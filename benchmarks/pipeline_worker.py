@@ -44,11 +44,12 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
     resources = build_resources()
     wanted = set(request["entities"])
-    selected = [a for a in EXTRACT_ASSETS if ".".join(a.key.path) in wanted]
-    missing = wanted - {".".join(a.key.path) for a in selected}
+    keys = [k for a in EXTRACT_ASSETS for k in a.keys if ".".join(k.path) in wanted]
+    missing = wanted - {".".join(k.path) for k in keys}
     if missing:
         raise SystemExit(f"unknown entities: {', '.join(sorted(missing))}")
-    job = dg.define_asset_job("benchmark", selection=dg.AssetSelection.assets(*selected))
+    selected = [a for a in EXTRACT_ASSETS if set(a.keys) & set(keys)]  # a step may hold several
+    job = dg.define_asset_job("benchmark", selection=dg.AssetSelection.assets(*keys))
     job_def = dg.Definitions(
         assets=EXTRACT_ASSETS, jobs=[job], resources=resources
     ).resolve_job_def("benchmark")

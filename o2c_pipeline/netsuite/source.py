@@ -22,18 +22,46 @@ from o2c_pipeline.netsuite import queries
 from o2c_pipeline.netsuite.fields import candidate_columns, catalog_fields, queryable
 from o2c_pipeline.netsuite.paging import ChunkedSuiteQLReader, items_of, keyset_pages
 from o2c_pipeline.netsuite.resource import SUITEQL_MAX_PAGE
+from o2c_pipeline.resources.http import CallCounter
+
+
+class TalliedResource:
+    """The resource as one source sees it: every request sent for this source (retries
+    included) is counted on its own tally, so entities extracted concurrently over one shared
+    resource (and its one account governor) each report their own calls."""
+
+    def __init__(self, resource: Any) -> None:
+        self._resource = resource
+        self.tally = CallCounter()
+
+    def suiteql_page(
+        self, q: str, *, limit: int = SUITEQL_MAX_PAGE, offset: int = 0
+    ) -> dict[str, Any]:
+        return self._resource.suiteql_page(q, limit=limit, offset=offset, tally=self.tally)
+
+    def suiteql_pages(
+        self, q: str, *, page_size: int = SUITEQL_MAX_PAGE
+    ) -> Iterator[list[dict[str, Any]]]:
+        return self._resource.suiteql_pages(q, page_size=page_size, tally=self.tally)
+
+    def record_schema(self, record_type: str) -> dict[str, Any] | None:
+        return self._resource.record_schema(record_type, tally=self.tally)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._resource, name)
 
 
 class NetSuiteSource:
     """Plans NetSuite extraction over a ``NetSuiteResource`` (see docs/resources_contract.md)."""
 
     def __init__(self, resource: Any, page_size: int = SUITEQL_MAX_PAGE) -> None:
-        self.resource = resource
+        self.resource = TalliedResource(resource)
         self.page_size = page_size
 
     @property
     def api_calls(self) -> int:
-        return int(getattr(self.resource, "api_calls", 0))
+        """Requests this source sent (not those of other sources sharing the resource)."""
+        return self.resource.tally.value
 
     def _first(self, query: str, limit: int = 1) -> dict[str, Any]:
         return self.resource.suiteql_page(query, limit=limit, offset=0)
