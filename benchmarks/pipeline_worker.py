@@ -36,6 +36,11 @@ def scalar_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 2)
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     from o2c_pipeline.assets.extract import EXTRACT_ASSETS
     from o2c_pipeline.cli.run import earliest_partition, execute
@@ -78,6 +83,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "seconds": seconds,
         # Linux reports ru_maxrss in KiB: the high-water mark of this process's resident set
         "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "cpu_seconds": _cpu_seconds(),
         "start": start,
         "end": end,
         "assets": assets,

@@ -7,6 +7,7 @@ with offset 0); deletions come from ``deletedrecord``. Fields beyond the core: s
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -23,6 +24,11 @@ from o2c_pipeline.netsuite.fields import candidate_columns, catalog_fields, quer
 from o2c_pipeline.netsuite.paging import ChunkedSuiteQLReader, items_of, keyset_pages
 from o2c_pipeline.netsuite.resource import SUITEQL_MAX_PAGE
 from o2c_pipeline.resources.http import CallCounter
+
+#: Reads of more than one page in progress at once in this process (each holds up to a
+#: 100,000-row chunk in memory until the chunk is checked): two keep the account's concurrency
+#: busy (each has a request per concurrency slot), more would only add memory.
+LARGE_READS = threading.BoundedSemaphore(2)
 
 
 class TalliedResource:
@@ -153,6 +159,7 @@ class NetSuiteSource:
             self.resource,
             page_size=self.page_size,
             parallel=int(getattr(self.resource, "concurrency_limit", 1)),
+            gate=LARGE_READS,
         )
 
         def pages() -> Iterator[pa.Table]:
