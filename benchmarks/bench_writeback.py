@@ -170,8 +170,12 @@ def run(args: argparse.Namespace) -> int:
         statuses = counters["statuses"].get("netsuite", {})
         ceiling = answer["client_rate_limit"]
         rate = answer["calls"] / answer["seconds"]
-        report.add("sales orders written", answer["written"], target=f"{args.orders:,}",
-                   passed=answer["written"] == args.orders)
+        report.add(
+            "sales orders written",
+            answer["written"],
+            target=f"{args.orders:,}",
+            passed=answer["written"] == args.orders,
+        )
         report.add("write phase wall time", answer["seconds"], "s")
         report.add(
             "NetSuite requests / s (write phase)",
@@ -186,8 +190,11 @@ def run(args: argparse.Namespace) -> int:
             target=f">= {RATE_SHARE_TARGET} (ceiling {ceiling:g} req/s, the account's rate)",
             passed=rate / ceiling >= RATE_SHARE_TARGET,
         )
-        report.add("429 answers from the sandbox", int(statuses.get("429", 0)),
-                   note="each retried by the client")
+        report.add(
+            "429 answers from the sandbox",
+            int(statuses.get("429", 0)),
+            note="each retried by the client",
+        )
         report.add("writes failed", answer["failed"], target="0", passed=answer["failed"] == 0)
         limit = args.ns_concurrency
         report.add(
