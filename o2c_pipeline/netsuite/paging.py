@@ -29,6 +29,7 @@ from typing import Any, Generic, TypeVar
 from o2c_pipeline.netsuite.queries import keyset_query
 
 SUITEQL_MAX_ROWS = 100_000  # NetSuite answers no page reaching past this row of one query
+GATED_ROWS = 20_000  # results above this size read under the reader's gate (memory)
 
 T = TypeVar("T")
 
@@ -109,7 +110,7 @@ class ChunkedSuiteQLReader:
         gate: threading.Semaphore | None = None,
     ) -> None:
         self.resource = resource
-        #: held while a result of more than one page is read: a chunk's pages stay in memory
+        #: held while a result of over GATED_ROWS rows is read: a chunk's pages stay in memory
         #: until the whole chunk is checked, so the gate bounds how many such reads (each up to
         #: 100,000 rows) a process holds at once when several entities are read concurrently
         self.gate = gate
@@ -172,7 +173,7 @@ class ChunkedSuiteQLReader:
             while True:
                 q = keyset_query(query, key_expr, lower)
                 first = fetch(q, 0)
-                if self.gate is not None and first.has_more and lower is None:
+                if self.gate is not None and lower is None and first.total > GATED_ROWS:
                     gated.enter_context(self.gate)
                 expected = min(first.total, self.chunk_rows)
                 chunk = _Chunk(

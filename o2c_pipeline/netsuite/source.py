@@ -25,7 +25,7 @@ from o2c_pipeline.netsuite.paging import ChunkedSuiteQLReader, items_of, keyset_
 from o2c_pipeline.netsuite.resource import SUITEQL_MAX_PAGE
 from o2c_pipeline.resources.http import CallCounter
 
-#: Reads of more than one page in progress at once in this process (each holds up to a
+#: Reads of over ``GATED_ROWS`` rows in progress at once in this process (each holds up to a
 #: 100,000-row chunk in memory until the chunk is checked): two keep the account's concurrency
 #: busy (each has a request per concurrency slot), more would only add memory.
 LARGE_READS = threading.BoundedSemaphore(2)
