@@ -18,11 +18,13 @@ from types import ModuleType
 import bench_load
 import bench_runs
 import bench_sandbox
+import bench_writeback
 
 BENCHMARKS: dict[str, ModuleType] = {
     "sandbox": bench_sandbox,
     "load": bench_load,
     "runs": bench_runs,
+    "writeback": bench_writeback,
 }
 
 
