@@ -59,10 +59,10 @@ def test_the_earliest_day_is_asked_once_and_recorded(pipeline_env):
 def test_each_day_of_a_range_carries_its_own_figures(pipeline_env):
     today = open_partition_key()
     start = (dt.date.fromisoformat(today) - dt.timedelta(days=6)).isoformat()
-    selected = [a for a in EXTRACT_ASSETS if a.key.path == ["salesforce", "order_items"]]
+    key = dg.AssetKey(["salesforce", "order_items"])
     job = dg.Definitions(
         assets=EXTRACT_ASSETS,
-        jobs=[dg.define_asset_job("one", selection=dg.AssetSelection.assets(*selected))],
+        jobs=[dg.define_asset_job("one", selection=dg.AssetSelection.assets(key))],
         resources=build_resources(),
     ).resolve_job_def("one")
     result = execute(job, dg.DagsterInstance.ephemeral(), start=start, end=today, progress=False)
