@@ -134,6 +134,26 @@ def extract_run_config(job: dg.JobDefinition, **config: Any) -> dict[str, Any]:
     return {"ops": {name: {"config": dict(config)} for name in sorted(ops)}}
 
 
+def without_open_day_counts(job: dg.JobDefinition) -> dg.JobDefinition:
+    """``job`` without its source-count checks, for a run of the open partition alone.
+
+    Today's records keep changing while the run goes, so a count taken after the extraction races
+    with the source (a record written in between fails it) and costs one API call per entity on
+    top of the probe that already found nothing new. The count is meaningful once the day is
+    closed: ranges, history and closed days keep it, and the nightly reconciliation counts
+    yesterday against the sources.
+    """
+    from o2c_pipeline.checks import ROW_COUNT
+
+    graph = job.asset_layer.asset_graph
+    kept = {k for k in graph.asset_check_keys if k.name != ROW_COUNT}
+    if kept == set(graph.asset_check_keys):
+        return job
+    return job.get_subset(
+        asset_selection=set(job.asset_layer.executable_asset_keys), asset_check_selection=kept
+    )
+
+
 def instance_for_run() -> dg.DagsterInstance:
     return (
         dg.DagsterInstance.get()
@@ -204,6 +224,8 @@ def run(
         except ValueError:
             raise click.BadParameter(f"{day!r} is not a YYYY-MM-DD date") from None
     job = build_definitions().resolve_job_def("o2c_extract" if extract_only else "o2c_sync")
+    if start == end == today:
+        job = without_open_day_counts(job)
     run_config: dict[str, Any] = extract_run_config(job, full_refresh=True) if full_refresh else {}
     run_config["loggers"] = {"console": {"config": {"log_level": log_level.upper()}}}
     with instance_for_run() as instance:
