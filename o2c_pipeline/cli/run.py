@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import click
@@ -201,15 +202,22 @@ def run(
     chosen = sum(bool(x) for x in (partition, start or end, history))
     if chosen > 1 or bool(start) != bool(end):
         raise click.UsageError("use one of --partition, --start/--end (both) or --history")
-    try:  # settings, configuration file, and one cheap call per system: seconds, not minutes
-        preflight.check()
+    try:  # settings and configuration file first: a bad one fails before any call
+        preflight.validate()
     except preflight.PreflightError as exc:
         raise click.ClickException(str(exc)) from None
-    from o2c_pipeline import history as history_start
+    # one cheap call per system, answered while the definitions' modules import (both take
+    # about a second; neither needs the other)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="o2c-preflight") as pool:
+        answers = pool.submit(preflight.check_systems)
+        from o2c_pipeline import history as history_start
+        from o2c_pipeline.definitions import build_definitions
 
+        problems = answers.result()
+    if problems:
+        raise click.ClickException(str(preflight.PreflightError(problems)))
     # before the definitions are built: their partitions begin at the recorded (or configured) day
     first_day = history_start.ensure_recorded()
-    from o2c_pipeline.definitions import build_definitions
 
     today = open_partition_key()
     if history:
