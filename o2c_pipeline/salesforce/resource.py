@@ -166,6 +166,11 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         )
 
     @property
+    def call_counter(self) -> CallCounter:
+        """The counter of every request this instance sends (see ``SOURCE_TALLY``)."""
+        return self._runtime().counter
+
+    @property
     def api_calls(self) -> int:
         """API requests this instance sent, retries included; logins are ``auth_calls``."""
         return self._runtime().counter.value
