@@ -13,6 +13,7 @@ COMMANDS = {
     "run": "o2c_pipeline.cli.run:run",
     "status": "o2c_pipeline.cli.status:status",
     "dlq": "o2c_pipeline.cli.dlq:dlq",
+    "sync": "o2c_pipeline.cli.sync:sync",
 }
 #: Entry-point group through which other installed packages add commands (the sandbox extra adds
 #: ``o2c sandbox``), so the pipeline never imports them itself.

@@ -17,7 +17,8 @@ from o2c_pipeline.resources.checkpoints import CheckpointStore
 from o2c_pipeline.salesforce.resource import SalesforceResource
 from o2c_pipeline.sync.context import SyncContext, sync_context
 from o2c_pipeline.sync.flow import Flow
-from o2c_pipeline.sync.flows import FLOWS, replay
+from o2c_pipeline.sync.flows import FLOWS, mode, replay
+from o2c_pipeline.sync.plan import store_plan
 from o2c_pipeline.sync.store import audit_table, dlq_table, review_table
 
 #: Sync tables mirrored into the warehouse (schema ``sync``), so audit and DLQ are queryable there.
@@ -35,9 +36,24 @@ def _context(
     salesforce: SalesforceResource,
     netsuite: NetSuiteResource,
     checkpoints: CheckpointStore,
+    *,
+    dry_run: bool = False,
 ) -> SyncContext:
     return sync_context(
-        salesforce, netsuite, checkpoints, run_id=context.run.run_id, log=context.log
+        salesforce,
+        netsuite,
+        checkpoints,
+        run_id=context.run.run_id,
+        log=context.log,
+        dry_run=dry_run,
+    )
+
+
+class SyncFlowConfig(dg.Config):
+    dry_run: bool = Field(
+        default=False,
+        description="Plan only: compute every write this flow would make and report it (asset "
+        "metadata, warehouse table sync.plan); write nothing. A flow in mode `plan` always is.",
     )
 
 
@@ -58,13 +74,25 @@ def build_flow_asset(flow: type[Flow]) -> dg.AssetsDefinition:
     )
     def _flow(
         context: dg.AssetExecutionContext,
+        config: SyncFlowConfig,
         salesforce: SalesforceResource,
         netsuite: NetSuiteResource,
         checkpoints: CheckpointStore,
     ) -> dg.MaterializeResult:
-        stats = flow.sync(_context(context, salesforce, netsuite, checkpoints))
+        flow_mode = mode(flow.name)
+        if flow_mode == "off":
+            context.log.info(f"sync/{flow.name} is off in the configuration file (flows:)")
+            return dg.MaterializeResult(metadata={"mode": "off"})
+        dry_run = config.dry_run or flow_mode == "plan"
+        ctx = _context(context, salesforce, netsuite, checkpoints, dry_run=dry_run)
+        stats = flow.sync(ctx)
+        metadata: dict[str, Any] = {"mode": flow_mode, **stats.metadata()}
+        if ctx.plan is not None:
+            store_plan(ctx.warehouse, ctx.plan, flow.name, run_id=ctx.run_id, now=ctx.clock())
+            metadata.update(ctx.plan.metadata(flow.name))
+            context.log.info(f"sync/{flow.name} plan: {ctx.plan.summary(flow.name)}")
         context.log.info(f"sync/{flow.name}: {stats.metadata()}")
-        return dg.MaterializeResult(metadata=stats.metadata())
+        return dg.MaterializeResult(metadata=metadata)
 
     return _flow
 

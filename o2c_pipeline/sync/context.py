@@ -14,6 +14,7 @@ from o2c_pipeline.netsuite.resource import NetSuiteResource
 from o2c_pipeline.resources.checkpoints import CheckpointStore
 from o2c_pipeline.salesforce.resource import SalesforceResource
 from o2c_pipeline.sync.config import SyncSettings
+from o2c_pipeline.sync.plan import SyncPlan
 from o2c_pipeline.sync.store import SyncStore
 from o2c_pipeline.warehouse import Warehouse
 
@@ -41,6 +42,8 @@ class SyncContext:
         default=lambda: utc_now()
     )  # late-bound: simulated time
     _store: SyncStore | None = field(default=None, repr=False)
+    #: set: a dry run, which collects every write here and sends none (:mod:`~o2c_pipeline.sync.plan`)
+    plan: SyncPlan | None = None
 
     @property
     def store(self) -> SyncStore:
@@ -61,6 +64,7 @@ def sync_context(
     run_id: str | None = None,
     log: Any = None,
     settings: SyncSettings | None = None,
+    dry_run: bool = False,
 ) -> SyncContext:
     """A :class:`SyncContext` from resources and the environment (warehouse path, sync config)."""
     ctx = SyncContext(
@@ -71,6 +75,8 @@ def sync_context(
         warehouse=Warehouse(env.warehouse_path()),
         run_id=run_id,
     )
+    if dry_run:
+        ctx.plan = SyncPlan.of_run(ctx.warehouse, run_id)
     if log is not None:
         ctx.log = log
     return ctx
