@@ -28,6 +28,7 @@ from o2c_pipeline.entities import ENTITIES, Entity
 from o2c_pipeline.extract.windows import Window
 from o2c_pipeline.partitions import DAILY, open_partition_key
 from o2c_pipeline.resources.checkpoints import CheckpointStore
+from o2c_pipeline.sla import SLA_CHECKS
 from o2c_pipeline.sync.config import SyncSettings
 from o2c_pipeline.sync.store import SyncStore
 from o2c_pipeline.systems import SYSTEMS, source_of
@@ -327,4 +328,4 @@ SYNC_CHECKS = [
     invoice_totals_match_sales_orders,
     dead_letter_queue_drained,
 ]
-CHECKS: list[dg.AssetChecksDefinition] = [*ENTITY_CHECKS, *SYNC_CHECKS]
+CHECKS: list[dg.AssetChecksDefinition] = [*ENTITY_CHECKS, *SYNC_CHECKS, *SLA_CHECKS]

@@ -271,6 +271,9 @@ class Sla(_Section):
         "or grace days past the due date (invoice -> payment).",
     )
     severity: Literal["WARN", "ERROR"] = "WARN"
+    lookback_days: float = Field(
+        default=30, gt=0, description="Records that entered the stage in the last N days count."
+    )
     enabled: bool = True
 
 

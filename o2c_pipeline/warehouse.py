@@ -38,7 +38,14 @@ from o2c_pipeline.extract.runner import Extraction
 from o2c_pipeline.extract.windows import Window
 from o2c_pipeline.resources.checkpoints import UtcDateTime
 
-BOOKKEEPING = {"_deleted": "BOOLEAN", "_partition": "DATE", "_loaded_at": "TIMESTAMP"}
+BOOKKEEPING = {
+    "_deleted": "BOOLEAN",
+    "_partition": "DATE",
+    "_loaded_at": "TIMESTAMP",
+    # why a version was landed besides a new stamp: NULL for an extraction, 'formula_refresh'
+    # for formula values re-read under an unchanged stamp (a version of its own)
+    "_version_reason": "VARCHAR",
+}
 LOCK_TIMEOUT_S = 600.0
 #: DuckDB's own cap (its default is 80% of RAM): commits spill to disk beyond it, so a million-row
 #: load keeps the pipeline process well under 1 GiB (measured: 1.4 GiB peak without, 0.65 with this).
@@ -137,7 +144,10 @@ class Warehouse:
         core = [(c.name, c.type) for c in entity.columns if c.core]
         for table, extra in (
             (entity.table, BOOKKEEPING),
-            (entity.current_table, {"_partition": "DATE", "_loaded_at": "TIMESTAMP"}),
+            (
+                entity.current_table,
+                {"_partition": "DATE", "_loaded_at": "TIMESTAMP", "_version_reason": "VARCHAR"},
+            ),
         ):
             ddl = ", ".join(f"{q(n)} {t}" for n, t in core + list(extra.items()))
             con.execute(f"CREATE TABLE IF NOT EXISTS {table_ref(table)} ({ddl})")
@@ -156,16 +166,21 @@ class Warehouse:
 
     # -- writes --------------------------------------------------------------------------------
     def commit(
-        self, extraction: Extraction, *, loaded_at: dt.datetime | None = None
+        self,
+        extraction: Extraction,
+        *,
+        loaded_at: dt.datetime | None = None,
+        reason: str | None = None,
     ) -> CommitResult:
-        """Upsert the staged versions and refresh the current state, in one transaction."""
+        """Upsert the staged versions and refresh the current state, in one transaction; a
+        ``reason`` (``_version_reason``) makes them versions apart from the ones stamped alike."""
         entity = extraction.entity
         loaded_at = (loaded_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
         key, grp, cursor = q(entity.key), q(entity.group_column), q(entity.cursor)
         versions, current = table_ref(entity.table), table_ref(entity.current_table)
         identity = " AND ".join(
             f"v.{c} IS NOT DISTINCT FROM s.{c}"
-            for c in dict.fromkeys((grp, key, cursor, "_deleted"))
+            for c in dict.fromkeys((grp, key, cursor, "_deleted", "_version_reason"))
         )
         with self.connect() as con:
             change = self.ensure_tables(con, entity)
@@ -185,10 +200,11 @@ class Warehouse:
                         )
                     con.execute(
                         f"""CREATE OR REPLACE TEMP TABLE _stage AS
-                        SELECT *, CAST({cursor} AS DATE) AS _partition, ?::TIMESTAMP AS _loaded_at
+                        SELECT *, CAST({cursor} AS DATE) AS _partition, ?::TIMESTAMP AS _loaded_at,
+                            ?::VARCHAR AS _version_reason
                         FROM (SELECT {casts}, {deleted} AS _deleted FROM read_parquet([{files}], union_by_name = true))
                         QUALIFY row_number() OVER (PARTITION BY {grp}, {key}, {cursor}, _deleted) = 1""",
-                        [loaded_at],
+                        [loaded_at, reason],
                     )
                 else:
                     con.execute(
