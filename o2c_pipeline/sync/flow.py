@@ -35,7 +35,7 @@ from o2c_pipeline.sync import custom_fields
 from o2c_pipeline.sync.context import FlowStats, SyncContext, index_by
 from o2c_pipeline.sync.feed import ChangeFeed, Feed
 from o2c_pipeline.sync.mapping import DataError, same_where_known
-from o2c_pipeline.sync.plan import planned_id
+from o2c_pipeline.sync.plan import is_planned, planned_id
 from o2c_pipeline.sync.run import FlowRun, Pending
 from o2c_pipeline.sync.store import request_hash
 from o2c_pipeline.sync.writers import write_salesforce
@@ -394,7 +394,11 @@ class Flow:
             if p is None:
                 continue
             p.target_id, p.before = record_id, {write_back.field: held.get(record_id)}
-            if run.needs_write(p, target_equal=str(held.get(record_id) or "") == str(value)):
+            equal = str(held.get(record_id) or "") == str(value)
+            if is_planned(value) and held.get(record_id):
+                # a dry run's upsert by external id lands on the record whose id this one holds
+                equal = True
+            if run.needs_write(p, target_equal=equal):
                 pending.append(p)
         self.apply(
             run,
