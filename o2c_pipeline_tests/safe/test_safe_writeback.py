@@ -297,3 +297,18 @@ def test_formula_changed_without_a_stamp_reaches_current_after_the_refresh(world
         ctx = sync_context(live.salesforce, live.netsuite, live.checkpoints)
         orders = FLOWS_BY_NAME["orders"]
         assert order_id in ChangeFeed(ctx, "orders", orders.feeds).changed_keys()
+
+
+def test_cli_plan_prints_the_plan_and_writes_nothing(world: World) -> None:
+    from click.testing import CliRunner
+
+    from o2c_pipeline.cli import main
+
+    world.configure(flows={"default": "on"})
+    world.advance(1)
+    before = world.writes()
+    answer = CliRunner().invoke(main, ["sync", "plan", "--no-progress"])
+    assert answer.exit_code == 0, answer.output
+    assert world.writes() == before
+    assert "Nothing was written" in answer.output or "makes no write" in answer.output
+    assert "flow" in answer.output.splitlines()[0] or "no write" in answer.output
