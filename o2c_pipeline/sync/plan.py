@@ -20,6 +20,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from o2c_pipeline.sync.mapping import same_where_known
+from o2c_pipeline.sync.store import redact
 
 #: the target id a record the plan would create stands under until it exists
 PLANNED_PREFIX = "(new "
@@ -143,7 +144,8 @@ class SyncPlan:
                 run.target_system,
                 run.target_object,
                 p.target_id,
-                tuple(field_changes(p.payload, p.before if p.target_id else None)),
+                # masked like a DLQ payload: the plan is shown in the UI and the warehouse
+                tuple(field_changes(redact(p.payload), redact(p.before) if p.target_id else None)),
             )
             self.entries.setdefault((run.flow, p.source_id, "write"), entry)
 
