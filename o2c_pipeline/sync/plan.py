@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from o2c_pipeline.resources.secrets import scrub
 from o2c_pipeline.sync.mapping import same_where_known
 from o2c_pipeline.sync.store import redact
 
@@ -158,7 +159,7 @@ class SyncPlan:
             run.target_object,
             None,
             error_code=error_code,
-            reason=reason,
+            reason=scrub(reason),
         )
         self.entries.setdefault((run.flow, source_id, "dlq"), entry)
 
