@@ -127,11 +127,19 @@ class SyncPlan:
             [run_id],
         )
         for flow, source_id, action, system, obj, target_id, code, changes in rows:
-            kind = "dlq" if action == "dead_letter" else "write"
-            entry = PlannedWrite(flow, source_id, action, system, obj, target_id, (), code)
-            if kind == "dlq":
-                entry = PlannedWrite(flow, source_id, action, system, obj, None, (), code, changes)
-            plan.entries.setdefault((flow, source_id, kind), entry)
+            letter = action == "dead_letter"
+            entry = PlannedWrite(
+                flow,
+                source_id,
+                action,
+                system,
+                obj,
+                target_id,
+                (),
+                code,
+                changes if letter else None,
+            )
+            plan.entries.setdefault((flow, source_id, "dlq" if letter else "write"), entry)
         return plan
 
     def add_writes(self, run: Any, pendings: Iterable[Any]) -> None:
