@@ -1,12 +1,13 @@
 """O2C stage SLAs: is the process itself moving, not only the runs? One asset check per stage,
-on the flow that moves it (so the change sensors' runs evaluate it) and in the nightly
-reconciliation (every check):
+on the table whose loads start the stage, so the change sensors' runs (which load the changed
+tables) evaluate it, after the flows that move the stage when the run holds them (a sync cycle),
+and the nightly reconciliation (every check):
 
-- ``sla_won_deal_to_sales_order`` (on ``sync/orders``): a won deal (activated Order, Closed-Won
-  Opportunity, per ``sales_order_trigger``) has a NetSuite sales order within N hours;
-- ``sla_sales_order_to_fulfillment`` (on ``sync/fulfillments``): a sales order has an item
+- ``sla_won_deal_to_sales_order`` (on ``salesforce/orders``): a won deal (activated Order,
+  Closed-Won Opportunity, per ``sales_order_trigger``) has a NetSuite sales order within N hours;
+- ``sla_sales_order_to_fulfillment`` (on ``netsuite/sales_orders``): a sales order has an item
   fulfillment within N days of its date;
-- ``sla_invoice_payment`` (on ``sync/payments``): an invoice is paid by its due date + N days.
+- ``sla_invoice_payment`` (on ``netsuite/invoices``): an invoice is paid by its due date + N days.
 
 Limits and severities come from the configuration file's ``slas:`` section. The overdue records
 are the check's table metadata and the warehouse's ``sync.sla_<stage>`` table; records newly
@@ -237,22 +238,35 @@ def _by_day(
     return evaluate
 
 
-#: stage -> (the flow asset it is checked on, the config key, what it checks, evaluation)
-STAGES: dict[str, tuple[str, str, str, Evaluate]] = {
-    "won_deal_to_sales_order": (
-        "orders",
+@dataclass(frozen=True)
+class Stage:
+    #: the table whose loads start the stage: the check runs with them (the change sensors' runs)
+    table: str
+    #: what a run holding them does first (the other tables, the flows that move the stage)
+    after: tuple[str, ...]
+    config_key: str
+    description: str
+    evaluate: Evaluate
+
+
+STAGES: dict[str, Stage] = {
+    "won_deal_to_sales_order": Stage(
+        "salesforce.orders",
+        ("netsuite.sales_orders", "salesforce.opportunities", "sync/orders", "sync/opportunities"),
         "won_deal_to_sales_order_hours",
         "Every won deal has a NetSuite sales order within the configured hours.",
         won_deals_overdue,
     ),
-    "sales_order_to_fulfillment": (
-        "fulfillments",
+    "sales_order_to_fulfillment": Stage(
+        "netsuite.sales_orders",
+        ("netsuite.fulfillments",),
         "sales_order_to_fulfillment_days",
         "Every sales order is fulfilled within the configured days of its date.",
         _by_day(sales_orders_unfulfilled),
     ),
-    "invoice_payment": (
-        "payments",
+    "invoice_payment": Stage(
+        "netsuite.invoices",
+        ("netsuite.payments",),
         "invoice_payment_grace_days",
         "Every invoice is paid by its due date plus the configured grace days.",
         _by_day(invoices_unpaid),
@@ -260,23 +274,32 @@ STAGES: dict[str, tuple[str, str, str, Evaluate]] = {
 }
 
 
+def _key(name: str) -> dg.AssetKey:
+    return keys.flow_key(name[5:]) if name.startswith("sync/") else keys.table_key(name)
+
+
 def evaluate(
     name: str, warehouse: Warehouse, checkpoints: CheckpointStore, now: dt.datetime
 ) -> dg.AssetCheckResult:
     """Evaluate one stage's SLA as configured (the file is read now: no reload needed)."""
-    _flow, key, _description, fn = STAGES[name]
-    sla: Sla = getattr(load_config().config.slas, key)
+    stage = STAGES[name]
+    sla: Sla = getattr(load_config().config.slas, stage.config_key)
     if not sla.enabled:
         return dg.AssetCheckResult(passed=True, description="disabled in the configuration")
     store = SyncStore(checkpoints.engine())
-    overdue = fn(warehouse, store, sla, SyncSettings.from_env(), now)
+    overdue = stage.evaluate(warehouse, store, sla, SyncSettings.from_env(), now)
     return sla_result(name, sla, overdue, warehouse, checkpoints, now)
 
 
 def _sla_check(name: str) -> dg.AssetChecksDefinition:
-    flow, _key, description, _fn = STAGES[name]
+    stage = STAGES[name]
 
-    @dg.asset_check(asset=keys.flow_key(flow), name=f"sla_{name}", description=description)
+    @dg.asset_check(
+        asset=keys.table_key(stage.table),
+        name=f"sla_{name}",
+        description=stage.description,
+        additional_deps=[_key(n) for n in stage.after],
+    )
     def _check(warehouse: WarehouseResource, checkpoints: CheckpointStore) -> dg.AssetCheckResult:
         return evaluate(name, warehouse.warehouse(), checkpoints, dt.datetime.now(dt.UTC))
 

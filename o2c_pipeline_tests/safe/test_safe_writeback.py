@@ -24,7 +24,6 @@ import pytest
 import requests
 import yaml
 
-from o2c_pipeline import sla
 from o2c_pipeline.cli.run import execute
 from o2c_pipeline.cli.sync import format_plan, plan_run_config, planned_rows
 from o2c_pipeline.definitions import build_definitions
@@ -215,11 +214,12 @@ def test_won_deal_sla_fails_until_the_activated_orders_are_synced(world: World, 
     changes = world.advance(1)
     activated = changes.get("counts", {}).get("activated_orders", 0)
     assert activated, changes.get("counts")
-    world.cycle(days=0, job="o2c_extract")  # landed, not synced
     time.sleep(1.5)
-    failing = sla.evaluate(
-        "won_deal_to_sales_order", world.warehouse, world.checkpoints, dt.datetime.now(dt.UTC)
-    )
+    # the change sensor's run: the changed tables land (not synced), then their checks run
+    landed = world.cycle(days=0, job="o2c_extract")
+    failing = {e.check_name: e for e in landed.get_asset_check_evaluations()}[
+        "sla_won_deal_to_sales_order"
+    ]
     assert not failing.passed
     assert failing.severity == dg.AssetCheckSeverity.ERROR
     overdue = {r.data["record"] for r in failing.metadata["overdue_records"].value.records}
@@ -241,7 +241,7 @@ def test_won_deal_sla_fails_until_the_activated_orders_are_synced(world: World, 
     in_warehouse = world.warehouse.query("SELECT record FROM sync.sla_won_deal_to_sales_order")
     assert {r[0] for r in in_warehouse} == overdue
 
-    result = world.cycle(days=0)  # the change sensor's run: the sync, then its checks
+    result = world.cycle(days=0)  # a sync cycle: the check runs after the flows
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     passing = checks["sla_won_deal_to_sales_order"]
     still = {r.data["record"] for r in passing.metadata["overdue_records"].value.records}
