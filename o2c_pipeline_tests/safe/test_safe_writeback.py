@@ -235,9 +235,9 @@ def test_won_deal_sla_fails_until_the_activated_orders_are_synced(world: World, 
     # orders activated minutes ago that wait in the DLQ
     waiting = _waiting(world)
     assert all(r.startswith("006") or r in waiting for r in overdue - just_activated)
-    assert webhook[0]["sla"] == "won_deal_to_sales_order"
-    assert {o["record"] for o in webhook[0]["overdue"]} == overdue
-    assert webhook[0]["text"].startswith("o2c SLA breached: won_deal_to_sales_order")
+    (alert,) = [w for w in webhook if w["sla"] == "won_deal_to_sales_order"]
+    assert {o["record"] for o in alert["overdue"]} == overdue
+    assert alert["text"].startswith("o2c SLA breached: won_deal_to_sales_order")
     in_warehouse = world.warehouse.query("SELECT record FROM sync.sla_won_deal_to_sales_order")
     assert {r[0] for r in in_warehouse} == overdue
 
