@@ -29,6 +29,7 @@ from o2c_pipeline import alerts, keys
 from o2c_pipeline.assets.warehouse_io import WarehouseResource
 from o2c_pipeline.config import Sla
 from o2c_pipeline.config import load as load_config
+from o2c_pipeline.pools import DUCKDB_WAREHOUSE
 from o2c_pipeline.resources.checkpoints import CheckpointStore, UtcDateTime, checkpoint_metadata
 from o2c_pipeline.sync.config import SyncSettings
 from o2c_pipeline.sync.store import SyncStore
@@ -299,6 +300,7 @@ def _sla_check(name: str) -> dg.AssetChecksDefinition:
         name=f"sla_{name}",
         description=stage.description,
         additional_deps=[_key(n) for n in stage.after],
+        pool=DUCKDB_WAREHOUSE.name,  # it writes sync.sla_<stage>: DuckDB has one writer
     )
     def _check(warehouse: WarehouseResource, checkpoints: CheckpointStore) -> dg.AssetCheckResult:
         return evaluate(name, warehouse.warehouse(), checkpoints, dt.datetime.now(dt.UTC))

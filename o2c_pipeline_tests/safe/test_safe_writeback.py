@@ -299,10 +299,12 @@ def test_formula_changed_without_a_stamp_reaches_current_after_the_refresh(world
         assert order_id in ChangeFeed(ctx, "orders", orders.feeds).changed_keys()
 
 
-def test_cli_plan_prints_the_plan_and_writes_nothing(world: World) -> None:
+def test_cli_plan_prints_the_plan_and_writes_nothing(world: World, monkeypatch) -> None:  # noqa: ANN001
     from click.testing import CliRunner
 
     from o2c_pipeline.cli import main
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # an ephemeral instance, not `make`'s
 
     world.configure(flows={"default": "on"})
     world.advance(1)
