@@ -22,8 +22,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DEFAULT_WAREHOUSE = "warehouse/o2c.duckdb"
+HOME_DIR_NAME = ".o2c"
+DEFAULT_WAREHOUSE = f"{HOME_DIR_NAME}/warehouse.duckdb"
 CHECKPOINT_FILE_NAME = "checkpoints.sqlite"
+DAGSTER_HOME_NAME = "dagster_home"
+#: the sandbox's state folder inside O2C_HOME, and the file a running sandbox writes there:
+#: ``{"pid": <int>, "env": {<setting name>: <value>, ...}}`` (the settings that reach it)
+SANDBOX_DIR_NAME = "sandbox"
+SANDBOX_SERVER_FILE = "server.json"
 SALESFORCE_AUTH_FLOWS = ("jwt", "client_credentials", "password")
 NETSUITE_AUTH_FLOWS = ("tba", "oauth2_m2m")
 CONFIG_FILE_NAME = "o2c.yaml"
@@ -293,7 +299,17 @@ SETTINGS: tuple[Setting, ...] = (
         "CA bundle (PEM) for TLS verification; default the system store.",
         kind="file",
     ),
-    Setting("O2C_WAREHOUSE", "DuckDB warehouse file.", default=DEFAULT_WAREHOUSE),
+    Setting(
+        "O2C_HOME",
+        "Where local state lives: the warehouse, checkpoint store, Dagster home and the sandbox's "
+        "state folder (`sandbox/`); default `.o2c` of the checkout (the nearest parent of the "
+        "working directory with a `.o2c` folder or a `pyproject.toml`). `make` and `o2c` share it.",
+    ),
+    Setting(
+        "O2C_WAREHOUSE",
+        "DuckDB warehouse file; a relative default is under O2C_HOME.",
+        default=DEFAULT_WAREHOUSE,
+    ),
     Setting(
         "O2C_CHECKPOINT_URL",
         "SQLAlchemy URL of the checkpoint store; default a SQLite file beside the warehouse.",
@@ -328,8 +344,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "DAGSTER_HOME",
-        "Dagster instance directory; without it `o2c run` uses an ephemeral instance and "
-        "`o2c status` lists no runs.",
+        "Dagster instance directory; default O2C_HOME/dagster_home (the one `make run` uses; "
+        "`o2c` copies the checkout's `dagster.yaml` there when it has none).",
     ),
 )
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -426,9 +442,68 @@ def validate(environ: Mapping[str, str] | None = None) -> None:
         raise SettingsError(problems)
 
 
+def o2c_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``O2C_HOME``, else the ``.o2c`` folder of the checkout the working directory is in: the
+    nearest parent holding ``.o2c`` or ``pyproject.toml`` (else the working directory), so
+    ``make`` and ``o2c`` run anywhere in a checkout share one state."""
+    explicit = value("O2C_HOME", environ)
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / HOME_DIR_NAME).is_dir() or (folder / "pyproject.toml").is_file():
+            return folder / HOME_DIR_NAME
+    return here / HOME_DIR_NAME
+
+
 def warehouse_path(environ: Mapping[str, str] | None = None) -> Path:
-    """The DuckDB warehouse file (``O2C_WAREHOUSE``)."""
-    return Path(value("O2C_WAREHOUSE", environ) or DEFAULT_WAREHOUSE).expanduser()
+    """The DuckDB warehouse file (``O2C_WAREHOUSE``; the default lives in :func:`o2c_home`)."""
+    explicit = value("O2C_WAREHOUSE", environ) if is_set("O2C_WAREHOUSE", environ) else None
+    if explicit:
+        return Path(explicit).expanduser()
+    return o2c_home(environ) / Path(DEFAULT_WAREHOUSE).name
+
+
+def dagster_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``DAGSTER_HOME``, else ``O2C_HOME/dagster_home`` (the one ``make run`` uses)."""
+    explicit = value("DAGSTER_HOME", environ)
+    return Path(explicit).expanduser() if explicit else o2c_home(environ) / DAGSTER_HOME_NAME
+
+
+def sandbox_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings of the sandbox running from ``O2C_HOME/sandbox`` (its ``server.json``), or
+    nothing when it is not running there or its file is unreadable."""
+    import json
+
+    server = o2c_home(environ) / SANDBOX_DIR_NAME / SANDBOX_SERVER_FILE
+    try:
+        env = json.loads(server.read_text()).get("env", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(env, dict):
+        return {}
+    return {k: str(v) for k, v in env.items() if k in SETTINGS_BY_NAME}
+
+
+def apply_checkout_defaults() -> dict[str, str]:
+    """Fill this process's environment as ``make`` would: ``DAGSTER_HOME`` (created, with the
+    checkout's ``dagster.yaml``) and, when neither Salesforce's nor NetSuite's identity is set,
+    the settings of this checkout's running sandbox. Returns what it set (never overrides)."""
+    import shutil
+
+    applied: dict[str, str] = {}
+    if not any(is_set(name) for name in _IDENTITY.values()):
+        applied.update(sandbox_settings())
+    home = dagster_home()
+    if not is_set("DAGSTER_HOME"):
+        applied["DAGSTER_HOME"] = str(home)
+    home.mkdir(parents=True, exist_ok=True)
+    template = o2c_home().parent / "dagster.yaml"
+    if not (home / "dagster.yaml").exists() and template.is_file():
+        shutil.copyfile(template, home / "dagster.yaml")
+    for name, raw in applied.items():
+        os.environ.setdefault(name, raw)
+    return applied
 
 
 def default_checkpoint_url(environ: Mapping[str, str] | None = None) -> str:
