@@ -29,6 +29,7 @@ from pydantic import Field
 
 from o2c_pipeline import keys
 from o2c_pipeline.assets.warehouse_io import StagedLoad, column_schema
+from o2c_pipeline.beta import accepted_beta_parameters
 from o2c_pipeline.config import load as load_config
 from o2c_pipeline.entities import ENTITIES, Entity
 from o2c_pipeline.extract.columns import ColumnVerdicts, discover
@@ -189,9 +190,15 @@ def build_extract_asset(entity: Entity) -> dg.AssetsDefinition:
     entity, so the resources are named in ``required_resource_keys`` rather than typed
     parameters (Dagster allows one way or the other per asset)."""
     system = SYSTEMS[entity.system]
+    with accepted_beta_parameters():
+        return _extract_asset(entity, system)
 
+
+def _extract_asset(entity: Entity, system: Any) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.table_key(entity.table),
+        owners=keys.OWNERS,
+        code_version=keys.code_version(entity),
         description=entity.description,
         group_name=entity.system,
         kinds={entity.system, "duckdb"},

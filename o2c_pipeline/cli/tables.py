@@ -13,6 +13,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 #: the width used when the output is not a terminal, so rows are never wrapped or cut
@@ -75,7 +76,13 @@ def _cell(value: Any) -> str:
 
 
 def echo(grid: Table, *, stderr: bool = False) -> None:
-    console(stderr=stderr).print(grid)
+    """Print ``grid``; off a terminal as wide as its widest row, so no cell is cut."""
+    out = console(stderr=stderr)
+    if not out.is_terminal:
+        out.width = max(
+            PLAIN_WIDTH, Measurement.get(out, out.options.update_width(100_000), grid).maximum
+        )
+    out.print(grid)
 
 
 def text_table(
