@@ -449,11 +449,17 @@ def o2c_home(environ: Mapping[str, str] | None = None) -> Path:
     explicit = value("O2C_HOME", environ)
     if explicit:
         return Path(explicit).expanduser().resolve()
+    return checkout_root() / HOME_DIR_NAME
+
+
+def checkout_root() -> Path:
+    """The nearest parent of the working directory holding ``.o2c`` or ``pyproject.toml`` (the
+    checkout or project), else the working directory."""
     here = Path.cwd().resolve()
     for folder in (here, *here.parents):
         if (folder / HOME_DIR_NAME).is_dir() or (folder / "pyproject.toml").is_file():
-            return folder / HOME_DIR_NAME
-    return here / HOME_DIR_NAME
+            return folder
+    return here
 
 
 def warehouse_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -498,7 +504,7 @@ def apply_checkout_defaults() -> dict[str, str]:
     if not is_set("DAGSTER_HOME"):
         applied["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
-    template = o2c_home().parent / "dagster.yaml"
+    template = checkout_root() / "dagster.yaml"
     if not (home / "dagster.yaml").exists() and template.is_file():
         shutil.copyfile(template, home / "dagster.yaml")
     for name, raw in applied.items():
