@@ -18,6 +18,7 @@ from o2c_pipeline.pools import DUCKDB_WAREHOUSE
 from o2c_pipeline.resources.checkpoints import CheckpointStore
 from o2c_pipeline.salesforce.resource import SalesforceResource
 from o2c_pipeline.sync.context import SyncContext, sync_context
+from o2c_pipeline.sync.dlq_metadata import dlq_metadata
 from o2c_pipeline.sync.flow import Flow
 from o2c_pipeline.sync.flows import FLOWS, replay
 from o2c_pipeline.sync.store import audit_table, dlq_table, review_table
@@ -30,6 +31,16 @@ MIRRORED_TABLES = {
     "review_queue": review_table,
 }
 APPEND_ONLY = {"audit_log": "id"}
+
+
+def table_schema(table: Any) -> dg.TableSchema:
+    """A checkpoint-store table's columns as Dagster shows them (the warehouse mirror's)."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(c.name, str(c.type).lower(), description=c.comment or "")
+            for c in table.columns
+        ]
+    )
 
 
 def _context(
@@ -71,9 +82,12 @@ def _flow_asset(flow: type[Flow]) -> dg.AssetsDefinition:
         netsuite: NetSuiteResource,
         checkpoints: CheckpointStore,
     ) -> dg.MaterializeResult:
-        stats = flow.sync(_context(context, salesforce, netsuite, checkpoints))
+        ctx = _context(context, salesforce, netsuite, checkpoints)
+        stats = flow.sync(ctx)
         context.log.info(f"sync/{flow.name}: {stats.metadata()}")
-        return dg.MaterializeResult(metadata=stats.metadata())
+        return dg.MaterializeResult(
+            metadata={**stats.metadata(), **dlq_metadata(ctx.store, flow.name)}
+        )
 
     return _flow
 
@@ -96,6 +110,11 @@ with accepted_beta_parameters():  # owners
         deps=[keys.flow_key(flow.name) for flow in FLOWS],
         description="Audit log, dead-letter queue and review queue of the sync, mirrored into DuckDB "
         "(sync.audit_log, sync.dead_letter_queue, sync.review_queue).",
+        metadata={
+            "dagster/column_schema": table_schema(audit_table),
+            "dagster/table_name": "sync.audit_log",
+            **{f"sync.{name}": table_schema(t) for name, t in MIRRORED_TABLES.items()},
+        },
         group_name=keys.SYNC_GROUP,
         kinds={"duckdb"},
         pool=DUCKDB_WAREHOUSE.name,
