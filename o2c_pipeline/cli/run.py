@@ -71,8 +71,9 @@ class RunProgress:
     """Follows a run's event log: per asset its step's state, rows, rows/s and the sync's
     writes, as soon as each step ends."""
 
-    def __init__(self, job_name: str, span: str) -> None:
+    def __init__(self, job_name: str, span: str, total_steps: int) -> None:
         self.title = f"{job_name} {span}"
+        self.total_steps = total_steps
         self.started = time.monotonic()
         self.step_start: dict[str, float] = {}
         self.step_state: dict[str, str] = {}
@@ -98,20 +99,24 @@ class RunProgress:
             metadata = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
             self.assets[name] = {"step": step, "wall_s": None, **metadata}
 
-    def renderable(self) -> Any:
+    def renderable(self, height: int = 24) -> Any:
+        """The assets materialized last (as many as fit ``height`` lines), under a title that
+        counts the steps done and names those running."""
         from o2c_pipeline.cli import tables
 
         rows = []
-        for name, row in sorted(self.assets.items()):
+        for name, row in list(self.assets.items())[-max(3, height - 8) :]:
             wall = row.get("wall_s")
             rate = (row.get("rows") or 0) / wall if wall else None
+            shown_rate = f"{rate:,.0f}" if rate is not None else None
             state = self.step_state.get(row["step"], "")
-            rows.append((name, state, row.get("rows"), rate and f"{rate:,.0f}", row.get("written")))
+            rows.append((name, state, row.get("rows"), shown_rate, row.get("written")))
         running = sorted(s for s, state in self.step_state.items() if state == "running")
+        done = sum(state != "running" for state in self.step_state.values())
         elapsed = time.monotonic() - self.started
-        title = f"{self.title}  {elapsed:.0f}s" + (
-            f"  running: {', '.join(running)}" if running else ""
-        )
+        title = f"{self.title}  {elapsed:.0f}s  {done}/{self.total_steps} steps done"
+        if running:
+            title += f"  running: {', '.join(running[:3])}" + (" ..." if len(running) > 3 else "")
         return tables.table(
             ("table", "step", "rows", "rows/s", "written"),
             rows,
@@ -157,13 +162,15 @@ def execute(
             outcome["error"] = exc
 
     worker = threading.Thread(target=target, name="o2c-run", daemon=True)
-    tracker = RunProgress(job.name, start if start == end else f"{start}..{end}")
+    span = start if start == end else f"{start}..{end}"
+    tracker = RunProgress(job.name, span, len(job.nodes_in_topological_order))
     cursor: str | None = None
+    screen = Console(file=terminal, highlight=False)
     with (
         terminal,
         Live(
-            tracker.renderable(),
-            console=Console(file=terminal),
+            tracker.renderable(screen.height),
+            console=screen,
             refresh_per_second=2,
             transient=True,
         ) as live,
@@ -176,7 +183,7 @@ def execute(
             cursor = page.cursor
             for record in page.records:
                 tracker.add(record)
-            live.update(tracker.renderable())
+            live.update(tracker.renderable(screen.height))
             if not alive and not page.has_more:
                 break
             time.sleep(0.5)
@@ -320,6 +327,9 @@ def run(
     run_config["loggers"] = {"console": {"config": {"log_level": log_level.upper()}}}
     began = time.monotonic()
     with instance_for_run() as instance:
+        from o2c_pipeline.pools import ensure_pool_limits
+
+        ensure_pool_limits(instance)  # the declared pools, as the UI's Concurrency page shows them
         result = execute(
             job, instance, start=start, end=end, run_config=run_config, progress=progress
         )

@@ -54,11 +54,16 @@ def table(
         pad_edge=False,
     )
     for i, name in enumerate(header):
+        cells = [str(name), *(_cell(row[i]) for row in rows)]
+        if footer is not None:
+            cells.append(_cell(footer[i]))
         grid.add_column(
             str(name),
             footer="" if footer is None else _cell(footer[i]),
             justify="right" if i in right else "left",
             no_wrap=True,
+            # figures are never cut: on a narrow terminal the text columns give way
+            min_width=max(map(len, cells)) if i in right else None,
         )
     for row in rows:
         grid.add_row(*(_cell(v) for v in row))
