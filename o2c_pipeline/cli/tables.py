@@ -81,12 +81,14 @@ def _cell(value: Any) -> str:
 
 
 def echo(grid: Table, *, stderr: bool = False) -> None:
-    """Print ``grid``; off a terminal as wide as its widest row, so no cell is cut."""
+    """Print ``grid`` with every figure: off a terminal as wide as its widest row; on a narrow
+    one the text columns give way first, then lines wrap rather than figures vanish."""
     out = console(stderr=stderr)
+    needed = Measurement.get(out, out.options.update_width(100_000), grid)
     if not out.is_terminal:
-        out.width = max(
-            PLAIN_WIDTH, Measurement.get(out, out.options.update_width(100_000), grid).maximum
-        )
+        out.width = max(PLAIN_WIDTH, needed.maximum)
+    else:
+        out.width = max(out.width, needed.minimum)
     out.print(grid)
 
 
