@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 ## run: set everything up, start the sandbox if none is running, sync its whole history, print a summary
 run: $(STAMP) sandbox
 	mkdir -p $(DAGSTER_HOME)
-	cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	cp -n deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 	eval "$$($(BIN)/o2c sandbox credentials)" && $(BIN)/o2c run --history
 
 ## sandbox: start this checkout's sandbox in the background unless it already runs
@@ -41,7 +41,7 @@ sandbox-stop: $(STAMP)
 ## ui: the sandbox plus the Dagster UI on http://127.0.0.1:$(O2C_UI_PORT)
 ui: $(STAMP) sandbox
 	mkdir -p $(DAGSTER_HOME)
-	cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	cp -n deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 	eval "$$($(BIN)/o2c sandbox credentials)" && $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(O2C_UI_PORT)
 
 ## test: the whole suite (what CI runs)

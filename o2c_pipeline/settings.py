@@ -187,7 +187,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DAGSTER_HOME",
         "Dagster instance directory; default O2C_HOME/dagster_home (the one `make run` uses; "
-        "`o2c` copies the checkout's `dagster.yaml` there when it has none).",
+        "`o2c` copies the checkout's `deploy/dagster.yaml` there when it has none).",
     ),
 )
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -346,7 +346,7 @@ def apply_checkout_defaults() -> dict[str, str]:
     if not is_set("DAGSTER_HOME"):
         applied["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
-    template = checkout_root() / "dagster.yaml"
+    template = checkout_root() / "deploy" / "dagster.yaml"
     if not (home / "dagster.yaml").exists() and template.is_file():
         shutil.copyfile(template, home / "dagster.yaml")
     for name, raw in applied.items():

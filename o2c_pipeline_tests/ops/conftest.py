@@ -121,8 +121,8 @@ def dagster_dev(private_pipeline_env, tmp_path) -> Iterator[DagsterDev]:
     project's workspace with the test's sandbox credentials, torn down with its process group."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    if (REPO / "dagster.yaml").exists():
-        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    if (REPO / "deploy" / "dagster.yaml").exists():
+        shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     port = free_port()
     # a private sandbox: the change sensors run in `dagster dev` and launch runs of their own
     env = {**os.environ, **private_pipeline_env, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}

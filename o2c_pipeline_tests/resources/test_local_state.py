@@ -14,7 +14,8 @@ from o2c_pipeline import settings
 @pytest.fixture
 def checkout(tmp_path, monkeypatch):  # noqa: ANN201
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     (tmp_path / "pkg" / "deep").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "pkg" / "deep")
     for name in settings.SETTINGS_BY_NAME:
