@@ -47,7 +47,7 @@ def test_the_running_sandbox_of_the_checkout_supplies_unset_credentials(checkout
     assert (checkout / ".o2c" / "dagster_home" / "dagster.yaml").is_file()
     assert sorted(p.name for p in checkout.iterdir()) == [
         ".o2c",
-        "dagster.yaml",
+        "deploy",
         "pkg",
         "pyproject.toml",
     ]
