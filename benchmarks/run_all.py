@@ -17,8 +17,13 @@ from types import ModuleType
 
 import bench_load
 import bench_sandbox
+import bench_writeback
 
-BENCHMARKS: dict[str, ModuleType] = {"sandbox": bench_sandbox, "load": bench_load}
+BENCHMARKS: dict[str, ModuleType] = {
+    "sandbox": bench_sandbox,
+    "load": bench_load,
+    "writeback": bench_writeback,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,3 +108,12 @@ def test_load_benchmark_every_section(tmp_path):
     rest = found["order_items via REST (last 2 days): rows"]["value"]
     assert rest == found["order_items via Bulk 2.0 (last 2 days): rows"]["value"]
     assert "delta run: wall time, all entities" in printed
+
+
+def test_writeback_benchmark_writes_exactly_once(tmp_path):
+    results, _ = run_benchmark("bench_writeback.py", tmp_path, "--orders", "20")
+    found = figures(results["writeback"])
+    assert found["sales orders written"]["value"] == 20
+    assert found["writes failed"]["value"] == 0
+    assert found["exactly once: sales orders in NetSuite / ledger entries"]["passed"] is True
+    assert found["second pass over the same requests: writes"]["value"] == 0
