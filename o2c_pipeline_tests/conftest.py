@@ -4,6 +4,7 @@ from :mod:`o2c_sandbox.testing`) and the pipeline's environment over it."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ import pytest
 # Pipeline modules read the configuration file when they are imported: the suite runs on the
 # defaults, whatever o2c.yaml a developer keeps in the project root.
 os.environ.setdefault("O2C_CONFIG", str(Path(__file__).with_name("defaults.yaml")))
+# ... and never in the checkout's .o2c/ (the CLI's default state, where a developer's sandbox may
+# be running: its credentials must not stand in for settings a test leaves unset).
+os.environ.setdefault("O2C_HOME", tempfile.mkdtemp(prefix="o2c-home-"))
 
 
 @pytest.fixture
