@@ -167,6 +167,31 @@ def _sqlalchemy_url(setting: Setting, raw: str) -> str | None:
     return None
 
 
+#: SQLAlchemy drivers of the server warehouses (:mod:`o2c_pipeline.warehouse`)
+WAREHOUSE_DRIVERS = ("postgresql", "postgresql+psycopg2")
+
+
+def _warehouse(setting: Setting, raw: str) -> str | None:
+    """A DuckDB file path, or a PostgreSQL SQLAlchemy URL (shown without its password)."""
+    if "://" not in raw:
+        if Path(raw).expanduser().is_dir():
+            return f"{setting.name} is a directory; give the DuckDB file, e.g. {DEFAULT_WAREHOUSE}"
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "a DuckDB file path or postgresql+psycopg2://user@host:5432/database"
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        return f"{setting.name} is neither a file path nor a SQLAlchemy URL ({example})"
+    if url.drivername not in WAREHOUSE_DRIVERS:
+        return f"{setting.name} names the unsupported driver {url.drivername!r} ({example})"
+    if not url.host or not url.database:
+        return f"{setting.name} needs a host and a database ({example})"
+    return None
+
+
 def _timezone(setting: Setting, raw: str) -> str | None:
     try:
         ZoneInfo(raw)
@@ -186,6 +211,7 @@ KINDS: dict[str, Callable[[Setting, str], str | None]] = {
     "number": _number,
     "choice": _choice,
     "sqlalchemy_url": _sqlalchemy_url,
+    "warehouse": _warehouse,
     "timezone": _timezone,
 }
 
@@ -293,10 +319,17 @@ SETTINGS: tuple[Setting, ...] = (
         "CA bundle (PEM) for TLS verification; default the system store.",
         kind="file",
     ),
-    Setting("O2C_WAREHOUSE", "DuckDB warehouse file.", default=DEFAULT_WAREHOUSE),
+    Setting(
+        "O2C_WAREHOUSE",
+        "The warehouse: a DuckDB file (one machine), or a PostgreSQL SQLAlchemy URL "
+        "`postgresql+psycopg2://user@host:5432/db` (shared by runs on any node).",
+        default=DEFAULT_WAREHOUSE,
+        kind="warehouse",
+    ),
     Setting(
         "O2C_CHECKPOINT_URL",
-        "SQLAlchemy URL of the checkpoint store; default a SQLite file beside the warehouse.",
+        "SQLAlchemy URL of the checkpoint store; default a SQLite file beside a DuckDB "
+        "warehouse, the warehouse's own database when that is PostgreSQL.",
         kind="sqlalchemy_url",
     ),
     Setting(
@@ -426,17 +459,36 @@ def validate(environ: Mapping[str, str] | None = None) -> None:
         raise SettingsError(problems)
 
 
+def warehouse_location(environ: Mapping[str, str] | None = None) -> str:
+    """``O2C_WAREHOUSE``: a DuckDB file path (``~`` expanded) or a server URL as given."""
+    raw = value("O2C_WAREHOUSE", environ) or DEFAULT_WAREHOUSE
+    return raw if "://" in raw else str(Path(raw).expanduser())
+
+
 def warehouse_path(environ: Mapping[str, str] | None = None) -> Path:
-    """The DuckDB warehouse file (``O2C_WAREHOUSE``)."""
-    return Path(value("O2C_WAREHOUSE", environ) or DEFAULT_WAREHOUSE).expanduser()
+    """The DuckDB warehouse file (``O2C_WAREHOUSE``); a server warehouse has none."""
+    location = warehouse_location(environ)
+    if "://" in location:
+        raise ValueError("O2C_WAREHOUSE names a server warehouse, not a DuckDB file")
+    return Path(location)
+
+
+def warehouse_has_password(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``O2C_WAREHOUSE`` is a URL carrying a password (then it is handled as a secret)."""
+    location = warehouse_location(environ)
+    return "://" in location and "@" in location and ":" in location.split("://", 1)[1].split("@")[0]
 
 
 def default_checkpoint_url(environ: Mapping[str, str] | None = None) -> str:
-    """``O2C_CHECKPOINT_URL``, else a SQLite file beside the warehouse."""
+    """``O2C_CHECKPOINT_URL``, else a SQLite file beside a DuckDB warehouse, else (a PostgreSQL
+    warehouse) the warehouse's database, so a team deployment keeps no state on a node."""
     explicit = value("O2C_CHECKPOINT_URL", environ)
     if explicit:
         return explicit
-    return f"sqlite:///{warehouse_path(environ).resolve().parent / CHECKPOINT_FILE_NAME}"
+    location = warehouse_location(environ)
+    if "://" in location:
+        return location
+    return f"sqlite:///{Path(location).resolve().parent / CHECKPOINT_FILE_NAME}"
 
 
 # -- documentation ---------------------------------------------------------------------------------

@@ -96,11 +96,18 @@ def build_resources(
             }
         )
     )
-    warehouse = str(settings.warehouse_path(environ))
+    # a warehouse URL with a password reaches the resources as EnvVar: resolved at run time,
+    # never shown in the UI's resource config
+    warehouse: str | dg.EnvVar = settings.warehouse_location(environ)
+    checkpoint_url: str | dg.EnvVar = settings.default_checkpoint_url(environ)
+    if settings.warehouse_has_password(environ):
+        if checkpoint_url == warehouse:
+            checkpoint_url = dg.EnvVar("O2C_WAREHOUSE")
+        warehouse = dg.EnvVar("O2C_WAREHOUSE")
     return {
         keys.SALESFORCE: salesforce,
         keys.NETSUITE: netsuite,
-        keys.CHECKPOINTS: CheckpointStore(url=settings.default_checkpoint_url(environ)),
+        keys.CHECKPOINTS: CheckpointStore(url=checkpoint_url),
         keys.WAREHOUSE: WarehouseResource(path=warehouse),
         keys.WAREHOUSE_IO_MANAGER: WarehouseIOManager(path=warehouse),
     }
