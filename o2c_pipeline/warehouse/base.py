@@ -257,21 +257,28 @@ class Warehouse(ReconciliationReads, ABC):
                     f'SELECT count(*), count(*) FILTER (WHERE "_deleted"), max({cursor}) FROM _stage'
                 )
                 in_partitions = 'v."_partition" IN (SELECT DISTINCT "_partition" FROM _stage)'
-                ((new,),) = s.run(
-                    f"SELECT count(*) FROM _stage s WHERE NOT EXISTS "
-                    f"(SELECT 1 FROM {versions} v WHERE {in_partitions} AND {identity})"
-                )
-                # versions already held with identical values stay untouched (a re-run is a no-op)
-                same = " AND ".join(f"v.{c} IS NOT DISTINCT FROM s.{c}" for c in columns)
-                s.run(
-                    f"DELETE FROM _stage s WHERE EXISTS "
-                    f"(SELECT 1 FROM {versions} v WHERE {in_partitions} AND {identity} AND {same})"
-                )
-                ((changed,),) = s.run("SELECT count(*) FROM _stage")
-                if changed:
-                    s.run(
-                        f"DELETE FROM {versions} v USING _stage s WHERE {identity} AND {in_partitions}"
+                held = s.run(f"SELECT 1 FROM {versions} v WHERE {in_partitions} LIMIT 1")
+                new = changed = staged
+                if held:  # else a first load of these days: every staged version is new
+                    ((new,),) = s.run(
+                        f"SELECT count(*) FROM _stage s WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {versions} v WHERE {in_partitions} AND {identity})"
                     )
+                    # versions held with identical values stay untouched (a re-run is a no-op)
+                    same = " AND ".join(f"v.{c} IS NOT DISTINCT FROM s.{c}" for c in columns)
+                    s.run(
+                        f"CREATE TEMP TABLE _changed AS SELECT * FROM _stage s WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {versions} v WHERE {in_partitions} AND {identity} AND {same})"
+                    )
+                    s.run("DROP TABLE _stage")
+                    s.run("ALTER TABLE _changed RENAME TO _stage")
+                    ((changed,),) = s.run("SELECT count(*) FROM _stage")
+                    if changed:
+                        s.run(
+                            f"DELETE FROM {versions} v USING _stage s "
+                            f"WHERE {identity} AND {in_partitions}"
+                        )
+                if changed:
                     s.run(f"INSERT INTO {versions} ({all_columns}) SELECT {all_columns} FROM _stage")
                     self.lock(s, f"{entity.current_table}")
                     self._refresh_current(s, entity)
@@ -301,18 +308,20 @@ class Warehouse(ReconciliationReads, ABC):
         names = [q(c) for c in entity.column_names] + ['"_partition"', '"_loaded_at"']
         kept = ", ".join(names)
         s.run(f"DELETE FROM {current} WHERE {grp} IN (SELECT DISTINCT {grp} FROM _stage)")
+        # one pass of window functions over the touched groups' versions (both engines sort
+        # once per partitioning) rather than joins back to per-group aggregates
         s.run(
             f"""INSERT INTO {current} ({kept})
-            WITH touched AS (
-                SELECT * FROM {versions} WHERE {grp} IN (SELECT DISTINCT {grp} FROM _stage)),
-            tops AS (SELECT {grp}, max({cursor}) AS _top FROM touched GROUP BY {grp}),
-            newest AS (
-                SELECT t.* FROM touched t JOIN tops ON t.{grp} = tops.{grp} AND t.{cursor} = tops._top
-            ),
-            dead AS (SELECT DISTINCT {grp} FROM newest WHERE "_deleted")
-            SELECT DISTINCT ON ({key}) {kept} FROM newest
-            WHERE NOT "_deleted" AND {grp} NOT IN (SELECT {grp} FROM dead)
-            ORDER BY {key}, "_loaded_at" DESC"""
+            SELECT {kept} FROM (
+                SELECT *, bool_or("_deleted") OVER (PARTITION BY {grp}) AS _dead,
+                    row_number() OVER (PARTITION BY {key} ORDER BY "_loaded_at" DESC) AS _nth
+                FROM (
+                    SELECT *, max({cursor}) OVER (PARTITION BY {grp}) AS _top FROM {versions}
+                    WHERE {grp} IN (SELECT DISTINCT {grp} FROM _stage)
+                ) touched
+                WHERE {cursor} = _top
+            ) newest
+            WHERE NOT _dead AND _nth = 1"""
         )
 
     # -- reads -----------------------------------------------------------------------------------

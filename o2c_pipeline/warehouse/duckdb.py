@@ -22,8 +22,8 @@ from o2c_pipeline.warehouse.base import Warehouse
 
 LOCK_TIMEOUT_S = 600.0
 #: DuckDB's own cap (its default is 80% of RAM): commits spill to disk beyond it, so a million-row
-#: load keeps the pipeline process well under 1 GiB (measured: 1.4 GiB peak without, 0.65 with this).
-DUCKDB_MEMORY_LIMIT = "256MB"
+#: load keeps the pipeline process under 1 GiB (benchmarks/bench_warehouse.py reports its peak).
+DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 class DuckDBSession:
@@ -71,6 +71,8 @@ class DuckDBWarehouse(Warehouse):
             try:
                 con.execute("SET TimeZone = 'UTC'")
                 con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+                # order of rows in a table means nothing here: lets DuckDB load in parallel
+                con.execute("SET preserve_insertion_order = false")
                 yield DuckDBSession(con)
             finally:
                 con.close()

@@ -164,7 +164,8 @@ class PostgresWarehouse(Warehouse):
             **self._connect,
             connect_timeout=int(timeout_s),
             application_name="o2c_pipeline",
-            options="-c TimeZone=UTC",
+            # sorts and hashes of a million-row commit in memory, not in temporary files
+            options="-c TimeZone=UTC -c work_mem=256MB -c temp_buffers=256MB",
         )
         conn.autocommit = True
         return conn
