@@ -308,20 +308,16 @@ class Warehouse(ReconciliationReads, ABC):
         names = [q(c) for c in entity.column_names] + ['"_partition"', '"_loaded_at"']
         kept = ", ".join(names)
         s.run(f"DELETE FROM {current} WHERE {grp} IN (SELECT DISTINCT {grp} FROM _stage)")
-        # one pass of window functions over the touched groups' versions (both engines sort
-        # once per partitioning) rather than joins back to per-group aggregates
+        # one window sort over the touched groups' versions: the group's newest stamp, and its
+        # newest deletion's; a key is live at most once (versions are unique per group, key, stamp)
         s.run(
             f"""INSERT INTO {current} ({kept})
             SELECT {kept} FROM (
-                SELECT *, bool_or("_deleted") OVER (PARTITION BY {grp}) AS _dead,
-                    row_number() OVER (PARTITION BY {key} ORDER BY "_loaded_at" DESC) AS _nth
-                FROM (
-                    SELECT *, max({cursor}) OVER (PARTITION BY {grp}) AS _top FROM {versions}
-                    WHERE {grp} IN (SELECT DISTINCT {grp} FROM _stage)
-                ) touched
-                WHERE {cursor} = _top
-            ) newest
-            WHERE NOT _dead AND _nth = 1"""
+                SELECT *, max({cursor}) OVER (PARTITION BY {grp}) AS _top,
+                    max(CASE WHEN "_deleted" THEN {cursor} END) OVER (PARTITION BY {grp}) AS _dead
+                FROM {versions} WHERE {grp} IN (SELECT DISTINCT {grp} FROM _stage)
+            ) touched
+            WHERE {cursor} = _top AND NOT "_deleted" AND (_dead IS NULL OR _dead < _top)"""
         )
 
     # -- reads -----------------------------------------------------------------------------------

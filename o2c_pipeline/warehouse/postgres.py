@@ -16,8 +16,11 @@ the casts, comparisons and writes are then set-based statements in the same tran
 
 from __future__ import annotations
 
+import contextlib
 import io
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +39,7 @@ from o2c_pipeline.warehouse.tables import q
 SCHEMES = ("postgresql", "postgresql+psycopg2", "postgres")
 CONNECT_TIMEOUT_S = 10
 #: Rows per COPY chunk: a few MB of CSV, enough to keep the server busy between chunks.
-COPY_BATCH_ROWS = 100_000
+COPY_BATCH_ROWS = 50_000
 #: PostgreSQL's names for the declared types that it spells differently.
 TYPES = {"DOUBLE": "DOUBLE PRECISION"}
 #: information_schema's names back to the declared ones (a kept type is compared by these).
@@ -86,24 +89,54 @@ class PostgresSession:
 
 
 class _CsvStream(io.RawIOBase):
-    """Arrow record batches as one CSV byte stream, read by ``copy_expert`` chunk by chunk."""
+    """Arrow record batches as one CSV byte stream for ``copy_expert``. A thread encodes the next
+    batches (Arrow's writer releases the GIL) while the server parses the previous one; at most
+    :data:`AHEAD` encoded batches wait in memory."""
+
+    AHEAD = 2
 
     def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
-        self._batches = batches
-        self._buffer = b""
-        self._options = pacsv.WriteOptions(include_header=False)
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(self.AHEAD)
+        self._stop = threading.Event()
+        self._buffer = memoryview(b"")
+        self._done = False
+        self._thread = threading.Thread(target=self._encode, args=(batches,), daemon=True)
+        self._thread.start()
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _encode(self, batches: Iterator[pa.RecordBatch]) -> None:
+        options = pacsv.WriteOptions(include_header=False)
+        try:
+            for batch in batches:
+                if self._stop.is_set():
+                    return
+                sink = io.BytesIO()
+                pacsv.write_csv(batch, sink, options)
+                self._put(sink.getvalue())
+            self._put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading side
+            self._put(exc)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target: Any) -> int:
-        while not self._buffer:
-            batch = next(self._batches, None)
-            if batch is None:
-                return 0
-            sink = io.BytesIO()
-            pacsv.write_csv(batch, sink, self._options)
-            self._buffer = sink.getvalue()
+        while not self._buffer and not self._done:
+            item = self._queue.get()
+            if item is None:
+                self._done = True
+            elif isinstance(item, BaseException):
+                self._done = True
+                raise item
+            else:
+                self._buffer = memoryview(item)
         n = min(len(target), len(self._buffer))
         target[:n] = self._buffer[:n]
         self._buffer = self._buffer[n:]
@@ -115,6 +148,11 @@ class _CsvStream(io.RawIOBase):
         buf = bytearray(size)
         n = self.readinto(buf)
         return bytes(buf[:n])
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        super().close()
 
 
 def _batches(files: Sequence[Path], columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
@@ -214,10 +252,8 @@ class PostgresWarehouse(Warehouse):
         s.run(f"DROP TABLE IF EXISTS {q(name)}")
         s.run(f"CREATE TEMP TABLE {q(name)} ({ddl})")
         names = ", ".join([*(q(c) for c in columns), '"_deleted"'])
-        s.copy(
-            f"COPY {q(name)} ({names}) FROM STDIN WITH (FORMAT csv)",
-            _CsvStream(_batches(files, columns)),
-        )
+        with contextlib.closing(_CsvStream(_batches(files, columns))) as stream:
+            s.copy(f"COPY {q(name)} ({names}) FROM STDIN WITH (FORMAT csv)", stream)
         return q(name)
 
     def load_arrow(self, s: PostgresSession, name: str, table: pa.Table) -> str:  # type: ignore[override]
@@ -230,10 +266,8 @@ class PostgresWarehouse(Warehouse):
         s.run(f"DROP TABLE IF EXISTS {q(name)}")
         s.run(f"CREATE TEMP TABLE {q(name)} ({ddl})")
         names = ", ".join(q(n) for n in table.column_names)
-        s.copy(
-            f"COPY {q(name)} ({names}) FROM STDIN WITH (FORMAT csv)",
-            _CsvStream(iter(table.to_batches(COPY_BATCH_ROWS))),
-        )
+        with contextlib.closing(_CsvStream(iter(table.to_batches(COPY_BATCH_ROWS)))) as stream:
+            s.copy(f"COPY {q(name)} ({names}) FROM STDIN WITH (FORMAT csv)", stream)
         s.run(f"ANALYZE {q(name)}")
         return q(name)
 
