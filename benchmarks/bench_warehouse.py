@@ -72,11 +72,15 @@ def synthetic_stage(directory: Path, rows: int) -> list[Path]:
         "linesequencenumber": text(pc.remainder(i, 3)),
         "isclosed": pa.array(["F"] * rows, pa.string()),
         "linelastmodifieddate": stamps,
-        "netamount": text(pc.negate(pc.divide(pc.cast(pc.remainder(i, 99_991), pa.float64()), 3.0))),
+        "netamount": text(
+            pc.negate(pc.divide(pc.cast(pc.remainder(i, 99_991), pa.float64()), 3.0))
+        ),
     }
     columns = []
     for c in ent.column_names:
-        columns.append(values.get(c, pc.cast(pc.binary_join_element_wise("memo ", text(i), ""), pa.string())))
+        columns.append(
+            values.get(c, pc.cast(pc.binary_join_element_wise("memo ", text(i), ""), pa.string()))
+        )
     table = pa.Table.from_arrays(
         [*columns, pa.array([False] * rows, pa.bool_())], schema=staging_schema(ent.column_names)
     )
@@ -99,21 +103,39 @@ def child(backend_location: str, files: list[str], rows: int) -> None:
     warehouse = open_warehouse(backend_location)
     ent = entity(TABLE)
     extraction = Extraction(
-        ent, Window(dt.datetime(2026, 1, 1), dt.datetime(2026, 6, 1)), [Path(f) for f in files],
-        "suiteql", rows, 0, -(-rows // PAGE), 0, 0.0, False,
+        ent,
+        Window(dt.datetime(2026, 1, 1), dt.datetime(2026, 6, 1)),
+        [Path(f) for f in files],
+        "suiteql",
+        rows,
+        0,
+        -(-rows // PAGE),
+        0,
+        0.0,
+        False,
     )
     started = time.perf_counter()
     result = warehouse.commit(extraction)
     seconds = time.perf_counter() - started
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "rss_mib": rss_mib, "staged": result.staged_rows,
-                      "new": result.new_versions, "table_rows": result.table_rows}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rss_mib": rss_mib,
+                "staged": result.staged_rows,
+                "new": result.new_versions,
+                "table_rows": result.table_rows,
+            }
+        )
+    )
 
 
 def run_child(location: str, files: list[Path], rows: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", location, "--rows", str(rows), *map(str, files)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if out.returncode:
         raise RuntimeError(f"the commit failed:\n{out.stderr[-3000:]}")
@@ -143,10 +165,15 @@ def fresh_postgres(admin_url: str) -> tuple[str, callable]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="large", choices=list(ROWS))
-    parser.add_argument("--rows", type=int, default=None, help="Rows to commit (default by --scale).")
+    parser.add_argument(
+        "--rows", type=int, default=None, help="Rows to commit (default by --scale)."
+    )
     parser.add_argument("--backends", default="duckdb,postgres")
-    parser.add_argument("--postgres-url", default=ADMIN_URL,
-                        help="A server database to create the benchmark's own database from.")
+    parser.add_argument(
+        "--postgres-url",
+        default=ADMIN_URL,
+        help="A server database to create the benchmark's own database from.",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS_PATH)
     return parser
 
@@ -173,22 +200,45 @@ def run(args: argparse.Namespace) -> int:
                 if drop:
                     drop()
             rate = first["staged"] / first["seconds"]
-            report.add(f"{backend}: commit, empty table", rate, "rows/s",
-                       target=f">= {TARGETS[backend]:,} rows/s", passed=rate >= TARGETS[backend],
-                       note=f"{first['staged']:,} rows in {first['seconds']:.2f} s")
-            report.add(f"{backend}: commit, re-run (all held)", again["staged"] / again["seconds"],
-                       "rows/s", note=f"{again['new']} new versions, {again['seconds']:.2f} s")
+            report.add(
+                f"{backend}: commit, empty table",
+                rate,
+                "rows/s",
+                target=f">= {TARGETS[backend]:,} rows/s",
+                passed=rate >= TARGETS[backend],
+                note=f"{first['staged']:,} rows in {first['seconds']:.2f} s",
+            )
+            report.add(
+                f"{backend}: commit, re-run (all held)",
+                again["staged"] / again["seconds"],
+                "rows/s",
+                note=f"{again['new']} new versions, {again['seconds']:.2f} s",
+            )
             peak = max(first["rss_mib"], again["rss_mib"])
-            report.add(f"{backend}: peak RSS of the committing process", peak, "MiB",
-                       target=f"< {RSS_TARGET_MIB} MiB", passed=peak < RSS_TARGET_MIB)
+            report.add(
+                f"{backend}: peak RSS of the committing process",
+                peak,
+                "MiB",
+                target=f"< {RSS_TARGET_MIB} MiB",
+                passed=peak < RSS_TARGET_MIB,
+            )
     print(report.table(), flush=True)
-    report.save(args.results, {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "table": TABLE, "rows": rows, "files": FILES, "page_rows": PAGE,
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                 "load_average_1m": round(os.getloadavg()[0], 2)},
-    })
+    report.save(
+        args.results,
+        {
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "table": TABLE,
+            "rows": rows,
+            "files": FILES,
+            "page_rows": PAGE,
+            "host": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_average_1m": round(os.getloadavg()[0], 2),
+            },
+        },
+    )
     print(f"(saved to {args.results})", flush=True)
     return 0 if report.passed else 1
 

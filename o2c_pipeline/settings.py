@@ -167,29 +167,13 @@ def _sqlalchemy_url(setting: Setting, raw: str) -> str | None:
     return None
 
 
-#: SQLAlchemy drivers of the server warehouses (:mod:`o2c_pipeline.warehouse`)
-WAREHOUSE_DRIVERS = ("postgresql", "postgresql+psycopg2")
-
-
 def _warehouse(setting: Setting, raw: str) -> str | None:
-    """A DuckDB file path, or a PostgreSQL SQLAlchemy URL (shown without its password)."""
+    """A DuckDB file path, or a PostgreSQL URL (never echoed: it may hold a password)."""
     if "://" not in raw:
-        if Path(raw).expanduser().is_dir():
-            return f"{setting.name} is a directory; give the DuckDB file, e.g. {DEFAULT_WAREHOUSE}"
-        return None
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    example = "a DuckDB file path or postgresql+psycopg2://user@host:5432/database"
-    try:
-        url = make_url(raw)
-    except ArgumentError:
-        return f"{setting.name} is neither a file path nor a SQLAlchemy URL ({example})"
-    if url.drivername not in WAREHOUSE_DRIVERS:
-        return f"{setting.name} names the unsupported driver {url.drivername!r} ({example})"
-    if not url.host or not url.database:
-        return f"{setting.name} needs a host and a database ({example})"
-    return None
+        return f"{setting.name} is a directory, not a file" if Path(raw).is_dir() else None
+    if not raw.startswith(("postgresql://", "postgresql+psycopg2://")):
+        return f"{setting.name} must be a file path or a postgresql+psycopg2://user@host/db URL"
+    return _sqlalchemy_url(setting, raw)
 
 
 def _timezone(setting: Setting, raw: str) -> str | None:
@@ -328,8 +312,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "O2C_CHECKPOINT_URL",
-        "SQLAlchemy URL of the checkpoint store; default a SQLite file beside a DuckDB "
-        "warehouse, the warehouse's own database when that is PostgreSQL.",
+        "SQLAlchemy URL of the checkpoint store; default beside the warehouse (SQLite or its DB).",
         kind="sqlalchemy_url",
     ),
     Setting(
@@ -465,30 +448,12 @@ def warehouse_location(environ: Mapping[str, str] | None = None) -> str:
     return raw if "://" in raw else str(Path(raw).expanduser())
 
 
-def warehouse_path(environ: Mapping[str, str] | None = None) -> Path:
-    """The DuckDB warehouse file (``O2C_WAREHOUSE``); a server warehouse has none."""
-    location = warehouse_location(environ)
-    if "://" in location:
-        raise ValueError("O2C_WAREHOUSE names a server warehouse, not a DuckDB file")
-    return Path(location)
-
-
-def warehouse_has_password(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether ``O2C_WAREHOUSE`` is a URL carrying a password (then it is handled as a secret)."""
-    location = warehouse_location(environ)
-    return "://" in location and "@" in location and ":" in location.split("://", 1)[1].split("@")[0]
-
-
 def default_checkpoint_url(environ: Mapping[str, str] | None = None) -> str:
-    """``O2C_CHECKPOINT_URL``, else a SQLite file beside a DuckDB warehouse, else (a PostgreSQL
-    warehouse) the warehouse's database, so a team deployment keeps no state on a node."""
-    explicit = value("O2C_CHECKPOINT_URL", environ)
-    if explicit:
-        return explicit
+    """``O2C_CHECKPOINT_URL``, else a SQLite file beside a DuckDB warehouse, else a PostgreSQL
+    warehouse's own database (a team deployment keeps no state on a node)."""
     location = warehouse_location(environ)
-    if "://" in location:
-        return location
-    return f"sqlite:///{Path(location).resolve().parent / CHECKPOINT_FILE_NAME}"
+    local = f"sqlite:///{Path(location).resolve().parent / CHECKPOINT_FILE_NAME}"
+    return value("O2C_CHECKPOINT_URL", environ) or (location if "://" in location else local)
 
 
 # -- documentation ---------------------------------------------------------------------------------

@@ -57,7 +57,9 @@ class PostgresServer:
         with self.admin.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
         self.created.append(name)
-        base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://", 1)
+        base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace(
+            "postgresql://", "postgresql+psycopg2://", 1
+        )
         return f"{base}/{name}"
 
     def drop_all(self) -> None:

@@ -55,7 +55,9 @@ def rows(wh: Warehouse, sql: str) -> list[tuple]:
     return [tuple(r) for r in wh.query(sql)]
 
 
-def test_versions_are_upserted_and_rerun_is_idempotent(tmp_path: Path, warehouse_location: str) -> None:
+def test_versions_are_upserted_and_rerun_is_idempotent(
+    tmp_path: Path, warehouse_location: str
+) -> None:
     wh = open_warehouse(warehouse_location)
     first = stage(
         tmp_path,
@@ -99,7 +101,9 @@ def test_versions_are_upserted_and_rerun_is_idempotent(tmp_path: Path, warehouse
     assert result.max_stamp == dt.datetime(2024, 1, 1, 14)
 
 
-def test_deletes_apply_and_out_of_order_backfills_stay_correct(tmp_path: Path, warehouse_location: str) -> None:
+def test_deletes_apply_and_out_of_order_backfills_stay_correct(
+    tmp_path: Path, warehouse_location: str
+) -> None:
     wh = open_warehouse(warehouse_location)
     # the later partition (with the delete) lands first, then the older one is backfilled
     wh.commit(stage(tmp_path, ACCOUNTS, [acct("001A", "2024-01-02T09:00:00.000Z", deleted=True)]))
@@ -111,9 +115,9 @@ def test_deletes_apply_and_out_of_order_backfills_stay_correct(tmp_path: Path, w
         )
     )
     assert rows(wh, 'SELECT "Id" FROM salesforce.accounts_current') == [("001B",)]
-    assert rows(wh, "SELECT count(*), count(*) FILTER (WHERE _deleted) FROM salesforce.accounts") == [
-        (3, 1)
-    ]
+    assert rows(
+        wh, "SELECT count(*), count(*) FILTER (WHERE _deleted) FROM salesforce.accounts"
+    ) == [(3, 1)]
     assert rows(wh, "SELECT DISTINCT _partition FROM salesforce.accounts ORDER BY 1") == [
         (dt.date(2024, 1, 1),),
         (dt.date(2024, 1, 2),),
@@ -153,11 +157,13 @@ def test_line_snapshots_and_parent_deletes(tmp_path: Path, warehouse_location: s
     assert rows(wh, "SELECT count(*) FROM netsuite.sales_order_lines_current") == [(0,)]
 
 
-def test_a_failed_write_leaves_the_old_partition_intact(tmp_path: Path, monkeypatch, warehouse_location: str) -> None:
+def test_a_failed_write_leaves_the_old_partition_intact(
+    tmp_path: Path, monkeypatch, warehouse_location: str
+) -> None:
     wh = open_warehouse(warehouse_location)
     wh.commit(stage(tmp_path, ACCOUNTS, [acct("001A", "2024-01-01T10:00:00Z")]))
-    before = rows(wh, "SELECT * FROM salesforce.accounts ORDER BY \"Id\", \"SystemModstamp\"")
-    current_before = rows(wh, "SELECT * FROM salesforce.accounts_current ORDER BY \"Id\"")
+    before = rows(wh, 'SELECT * FROM salesforce.accounts ORDER BY "Id", "SystemModstamp"')
+    current_before = rows(wh, 'SELECT * FROM salesforce.accounts_current ORDER BY "Id"')
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -174,13 +180,13 @@ def test_a_failed_write_leaves_the_old_partition_intact(tmp_path: Path, monkeypa
                 ],
             )
         )
-    assert rows(wh, "SELECT * FROM salesforce.accounts ORDER BY \"Id\", \"SystemModstamp\"") == before
-    assert rows(wh, "SELECT * FROM salesforce.accounts_current ORDER BY \"Id\"") == current_before
+    assert rows(wh, 'SELECT * FROM salesforce.accounts ORDER BY "Id", "SystemModstamp"') == before
+    assert rows(wh, 'SELECT * FROM salesforce.accounts_current ORDER BY "Id"') == current_before
     # a value the declared type cannot hold fails the load the same way
     monkeypatch.undo()
     with pytest.raises(Exception, match="(?i)conver|cast|invalid input"):
         wh.commit(stage(tmp_path, ACCOUNTS, [acct("001D", "not a timestamp")]))
-    assert rows(wh, "SELECT * FROM salesforce.accounts ORDER BY \"Id\", \"SystemModstamp\"") == before
+    assert rows(wh, 'SELECT * FROM salesforce.accounts ORDER BY "Id", "SystemModstamp"') == before
 
 
 def test_a_new_declared_column_is_added(tmp_path: Path, warehouse_location: str) -> None:

@@ -79,7 +79,7 @@ def test_other_partitions_proceed_while_one_is_locked_and_the_same_waits(
         assert same.poll() is None, "a writer of the locked day did not wait"
         # nothing of the waiting load is visible: a partition is never seen half-written
         assert warehouse.query(
-            "SELECT count(*) FROM salesforce.accounts WHERE \"_partition\" = ?",
+            'SELECT count(*) FROM salesforce.accounts WHERE "_partition" = ?',
             [dt.date(2024, 1, 1)],
         ) == [(0,)]
     finally:

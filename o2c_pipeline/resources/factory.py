@@ -8,6 +8,7 @@ so a missing or malformed setting fails at once with a message naming it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlparse
 
 import dagster as dg
 
@@ -99,10 +100,8 @@ def build_resources(
     # a warehouse URL with a password reaches the resources as EnvVar: resolved at run time,
     # never shown in the UI's resource config
     warehouse: str | dg.EnvVar = settings.warehouse_location(environ)
-    checkpoint_url: str | dg.EnvVar = settings.default_checkpoint_url(environ)
-    if settings.warehouse_has_password(environ):
-        if checkpoint_url == warehouse:
-            checkpoint_url = dg.EnvVar("O2C_WAREHOUSE")
+    checkpoint_url = settings.default_checkpoint_url(environ)  # the store masks its password
+    if urlparse(str(warehouse)).password is not None:
         warehouse = dg.EnvVar("O2C_WAREHOUSE")
     return {
         keys.SALESFORCE: salesforce,

@@ -44,6 +44,7 @@ from o2c_pipeline.warehouse.tables import (
 
 __all__ = ["BOOKKEEPING", "CommitResult", "SchemaChange", "Session", "Warehouse", "q", "table_ref"]
 
+
 class Session(Protocol):
     """One connection, as the shared SQL uses it (``?`` placeholders on every backend)."""
 
@@ -98,7 +99,9 @@ class Warehouse(ReconciliationReads, ABC):
         """Hold ``names`` until the transaction ends (a no-op where the session is exclusive)."""
 
     @abstractmethod
-    def load_temp(self, s: Session, name: str, files: Sequence[Path], columns: Sequence[str]) -> str:
+    def load_temp(
+        self, s: Session, name: str, files: Sequence[Path], columns: Sequence[str]
+    ) -> str:
         """Bulk-load staged Parquet ``files`` (string columns plus ``_deleted``) into a temporary
         relation; returns the SQL to select from it."""
 
@@ -119,7 +122,9 @@ class Warehouse(ReconciliationReads, ABC):
         """Where an extraction stages its Parquet files before the commit."""
 
     @abstractmethod
-    def insert_rows(self, s: Session, qualified: str, columns: Sequence[str], rows: list[dict]) -> None:
+    def insert_rows(
+        self, s: Session, qualified: str, columns: Sequence[str], rows: list[dict]
+    ) -> None:
         """Insert (few) Python rows, for the sync mirror."""
 
     def ping(self, timeout_s: float = 5.0) -> None:
@@ -168,7 +173,10 @@ class Warehouse(ReconciliationReads, ABC):
             entity.table: declared + list(BOOKKEEPING.items()),
             entity.current_table: declared + list(CURRENT_BOOKKEEPING.items()),
         }
-        held = {entity.table: before, entity.current_table: self.column_types(s, entity.current_table)}
+        held = {
+            entity.table: before,
+            entity.current_table: self.column_types(s, entity.current_table),
+        }
         if any(n not in held[t] for t, cols in wanted.items() for n, _ in cols):
             with self.transaction(s):
                 self.lock(s, "ddl", entity.table)
@@ -247,7 +255,9 @@ class Warehouse(ReconciliationReads, ABC):
                         [loaded_at],
                     )
                 else:
-                    s.run(f"CREATE TEMP TABLE _stage AS SELECT {all_columns} FROM {versions} LIMIT 0")
+                    s.run(
+                        f"CREATE TEMP TABLE _stage AS SELECT {all_columns} FROM {versions} LIMIT 0"
+                    )
                 self.staged(s)
                 partitions = [
                     str(p) for (p,) in s.run('SELECT DISTINCT "_partition" FROM _stage ORDER BY 1')
@@ -279,7 +289,9 @@ class Warehouse(ReconciliationReads, ABC):
                             f"WHERE {identity} AND {in_partitions}"
                         )
                 if changed:
-                    s.run(f"INSERT INTO {versions} ({all_columns}) SELECT {all_columns} FROM _stage")
+                    s.run(
+                        f"INSERT INTO {versions} ({all_columns}) SELECT {all_columns} FROM _stage"
+                    )
                     self.lock(s, f"{entity.current_table}")
                     self._refresh_current(s, entity)
                 s.run("DROP TABLE _stage")
@@ -303,7 +315,7 @@ class Warehouse(ReconciliationReads, ABC):
         rows at that stamp are live (for a record, its newest version; for transaction lines, the
         lines of the newest snapshot, so a line dropped from an order drops out too).
         """
-        key, grp, cursor = q(entity.key), q(entity.group_column), q(entity.cursor)
+        grp, cursor = q(entity.group_column), q(entity.cursor)
         versions, current = table_ref(entity.table), table_ref(entity.current_table)
         names = [q(c) for c in entity.column_names] + ['"_partition"', '"_loaded_at"']
         kept = ", ".join(names)

@@ -163,9 +163,7 @@ def _batches(files: Sequence[Path], columns: Sequence[str]) -> Iterator[pa.Recor
         present = [c for c in wanted if c in parquet.schema_arrow.names]
         for batch in parquet.iter_batches(batch_size=COPY_BATCH_ROWS, columns=present):
             n = batch.num_rows
-            arrays = [
-                batch.column(c) if c in present else pa.nulls(n, pa.string()) for c in wanted
-            ]
+            arrays = [batch.column(c) if c in present else pa.nulls(n, pa.string()) for c in wanted]
             yield pa.RecordBatch.from_arrays(arrays, names=wanted)
 
 

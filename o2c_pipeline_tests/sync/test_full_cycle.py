@@ -91,9 +91,7 @@ def _writes(snapshot: dict[str, Any]) -> int:
     )
 
 
-def _private_world(
-    tmp: Path, knobs: Knobs, warehouse: str | None = None
-) -> Iterator[PrivateWorld]:
+def _private_world(tmp: Path, knobs: Knobs, warehouse: str | None = None) -> Iterator[PrivateWorld]:
     box = Sandbox(
         state_dir=tmp / "sandbox", scale="small", seed=42, sf_port=0, ns_port=0, knobs=knobs
     )

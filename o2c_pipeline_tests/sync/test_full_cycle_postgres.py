@@ -30,7 +30,9 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
-def postgres_run(tmp_path_factory, postgres_server) -> Iterator[tuple[PrivateWorld, dict, Cycle, Cycle]]:
+def postgres_run(
+    tmp_path_factory, postgres_server
+) -> Iterator[tuple[PrivateWorld, dict, Cycle, Cycle]]:
     gen = _private_world(tmp_path_factory.mktemp("pg"), Knobs(), postgres_server.database())
     world = next(gen)
     first = world.cycle(days=HISTORY_DAYS)
@@ -92,8 +94,6 @@ def test_on_postgres_the_current_tables_equal_the_sandboxs_records(postgres_run)
             }
             assert source and held == source, table
         for table, suiteql in NETSUITE.items():
-            source = _ids(
-                r["id"] for page in live.netsuite.suiteql_pages(suiteql) for r in page
-            )
+            source = _ids(r["id"] for page in live.netsuite.suiteql_pages(suiteql) for r in page)
             held = _ids(i for (i,) in warehouse.query(f"SELECT id FROM {table}"))
             assert source and held == source, table
