@@ -179,7 +179,7 @@ class Warehouse(ReconciliationReads, ABC):
         }
         if any(n not in held[t] for t, cols in wanted.items() for n, _ in cols):
             with self.transaction(s):
-                self.lock(s, "ddl", entity.table)
+                self.lock(s, f"ddl/{entity.system}")  # CREATE SCHEMA races too
                 s.run(f"CREATE SCHEMA IF NOT EXISTS {q(entity.system)}")
                 for table, extra in (
                     (entity.table, BOOKKEEPING),
@@ -426,7 +426,7 @@ class Warehouse(ReconciliationReads, ABC):
         counts = {}
         with self.session() as s:
             with self.transaction(s):
-                self.lock(s, "ddl", "sync")
+                self.lock(s, "ddl/sync")
                 s.run("CREATE SCHEMA IF NOT EXISTS sync")
                 for name, table in tables.items():
                     held = self.column_types(s, f"sync.{name}")
@@ -440,7 +440,7 @@ class Warehouse(ReconciliationReads, ABC):
                                 f"{q(c.name)} {self.mirror_type(c)}"
                             )
             with self.transaction(s):
-                self.lock(s, "mirror", "sync")
+                self.lock(s, "mirror/sync")
                 for name, table in tables.items():
                     key = append_only.get(name)
                     if key:
