@@ -30,13 +30,13 @@ import sqlalchemy as sa
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.runner import Extraction
 from o2c_pipeline.extract.windows import Window
-from o2c_pipeline.resources.checkpoints import UtcDateTime
 from o2c_pipeline.warehouse.reconcile import ReconciliationReads
 from o2c_pipeline.warehouse.tables import (
     BOOKKEEPING,
     CURRENT_BOOKKEEPING,
     CommitResult,
     SchemaChange,
+    mirror_type,
     naive_utc,
     q,
     table_ref,
@@ -431,13 +431,16 @@ class Warehouse(ReconciliationReads, ABC):
                 for name, table in tables.items():
                     held = self.column_types(s, f"sync.{name}")
                     if not held:
-                        ddl = ", ".join(f"{q(c.name)} {self.mirror_type(c)}" for c in table.columns)
+                        ddl = ", ".join(
+                            f"{q(c.name)} {mirror_type(c, self.sql_type('DOUBLE'))}"
+                            for c in table.columns
+                        )
                         s.run(f"CREATE TABLE IF NOT EXISTS sync.{q(name)} ({ddl})")
                     for c in table.columns:  # columns the store gained since the mirror was made
                         if held and c.name not in held:
                             s.run(
                                 f"ALTER TABLE sync.{q(name)} ADD COLUMN IF NOT EXISTS "
-                                f"{q(c.name)} {self.mirror_type(c)}"
+                                f"{q(c.name)} {mirror_type(c, self.sql_type('DOUBLE'))}"
                             )
             with self.transaction(s):
                 self.lock(s, "mirror/sync")
@@ -453,19 +456,6 @@ class Warehouse(ReconciliationReads, ABC):
                         self.insert_rows(s, f"sync.{name}", [c.name for c in table.columns], rows)
                     ((counts[name],),) = s.run(f"SELECT count(*) FROM sync.{q(name)}")
         return counts
-
-    def mirror_type(self, column: sa.Column) -> str:
-        """The warehouse type mirroring a checkpoint-store column."""
-        kind = column.type
-        if isinstance(kind, sa.Boolean):
-            return "BOOLEAN"
-        if isinstance(kind, sa.Integer):
-            return "BIGINT"
-        if isinstance(kind, sa.Float):
-            return self.sql_type("DOUBLE")
-        if isinstance(kind, sa.DateTime | UtcDateTime):
-            return "TIMESTAMPTZ"
-        return "VARCHAR"
 
     # -- the checks' reads -----------------------------------------------------------------------
     def count_in_window(self, entity: Entity, window: Window) -> int | None:

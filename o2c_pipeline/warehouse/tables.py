@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
+from o2c_pipeline.resources.checkpoints import UtcDateTime
+
 BOOKKEEPING = {"_deleted": "BOOLEAN", "_partition": "DATE", "_loaded_at": "TIMESTAMP"}
 CURRENT_BOOKKEEPING = {"_partition": "DATE", "_loaded_at": "TIMESTAMP"}
 
@@ -47,3 +51,17 @@ class CommitResult:
     table_rows: int
     current_rows: int
     schema: SchemaChange = SchemaChange()
+
+
+def mirror_type(column: sa.Column, double: str) -> str:
+    """The warehouse type mirroring a checkpoint-store column (``double``: the backend's name)."""
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return "BOOLEAN"
+    if isinstance(kind, sa.Integer):
+        return "BIGINT"
+    if isinstance(kind, sa.Float):
+        return double
+    if isinstance(kind, sa.DateTime | UtcDateTime):
+        return "TIMESTAMPTZ"
+    return "VARCHAR"
