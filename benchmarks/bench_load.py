@@ -39,7 +39,8 @@ from o2c_pipeline.partitions import open_partition_key
 
 SUITEQL_PAGE = 1000
 CALLS_TOLERANCE = 0.05
-WALL_TOLERANCE = 1.25
+#: wall time / rate bound, per scale (issue 12); small is informative
+WALL_TOLERANCE = {"medium": 1.15, "large": 1.10}
 DELTA_BUDGET_S = 10.0
 RSS_BUDGET_BYTES = 1 << 30
 MILLION = 1_000_000
@@ -149,12 +150,27 @@ def netsuite_full_load(
         passed=calls <= limit,
     )
     bound = ideal_total / args.ns_rate
+    tolerance = WALL_TOLERANCE.get(args.scale)
     report.add(
         f"{label}: wall time / rate bound",
         run.seconds / bound,
         "x",
-        target=f"<= {WALL_TOLERANCE} (bound {bound:.1f} s = {ideal_total:,} pages / {args.ns_rate}/s)",
-        passed=run.seconds <= bound * WALL_TOLERANCE,
+        target=f"<= {tolerance} (bound {bound:.1f} s = {ideal_total:,} pages / {args.ns_rate}/s)"
+        if tolerance
+        else f"bound {bound:.1f} s = {ideal_total:,} pages / {args.ns_rate}/s",
+        passed=run.seconds <= bound * tolerance if tolerance else None,
+    )
+    # where the time goes: the fetch (every entity at once in one step) against the bound of the
+    # requests actually sent, then what the run spends after the last page
+    fetch_span = max((m.get("fetch_seconds") or 0.0) for m in run.of("netsuite").values())
+    report.add(
+        f"{label}: fetch span / request bound",
+        fetch_span / (calls / args.ns_rate),
+        "x",
+        note=f"last page at {fetch_span:.1f} s of the step; {calls:,} requests / {args.ns_rate}/s "
+        f"= {calls / args.ns_rate:.1f} s ({calls - ideal_total:,} beyond the pages: catalog, "
+        f"column probes, deletedrecord); after it: {run.seconds - fetch_span:.1f} s of commits, "
+        f"per-partition events and run set-up; pipeline CPU {run.cpu_seconds:.1f} s",
     )
     report.add(
         f"{label}: achieved request rate",

@@ -206,6 +206,7 @@ class PipelineRun:
     log: str = ""
     load_average: tuple[float, float] = (0.0, 0.0)  # host 1-minute load at start and end (noise!)
     process_seconds: float = 0.0  # the worker process's whole life: interpreter start to exit
+    cpu_seconds: float = 0.0  # CPU time of the worker process (user + system), its whole life
 
     def of(self, system: str) -> dict[str, dict[str, Any]]:
         return {t: m for t, m in self.assets.items() if t.startswith(f"{system}.")}

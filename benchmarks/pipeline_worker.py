@@ -36,6 +36,11 @@ def scalar_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 2)
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     from o2c_pipeline.assets.extract import EXTRACT_ASSETS
     from o2c_pipeline.cli.run import earliest_partition, execute
@@ -44,11 +49,12 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
     resources = build_resources()
     wanted = set(request["entities"])
-    selected = [a for a in EXTRACT_ASSETS if ".".join(a.key.path) in wanted]
-    missing = wanted - {".".join(a.key.path) for a in selected}
+    keys = [k for a in EXTRACT_ASSETS for k in a.keys if ".".join(k.path) in wanted]
+    missing = wanted - {".".join(k.path) for k in keys}
     if missing:
         raise SystemExit(f"unknown entities: {', '.join(sorted(missing))}")
-    job = dg.define_asset_job("benchmark", selection=dg.AssetSelection.assets(*selected))
+    selected = [a for a in EXTRACT_ASSETS if set(a.keys) & set(keys)]  # a step may hold several
+    job = dg.define_asset_job("benchmark", selection=dg.AssetSelection.assets(*keys))
     job_def = dg.Definitions(
         assets=EXTRACT_ASSETS, jobs=[job], resources=resources
     ).resolve_job_def("benchmark")
@@ -77,6 +83,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         "seconds": seconds,
         # Linux reports ru_maxrss in KiB: the high-water mark of this process's resident set
         "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "cpu_seconds": _cpu_seconds(),
         "start": start,
         "end": end,
         "assets": assets,

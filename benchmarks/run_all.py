@@ -19,11 +19,13 @@ from types import ModuleType
 import bench_load
 import bench_sandbox
 import bench_warehouse
+import bench_writeback
 
 BENCHMARKS: dict[str, ModuleType] = {
     "sandbox": bench_sandbox,
     "load": bench_load,
     "warehouse": bench_warehouse,
+    "writeback": bench_writeback,
 }
 
 

@@ -63,8 +63,9 @@ NETSUITE_API = Pool(
     description=(
         "NetSuite's account-wide concurrent-request limit (NETSUITE_CONCURRENCY_LIMIT, 5 on a base "
         "account), shared by SOAP, REST and RESTlets: one op at a time with the whole budget "
-        "(limit - 1 requests in flight, rate - 1/s), one request kept for the sensors. One op "
-        "fetches its pages concurrently, so a second slot would only halve every op's share."
+        "(limit - 1 requests in flight, the account's rate), one request kept for the sensors. The "
+        "one NetSuite extraction op fetches every selected entity concurrently, so a second slot "
+        "would only halve every op's share."
     ),
 )
 SALESFORCE_API = Pool(

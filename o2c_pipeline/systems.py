@@ -29,6 +29,9 @@ class SourceSystem:
     resource_type: type[dg.ConfigurableResource]
     source: Callable[[Any], Source]
     pool: Pool
+    #: One extraction step fetches all of the system's selected entities concurrently (its pool
+    #: slot carries the whole account budget, which one entity at a time cannot keep full).
+    shared_step: bool = False
 
 
 SYSTEMS: dict[str, SourceSystem] = {
@@ -36,7 +39,7 @@ SYSTEMS: dict[str, SourceSystem] = {
         "salesforce", keys.SALESFORCE, SalesforceResource, SalesforceSource, SALESFORCE_API
     ),
     "netsuite": SourceSystem(
-        "netsuite", keys.NETSUITE, NetSuiteResource, NetSuiteSource, NETSUITE_API
+        "netsuite", keys.NETSUITE, NetSuiteResource, NetSuiteSource, NETSUITE_API, True
     ),
 }
 

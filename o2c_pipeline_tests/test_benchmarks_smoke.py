@@ -126,3 +126,12 @@ def test_warehouse_benchmark_commits_on_both_backends(tmp_path):
     assert found["duckdb: commit, re-run (all held)"]["note"].startswith("0 new versions")
     if "postgres skipped" not in proc.stdout:
         assert found["postgres: commit, re-run (all held)"]["note"].startswith("0 new versions")
+
+
+def test_writeback_benchmark_writes_exactly_once(tmp_path):
+    results, _ = run_benchmark("bench_writeback.py", tmp_path, "--orders", "20")
+    found = figures(results["writeback"])
+    assert found["sales orders written"]["value"] == 20
+    assert found["writes failed"]["value"] == 0
+    assert found["exactly once: sales orders in NetSuite / ledger entries"]["passed"] is True
+    assert found["second pass over the same requests: writes"]["value"] == 0

@@ -60,10 +60,9 @@ def test_definitions_load_offline_without_settings(no_network, monkeypatch) -> N
 
 def test_every_extraction_asset_is_partitioned_described_and_typed() -> None:
     assert DAILY.timezone == "UTC" and open_partition_key() in DAILY.get_partition_keys()
-    by_key = {tuple(a.key.path): a for a in EXTRACT_ASSETS}
+    by_key = {tuple(s.key.path): (a, s) for a in EXTRACT_ASSETS for s in a.specs}
     for ent in ENTITIES:
-        asset = by_key[(ent.system, ent.name)]
-        spec = next(iter(asset.specs))
+        asset, spec = by_key[(ent.system, ent.name)]
         assert asset.partitions_def == DAILY
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
         assert spec.group_name == ent.system and ent.system in spec.kinds and "duckdb" in spec.kinds

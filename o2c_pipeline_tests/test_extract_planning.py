@@ -117,8 +117,10 @@ class FakeSuiteQL:
     def __init__(self, n: int) -> None:
         self.n, self.api_calls, self.queries = n, 0, []
 
-    def suiteql_page(self, q: str, *, limit: int = 1000, offset: int = 0) -> dict:
+    def suiteql_page(self, q: str, *, limit: int = 1000, offset: int = 0, tally=None) -> dict:
         self.api_calls += 1
+        if tally is not None:
+            tally.increment()
         self.queries.append((q, limit, offset))
         assert offset + limit <= 100_000, "a page past the SuiteQL ceiling"
         if "COUNT(*)" in q:

@@ -21,7 +21,8 @@ ones it dropped, and the materialization tells both (``columns_added``, ``column
 # No `from __future__ import annotations`: Dagster reads the config annotation at definition time.
 import datetime as dt
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import dagster as dg
@@ -184,6 +185,19 @@ def run_extraction(
     return StagedLoad(extraction, staging_dir, advance_watermark, metadata=found)
 
 
+def asset_metadata(entity: Entity) -> dict[str, Any]:
+    """The definition metadata of an entity's asset (schema, table, source, key, cursor)."""
+    return {
+        "dagster/column_schema": column_schema(entity),
+        "dagster/table_name": entity.table,
+        "source": entity.source,
+        "key": entity.key,
+        "cursor": entity.cursor,
+        "current_table": entity.current_table,
+        "partition_expr": entity.cursor,
+    }
+
+
 def build_extract_asset(entity: Entity) -> dg.AssetsDefinition:
     """One partitioned extraction asset from a declaration. The system's resource varies with the
     entity, so the resources are named in ``required_resource_keys`` rather than typed
@@ -201,15 +215,7 @@ def build_extract_asset(entity: Entity) -> dg.AssetsDefinition:
         required_resource_keys={system.resource_key, keys.CHECKPOINTS, keys.WAREHOUSE},
         pool=system.pool.name,
         tags={**O2C_SYNC_TAG, **EXTRACT_TAG, **entity.tags},
-        metadata={
-            "dagster/column_schema": column_schema(entity),
-            "dagster/table_name": entity.table,
-            "source": entity.source,
-            "key": entity.key,
-            "cursor": entity.cursor,
-            "current_table": entity.current_table,
-            "partition_expr": entity.cursor,
-        },
+        metadata=asset_metadata(entity),
     )
     def _extract(context: dg.AssetExecutionContext, config: ExtractConfig) -> StagedLoad:
         resources = context.resources
@@ -225,4 +231,85 @@ def build_extract_asset(entity: Entity) -> dg.AssetsDefinition:
     return _extract
 
 
-EXTRACT_ASSETS: list[dg.AssetsDefinition] = [build_extract_asset(e) for e in ENTITIES]
+def asset_spec(entity: Entity) -> dg.AssetSpec:
+    """The same asset as :func:`build_extract_asset` makes, as a spec of a shared step."""
+    return dg.AssetSpec(
+        key=keys.table_key(entity.table),
+        description=entity.description,
+        group_name=entity.system,
+        kinds={entity.system, "duckdb"},
+        partitions_def=DAILY,
+        tags={**O2C_SYNC_TAG, **EXTRACT_TAG, **entity.tags},
+        metadata=asset_metadata(entity),
+    ).with_io_manager_key(keys.WAREHOUSE_IO_MANAGER)
+
+
+def build_shared_extract_asset(system_name: str, entities: list[Entity]) -> dg.AssetsDefinition:
+    """One step for all of a system's selected entities, fetched concurrently.
+
+    For an API whose budget is one account-wide pool slot (NetSuite: a concurrency limit and a
+    request rate per account), one entity at a time leaves the budget idle whenever that entity
+    cannot fill it (a few pages, a chunk boundary, its commit). Here every selected entity
+    fetches at once on its own threads, all through the one account governor, which keeps the
+    limits and so keeps the budget full; each entity is committed as soon as it is fetched, while
+    the others still fetch. Each stays its own asset with its own materialization (the step is
+    subsettable); a failing entity does not stop the others from committing, and fails the step
+    once they have.
+    """
+    system = SYSTEMS[system_name]
+    by_key = {keys.table_key(e.table): e for e in entities}
+
+    @dg.multi_asset(
+        name=f"{system_name}_extract",
+        specs=[asset_spec(e) for e in entities],
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        required_resource_keys={system.resource_key, keys.CHECKPOINTS, keys.WAREHOUSE},
+        pool=system.pool.name,
+        can_subset=True,
+    )
+    def _extract(context: dg.AssetExecutionContext, config: ExtractConfig) -> Iterator[dg.Output]:
+        resources = context.resources
+        checkpoints = getattr(resources, keys.CHECKPOINTS)
+        warehouse = getattr(resources, keys.WAREHOUSE).warehouse()
+        selected = [e for key, e in by_key.items() if key in context.selected_asset_keys]
+
+        def one(entity: Entity) -> StagedLoad:
+            source = source_of(resources, system_name)  # its own call tally, shared governor
+            return run_extraction(context, config, entity, source, checkpoints, warehouse)
+
+        failures: list[BaseException] = []
+        with ThreadPoolExecutor(
+            max_workers=max(1, len(selected)), thread_name_prefix=f"{system_name}-extract"
+        ) as pool:
+            futures = {pool.submit(one, e): e for e in selected}
+            for future in as_completed(futures):  # commit (IO manager) while the rest fetch
+                entity = futures[future]
+                try:
+                    staged = future.result()
+                except Exception as exc:  # noqa: BLE001 - the others still commit
+                    context.log.error(f"{entity.table}: extraction failed: {exc}")
+                    failures.append(exc)
+                    continue
+                yield dg.Output(
+                    staged, output_name=keys.table_key(entity.table).to_python_identifier()
+                )
+        if failures:
+            raise failures[0]
+
+    return _extract
+
+
+def build_extract_assets() -> list[dg.AssetsDefinition]:
+    """Per system: one step per entity, or one shared step for systems that extract together."""
+    assets: list[dg.AssetsDefinition] = []
+    for name, system in SYSTEMS.items():
+        entities = [e for e in ENTITIES if e.system == name]
+        if system.shared_step and entities:
+            assets.append(build_shared_extract_asset(name, entities))
+        else:
+            assets += [build_extract_asset(e) for e in entities]
+    return assets
+
+
+EXTRACT_ASSETS: list[dg.AssetsDefinition] = build_extract_assets()

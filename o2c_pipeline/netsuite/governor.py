@@ -26,10 +26,16 @@ RATE_WINDOW_S = 60.0
 
 
 class SlidingWindowLimiter:
-    """At most ``floor(rate_per_s * window_s)`` admissions in any window, measured over a window
-    stretched by ``safety_margin``, and paced evenly (one admission per ``span / allowed``): a
-    burst admitted at once could arrive denser than it left, so requests leave spaced out and
-    network jitter has the margin's slack on every request, not once per window."""
+    """At most ``floor(rate_per_s * window_s)`` admissions in any span of ``window_s`` stretched
+    by ``safety_margin``.
+
+    NetSuite's frequency throttle counts requests in a 60-second window, so a client may send
+    the window's whole allowance as fast as the concurrency limit lets it and then wait for the
+    window to slide: a load of fewer requests than the window allows runs at the concurrency
+    limit, a longer one at the rate. Pacing requests evenly would leave that allowance idle. The
+    margin (3 s of a 60 s window by default) is what keeps the server's count under the limit
+    however the network delays a request between admission here and arrival there: any
+    server window of 60 s holds only requests admitted within one client span."""
 
     def __init__(
         self, rate_per_s: float, window_s: float = RATE_WINDOW_S, safety_margin: float = 0.05
@@ -37,7 +43,6 @@ class SlidingWindowLimiter:
         self.configure(rate_per_s, window_s, safety_margin)
         self._lock = threading.Lock()
         self._admitted: deque[float] = deque()
-        self._next_at = 0.0
 
     def configure(self, rate_per_s: float, window_s: float, safety_margin: float) -> None:
         self.allowed = max(1, math.floor(rate_per_s * window_s))
@@ -49,16 +54,10 @@ class SlidingWindowLimiter:
                 now = time.monotonic()
                 while self._admitted and now - self._admitted[0] >= self.span_s:
                     self._admitted.popleft()
-                spacing = self.span_s / self.allowed
-                if len(self._admitted) < self.allowed and now >= self._next_at:
+                if len(self._admitted) < self.allowed:
                     self._admitted.append(now)
-                    self._next_at = now + spacing
                     return
-                wait = (
-                    self._next_at - now
-                    if len(self._admitted) < self.allowed
-                    else self.span_s - (now - self._admitted[0])
-                )
+                wait = self.span_s - (now - self._admitted[0])
             time.sleep(max(wait, 0.001))
 
 

@@ -17,7 +17,9 @@ read again by keyset between its known bounds before anything of it is handed ou
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +29,7 @@ from typing import Any, Generic, TypeVar
 from o2c_pipeline.netsuite.queries import keyset_query
 
 SUITEQL_MAX_ROWS = 100_000  # NetSuite answers no page reaching past this row of one query
+GATED_ROWS = 20_000  # results above this size read under the reader's gate (memory)
 
 T = TypeVar("T")
 
@@ -104,8 +107,13 @@ class ChunkedSuiteQLReader:
         page_size: int,
         parallel: int,
         max_rows_per_query: int = SUITEQL_MAX_ROWS,
+        gate: threading.Semaphore | None = None,
     ) -> None:
         self.resource = resource
+        #: held while a result of over GATED_ROWS rows is read: a chunk's pages stay in memory
+        #: until the whole chunk is checked, so the gate bounds how many such reads (each up to
+        #: 100,000 rows) a process holds at once when several entities are read concurrently
+        self.gate = gate
         self.page_size = page_size
         self.parallel = max(1, parallel)
         self.pages_per_chunk = max(1, max_rows_per_query // page_size)
@@ -158,12 +166,15 @@ class ChunkedSuiteQLReader:
                 yield from keyset(chunk.lower, chunk.upper)
 
         pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="suiteql-page")
+        gated = contextlib.ExitStack()
         try:
             walked: deque[_Chunk[T]] = deque()
             lower: int | None = None
             while True:
                 q = keyset_query(query, key_expr, lower)
                 first = fetch(q, 0)
+                if self.gate is not None and lower is None and first.total > GATED_ROWS:
+                    gated.enter_context(self.gate)
                 expected = min(first.total, self.chunk_rows)
                 chunk = _Chunk(
                     lower, q, first.total, max(1, math.ceil(expected / self.page_size)), expected
@@ -186,6 +197,7 @@ class ChunkedSuiteQLReader:
                 yield from settled(walked.popleft())
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            gated.close()
 
     def _consistent(self, chunk: _Chunk[T], pages: list[_Page[T]]) -> bool:
         """Did the chunk's pages see one unchanging result, each page right after the previous?"""

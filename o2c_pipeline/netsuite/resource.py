@@ -230,9 +230,11 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         json: Any = None,
         headers: dict[str, str] | None = None,
         idempotent: bool = True,
+        tally: CallCounter | None = None,
     ) -> requests.Response:
         """One governed, retried request to ``{rest_url}/{path}``; returns the 2xx response or
-        raises :class:`NetSuiteApiError`."""
+        raises :class:`NetSuiteApiError`. ``tally`` also counts every attempt sent (retries
+        included): the calls of one entity when several share the resource concurrently."""
         runtime = self._runtime()
         url = f"{self.rest_url}/{path.lstrip('/')}"
         where = f"{method} {path}"
@@ -240,6 +242,8 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         def send() -> requests.Response:
             auth = self._bearer(runtime) if runtime.m2m else None
             with runtime.governor.slot():
+                if tally is not None:
+                    tally.increment()
                 response = runtime.session.request(
                     method, url, params=params, json=json, headers=headers, auth=auth
                 )
@@ -249,6 +253,8 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
                 TOKENS.invalidate(runtime.m2m.cache_key, auth.token.access_token)  # type: ignore[union-attr]
                 auth = self._bearer(runtime)
                 with runtime.governor.slot():
+                    if tally is not None:
+                        tally.increment()
                     response = runtime.session.request(
                         method, url, params=params, json=json, headers=headers, auth=auth
                     )
@@ -281,7 +287,12 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
 
     # -- SuiteQL ---------------------------------------------------------------------------------
     def suiteql_page(
-        self, q: str, *, limit: int = SUITEQL_MAX_PAGE, offset: int = 0
+        self,
+        q: str,
+        *,
+        limit: int = SUITEQL_MAX_PAGE,
+        offset: int = 0,
+        tally: CallCounter | None = None,
     ) -> dict[str, Any]:
         """One SuiteQL page as NetSuite returns it (items, hasMore, totalResults, count, offset)."""
         response = self.request(
@@ -290,18 +301,19 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
             params={"limit": limit, "offset": offset},
             json={"q": q},
             headers={"Prefer": "transient"},
+            tally=tally,
         )
         return response.json()
 
     def suiteql_pages(
-        self, q: str, *, page_size: int = SUITEQL_MAX_PAGE
+        self, q: str, *, page_size: int = SUITEQL_MAX_PAGE, tally: CallCounter | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """Every row of ``q``, a page at a time (``links`` removed), by offset paging. NetSuite
         serves at most 100,000 rows of one query; split larger reads by window or id keyset."""
         page_size = min(page_size, SUITEQL_MAX_PAGE)
         offset = 0
         while True:
-            page = self.suiteql_page(q, limit=page_size, offset=offset)
+            page = self.suiteql_page(q, limit=page_size, offset=offset, tally=tally)
             items = items_of(page)
             if items:
                 yield items
@@ -314,7 +326,9 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         self.suiteql_page(queries.PING, limit=1)
 
     # -- metadata ---------------------------------------------------------------------------------
-    def record_schema(self, record_type: str) -> dict[str, Any] | None:
+    def record_schema(
+        self, record_type: str, *, tally: CallCounter | None = None
+    ) -> dict[str, Any] | None:
         """The record type's JSON Schema from the metadata catalog (``record/v1/metadata-catalog
         /<type>``), or None when the catalog has no such type."""
         try:
@@ -322,6 +336,7 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
                 "GET",
                 f"record/v1/metadata-catalog/{quote(record_type.lower(), safe='')}",
                 headers={"Accept": "application/schema+json"},
+                tally=tally,
             )
         except NetSuiteApiError as err:
             if err.status == 404:

@@ -7,6 +7,7 @@ with offset 0); deletions come from ``deletedrecord``. Fields beyond the core: s
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -22,18 +23,51 @@ from o2c_pipeline.netsuite import queries
 from o2c_pipeline.netsuite.fields import candidate_columns, catalog_fields, queryable
 from o2c_pipeline.netsuite.paging import ChunkedSuiteQLReader, items_of, keyset_pages
 from o2c_pipeline.netsuite.resource import SUITEQL_MAX_PAGE
+from o2c_pipeline.resources.http import CallCounter
+
+#: Reads of over ``GATED_ROWS`` rows in progress at once in this process (each holds up to a
+#: 100,000-row chunk in memory until the chunk is checked): two keep the account's concurrency
+#: busy (each has a request per concurrency slot), more would only add memory.
+LARGE_READS = threading.BoundedSemaphore(2)
+
+
+class TalliedResource:
+    """The resource as one source sees it: every request sent for this source (retries
+    included) is counted on its own tally, so entities extracted concurrently over one shared
+    resource (and its one account governor) each report their own calls."""
+
+    def __init__(self, resource: Any) -> None:
+        self._resource = resource
+        self.tally = CallCounter()
+
+    def suiteql_page(
+        self, q: str, *, limit: int = SUITEQL_MAX_PAGE, offset: int = 0
+    ) -> dict[str, Any]:
+        return self._resource.suiteql_page(q, limit=limit, offset=offset, tally=self.tally)
+
+    def suiteql_pages(
+        self, q: str, *, page_size: int = SUITEQL_MAX_PAGE
+    ) -> Iterator[list[dict[str, Any]]]:
+        return self._resource.suiteql_pages(q, page_size=page_size, tally=self.tally)
+
+    def record_schema(self, record_type: str) -> dict[str, Any] | None:
+        return self._resource.record_schema(record_type, tally=self.tally)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._resource, name)
 
 
 class NetSuiteSource:
     """Plans NetSuite extraction over a ``NetSuiteResource`` (see docs/resources_contract.md)."""
 
     def __init__(self, resource: Any, page_size: int = SUITEQL_MAX_PAGE) -> None:
-        self.resource = resource
+        self.resource = TalliedResource(resource)
         self.page_size = page_size
 
     @property
     def api_calls(self) -> int:
-        return int(getattr(self.resource, "api_calls", 0))
+        """Requests this source sent (not those of other sources sharing the resource)."""
+        return self.resource.tally.value
 
     def _first(self, query: str, limit: int = 1) -> dict[str, Any]:
         return self.resource.suiteql_page(query, limit=limit, offset=0)
@@ -125,6 +159,7 @@ class NetSuiteSource:
             self.resource,
             page_size=self.page_size,
             parallel=int(getattr(self.resource, "concurrency_limit", 1)),
+            gate=LARGE_READS,
         )
 
         def pages() -> Iterator[pa.Table]:
