@@ -154,6 +154,15 @@ def _timezone(setting: Setting, raw: str) -> str | None:
     return None
 
 
+def _warehouse(setting: Setting, raw: str) -> str | None:
+    """A DuckDB file path, or a PostgreSQL URL (never echoed: it may hold a password)."""
+    if "://" not in raw:
+        return f"{setting.name} is a directory, not a file" if Path(raw).is_dir() else None
+    if not raw.startswith(("postgresql://", "postgresql+psycopg2://")):
+        return f"{setting.name} must be a file path or a postgresql+psycopg2://user@host/db URL"
+    return _sqlalchemy_url(setting, raw)
+
+
 KINDS: dict[str, Callable[[Setting, str], str | None]] = {
     "text": lambda setting, raw: None,
     "https_base_url": _https_base_url,
@@ -165,5 +174,6 @@ KINDS: dict[str, Callable[[Setting, str], str | None]] = {
     "number": _number,
     "choice": _choice,
     "sqlalchemy_url": _sqlalchemy_url,
+    "warehouse": _warehouse,
     "timezone": _timezone,
 }

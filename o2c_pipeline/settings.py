@@ -149,12 +149,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "O2C_WAREHOUSE",
-        "DuckDB warehouse file; a relative default is under O2C_HOME.",
+        "The warehouse: a DuckDB file (one machine; a relative default is under O2C_HOME), or a "
+        "PostgreSQL SQLAlchemy URL `postgresql+psycopg2://user@host:5432/db` (shared by runs on "
+        "any node).",
         default=DEFAULT_WAREHOUSE,
+        kind="warehouse",
     ),
     Setting(
         "O2C_CHECKPOINT_URL",
-        "SQLAlchemy URL of the checkpoint store; default a SQLite file beside the warehouse.",
+        "SQLAlchemy URL of the checkpoint store; default beside the warehouse (SQLite or its DB).",
         kind="sqlalchemy_url",
     ),
     Setting(
@@ -320,12 +323,13 @@ def checkout_root() -> Path:
     return here
 
 
-def warehouse_path(environ: Mapping[str, str] | None = None) -> Path:
-    """The DuckDB warehouse file (``O2C_WAREHOUSE``; the default lives in :func:`o2c_home`)."""
+def warehouse_location(environ: Mapping[str, str] | None = None) -> str:
+    """``O2C_WAREHOUSE``: a server URL as given, or a DuckDB file path (``~`` expanded; the
+    default lives in :func:`o2c_home`)."""
     explicit = value("O2C_WAREHOUSE", environ) if is_set("O2C_WAREHOUSE", environ) else None
     if explicit:
-        return Path(explicit).expanduser()
-    return o2c_home(environ) / Path(DEFAULT_WAREHOUSE).name
+        return explicit if "://" in explicit else str(Path(explicit).expanduser())
+    return str(o2c_home(environ) / Path(DEFAULT_WAREHOUSE).name)
 
 
 def dagster_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -371,11 +375,11 @@ def apply_checkout_defaults() -> dict[str, str]:
 
 
 def default_checkpoint_url(environ: Mapping[str, str] | None = None) -> str:
-    """``O2C_CHECKPOINT_URL``, else a SQLite file beside the warehouse."""
-    explicit = value("O2C_CHECKPOINT_URL", environ)
-    if explicit:
-        return explicit
-    return f"sqlite:///{warehouse_path(environ).resolve().parent / CHECKPOINT_FILE_NAME}"
+    """``O2C_CHECKPOINT_URL``, else a SQLite file beside a DuckDB warehouse, else a PostgreSQL
+    warehouse's own database (a team deployment keeps no state on a node)."""
+    location = warehouse_location(environ)
+    local = f"sqlite:///{Path(location).resolve().parent / CHECKPOINT_FILE_NAME}"
+    return value("O2C_CHECKPOINT_URL", environ) or (location if "://" in location else local)
 
 
 # -- documentation ---------------------------------------------------------------------------------

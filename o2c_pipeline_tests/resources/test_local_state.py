@@ -34,7 +34,7 @@ def _serve(home, env: dict[str, str]) -> None:  # noqa: ANN001
 def test_the_defaults_live_in_the_checkouts_o2c_folder(checkout) -> None:
     home = checkout / ".o2c"
     assert settings.o2c_home() == home
-    assert settings.warehouse_path() == home / "warehouse.duckdb"
+    assert settings.warehouse_location() == str(home / "warehouse.duckdb")
     assert settings.default_checkpoint_url() == f"sqlite:///{home / 'checkpoints.sqlite'}"
     assert settings.dagster_home() == home / "dagster_home"
 
@@ -64,6 +64,6 @@ def test_credentials_of_ones_own_are_never_mixed_with_the_sandboxs(checkout, mon
 def test_o2c_home_moves_everything(checkout, tmp_path_factory, monkeypatch) -> None:
     elsewhere = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("O2C_HOME", str(elsewhere))
-    assert settings.warehouse_path() == elsewhere / "warehouse.duckdb"
+    assert settings.warehouse_location() == str(elsewhere / "warehouse.duckdb")
     assert settings.dagster_home() == elsewhere / "dagster_home"
     assert settings.sandbox_settings() == {}  # no sandbox runs from there

@@ -1,0 +1,67 @@
+"""Names, bookkeeping columns and result records shared by every warehouse module."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from o2c_pipeline.resources.checkpoints import UtcDateTime
+
+BOOKKEEPING = {"_deleted": "BOOLEAN", "_partition": "DATE", "_loaded_at": "TIMESTAMP"}
+CURRENT_BOOKKEEPING = {"_partition": "DATE", "_loaded_at": "TIMESTAMP"}
+
+
+def q(name: str) -> str:
+    """Quote an identifier (Salesforce names are case-sensitive)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_ref(qualified: str) -> str:
+    schema, name = qualified.split(".", 1)
+    return f"{q(schema)}.{q(name)}"
+
+
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """How a load's columns differ from the table's: columns the source has grown (added to the
+    table), columns it no longer sends (kept, NULL in new versions), and columns whose type the
+    source now reports differently (the table keeps its type; values are cast to it)."""
+
+    added: tuple[str, ...] = ()
+    vanished: tuple[str, ...] = ()
+    kept_types: tuple[tuple[str, str], ...] = ()
+
+    def type_of(self, column: str, source_type: str) -> str:
+        return dict(self.kept_types).get(column, source_type)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    staged_rows: int  # distinct versions in this load
+    new_versions: int  # of which not in the warehouse before
+    written: int  # new or with changed values (the rest were already held as they are)
+    deletes: int  # of which deletions
+    max_stamp: dt.datetime | None  # newest cursor value committed (naive UTC)
+    table_rows: int
+    current_rows: int
+    schema: SchemaChange = SchemaChange()
+
+
+def mirror_type(column: sa.Column, double: str) -> str:
+    """The warehouse type mirroring a checkpoint-store column (``double``: the backend's name)."""
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return "BOOLEAN"
+    if isinstance(kind, sa.Integer):
+        return "BIGINT"
+    if isinstance(kind, sa.Float):
+        return double
+    if isinstance(kind, sa.DateTime | UtcDateTime):
+        return "TIMESTAMPTZ"
+    return "VARCHAR"
