@@ -4,10 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export O2C_SANDBOX_HOME ?= $(CURDIR)/.o2c/sandbox
-export O2C_WAREHOUSE ?= $(CURDIR)/.o2c/warehouse.duckdb
-export O2C_CHECKPOINT_URL ?= sqlite:///$(CURDIR)/.o2c/checkpoints.sqlite
-export DAGSTER_HOME ?= $(CURDIR)/.o2c/dagster_home
+# Local state, shared with the `o2c` CLI run anywhere in this checkout (o2c_pipeline.settings):
+# O2C_HOME=/elsewhere make run keeps a second, private state.
+export O2C_HOME ?= $(CURDIR)/.o2c
+export O2C_SANDBOX_HOME ?= $(O2C_HOME)/sandbox
+export O2C_WAREHOUSE ?= $(O2C_HOME)/warehouse.duckdb
+export O2C_CHECKPOINT_URL ?= sqlite:///$(O2C_HOME)/checkpoints.sqlite
+export DAGSTER_HOME ?= $(O2C_HOME)/dagster_home
 # Ports: the sandbox's Salesforce and NetSuite servers (default 47443/47444, or free ones when a
 # second checkout's sandbox holds those) and the Dagster UI.
 export O2C_SF_PORT O2C_NS_PORT
@@ -55,4 +58,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf .o2c $(VENV)
+	rm -rf $(O2C_HOME) $(VENV)

@@ -43,6 +43,7 @@ def _cpu_seconds() -> float:
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
     from o2c_pipeline.assets.extract import EXTRACT_ASSETS
+    from o2c_pipeline.assets.partition_figures import merged_metadata
     from o2c_pipeline.cli.run import earliest_partition, execute
     from o2c_pipeline.definitions import build_resources
     from o2c_pipeline.partitions import open_partition_key
@@ -72,11 +73,11 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             job_def, instance, start=start, end=end, run_config=run_config, progress=False
         )
         seconds = time.perf_counter() - started
-        assets: dict[str, dict[str, Any]] = {}
-        for event in result.get_asset_materialization_events():  # one per partition, same figures
-            assets[".".join(event.asset_key.path)] = scalar_metadata(
-                dict(event.materialization.metadata)
-            )
+        # one materialization per partition: the day's figures add up, the step's are once
+        merged = merged_metadata(result.get_asset_materialization_events())
+        assets: dict[str, dict[str, Any]] = {
+            table: scalar_metadata(metadata) for table, metadata in merged.items()
+        }
         success = result.success
     return {
         "success": success,

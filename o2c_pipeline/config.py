@@ -15,6 +15,7 @@ custom entities against the declared ones.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import fnmatch
 import threading
@@ -304,6 +305,8 @@ class FormulaRefresh(_Section):
 
 
 class O2CConfig(_Section):
+    #: the first daily partition (O2C_START_DATE overrides it); None: the sources' earliest record
+    start_date: dt.date | None = None
     entities: dict[str, EntityConfig] = Field(default_factory=dict)
     sync: dict[str, Any] = Field(default_factory=dict)
     mappings: dict[str, list[FieldMapping]] = Field(default_factory=dict)

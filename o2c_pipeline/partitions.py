@@ -1,21 +1,36 @@
 """The one partitioning scheme: UTC days of the records' modification stamps.
 
 ``end_offset=1`` makes today (the open partition) materializable: it loads incrementally from a
-watermark, while closed days are fetched whole.
+watermark, while closed days are fetched whole. The first day is
+:func:`o2c_pipeline.history.history_start` (configured, else the sources' earliest record as
+recorded in the checkpoint store); ``DAILY`` is built on first use, so a process that records the
+start first (``o2c run``) builds its definitions with it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from typing import Any
 
 import dagster as dg
 
-#: The first partition. Records stamped earlier are out of the pipeline's history.
-HISTORY_START = dt.date(2015, 1, 1)
 
-DAILY = dg.DailyPartitionsDefinition(
-    start_date=HISTORY_START.isoformat(), timezone="UTC", end_offset=1
-)
+@functools.cache
+def daily() -> dg.DailyPartitionsDefinition:
+    """The partitions definition, read once per process (no network: see the history module)."""
+    from o2c_pipeline.history import history_start
+
+    return dg.DailyPartitionsDefinition(
+        start_date=history_start().isoformat(), timezone="UTC", end_offset=1
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """``DAILY``, built on first access (module ``__getattr__``, PEP 562)."""
+    if name == "DAILY":
+        return daily()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def day_start(day: dt.date) -> dt.datetime:

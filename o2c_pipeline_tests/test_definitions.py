@@ -71,3 +71,13 @@ def test_every_extraction_asset_is_partitioned_described_and_typed() -> None:
         assert [c.name for c in schema.columns][: len(ent.columns)] == ent.column_names
         assert spec.metadata["dagster/table_name"] == ent.table
         assert asset.op.pool in ("salesforce_api", "netsuite_api")
+
+
+def test_the_ui_guide_names_every_pool_with_its_slots() -> None:
+    from pathlib import Path
+
+    from o2c_pipeline.pools import POOLS
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "ui.md").read_text()
+    for pool in POOLS:
+        assert f"`{pool.name}` ({pool.slots}" in guide, pool.name

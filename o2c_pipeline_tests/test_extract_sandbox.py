@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from o2c_pipeline.assets import EXTRACT_ASSETS
+from o2c_pipeline.assets.partition_figures import merged_metadata
 from o2c_pipeline.cli.run import earliest_partition, execute, extract_run_config
 from o2c_pipeline.definitions import build_resources
 from o2c_pipeline.entities import ENTITIES, NETSUITE_ENTITIES, SALESFORCE_ENTITIES, Entity, entity
@@ -87,7 +88,7 @@ class Pipeline:
             for e in result.get_asset_materialization_events()
             if e.asset_key == dg.AssetKey([ent.system, ent.name])
         ]
-        return {k: getattr(v, "value", v) for k, v in events[-1].materialization.metadata.items()}
+        return merged_metadata(events)[ent.table]  # a range: the days' figures summed
 
     def current(self, ent: Entity) -> set[tuple[Any, dt.datetime]]:
         return set(
@@ -399,7 +400,7 @@ def test_a_delta_run_with_nothing_changed_makes_one_call_per_entity(pipeline: Pi
         ), (ent.table, meta)
         assert meta["table_rows"] == len(versions[ent.table])
         assert meta["current_rows"] > 0 or ent.table in SETUP_TABLES, ent.table
-        assert meta["watermark"] == marks[ent.table].isoformat()
+        assert meta["watermark"] == marks[ent.table].timestamp()  # timestamp metadata
     assert seconds < 10, f"a quiet delta run of {len(ENTITIES)} entities took {seconds:.1f}s"
     assert {ent.table: pipeline.versions(ent) for ent in ENTITIES} == versions
     assert _watermarks() == marks

@@ -20,9 +20,10 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from o2c_pipeline.assets import partition_figures as figures
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.runner import Extraction
-from o2c_pipeline.warehouse import BOOKKEEPING, CommitResult, Warehouse
+from o2c_pipeline.warehouse import BOOKKEEPING, CommitResult, Warehouse, open_warehouse
 
 
 def column_schema(entity: Entity) -> dg.TableSchema:
@@ -67,73 +68,104 @@ class StagedLoad:
 class WarehouseTable:
     """A lazy handle on a warehouse table: downstream assets query it, bounded in memory."""
 
-    warehouse_path: str
+    warehouse_path: str  # the O2C_WAREHOUSE value: a DuckDB file or a PostgreSQL URL
     table: str
     current_table: str
     partition_window: tuple[dt.datetime, dt.datetime] | None = None
 
     @property
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.warehouse_path)
+        return open_warehouse(self.warehouse_path)
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse (``O2C_WAREHOUSE``), for typed resource parameters."""
 
-    path: str = Field(description="DuckDB warehouse file (O2C_WAREHOUSE)")
+    path: str = Field(description="DuckDB warehouse file or PostgreSQL URL (O2C_WAREHOUSE)")
 
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.path)
+        return open_warehouse(self.path)
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Commits extraction assets' staged loads to DuckDB and hands downstream assets a handle.
+    """Commits extraction assets' staged loads to the warehouse and hands downstream assets a
+    handle.
 
     ``handle_output`` takes a :class:`StagedLoad` (files on disk, never the rows in memory) and
     swaps it in within one transaction; a failure leaves the warehouse as it was.
     """
 
-    path: str = Field(description="DuckDB warehouse file (O2C_WAREHOUSE)")
+    path: str = Field(description="DuckDB warehouse file or PostgreSQL URL (O2C_WAREHOUSE)")
 
     def handle_output(self, context: dg.OutputContext, obj: StagedLoad | None) -> None:
         if obj is None:
             return
-        warehouse = Warehouse(self.path)
+        warehouse = open_warehouse(self.path)
         extraction = obj.extraction
+        entity = extraction.entity
         started = time.monotonic()
+        loaded_at = dt.datetime.now(dt.UTC)
+        partitions = list(context.asset_partition_keys) if context.has_asset_partitions else []
+        days = (
+            (dt.date.fromisoformat(partitions[0]), dt.date.fromisoformat(partitions[-1]))
+            if partitions
+            else None
+        )
+        naive_loaded = loaded_at.replace(tzinfo=None)
+        staged: dict = {}
+        before: dict = {}
         try:
             if extraction.probed_unchanged:  # nothing new: no write, the watermark stays
-                result = CommitResult(0, 0, 0, 0, None, *warehouse.row_counts(extraction.entity))
+                result = CommitResult(0, 0, 0, 0, None, *warehouse.row_counts(entity))
                 extra = {}
             else:
-                result = warehouse.commit(extraction)
+                if days:
+                    staged = figures.staged_per_day(extraction)
+                    before = figures.held_per_day(warehouse, entity, *days, naive_loaded)
+                result = warehouse.commit(extraction, loaded_at=loaded_at)
                 extra = dict(obj.after_commit(result)) if obj.after_commit else {}
+            after = figures.held_per_day(warehouse, entity, *days, naive_loaded) if days else {}
         finally:
             shutil.rmtree(obj.staging_dir, ignore_errors=True)
             with contextlib.suppress(OSError):  # the run's staging folder, once its last load is in
                 obj.staging_dir.parent.rmdir()
-        context.add_output_metadata(
-            {
-                **obj.metadata,
-                "rows": extraction.rows,
-                "versions": result.new_versions,
-                "written": result.written,
-                "deletes": result.deletes,
-                "api_calls": extraction.api_calls,
-                "pages": extraction.pages,
-                "window": str(extraction.window),
-                "seconds": round(extraction.seconds + time.monotonic() - started, 3),
-                "fetch_seconds": round(extraction.seconds, 3),
-                "path": extraction.path,
-                "mode": extraction.mode,
-                "table_rows": result.table_rows,
-                "current_rows": result.current_rows,
-                "dagster/row_count": result.table_rows,
-                "dagster/table_name": extraction.entity.table,
-                **schema_metadata(extraction, result),
-                **extra,
-            }
-        )
+        step = {  # the step's own figures: once per run (see partition_figures)
+            **{k: figures.as_timestamp(v) for k, v in obj.metadata.items()},
+            "api_calls": extraction.api_calls,
+            "pages": extraction.pages,
+            "fetch_window": str(extraction.window),
+            "partitions": len(partitions),
+            "seconds": round(extraction.seconds + time.monotonic() - started, 3),
+            "fetch_seconds": round(extraction.seconds, 3),
+            "path": extraction.path,
+            "mode": extraction.mode,
+            "table_rows": result.table_rows,
+            "current_rows": result.current_rows,
+            "dagster/table_name": entity.table,
+            **schema_metadata(extraction, result),
+            **{k: figures.as_timestamp(v) for k, v in extra.items()},
+        }
+        if not partitions:
+            context.add_output_metadata(
+                {
+                    "rows": extraction.rows,
+                    "versions": result.new_versions,
+                    "written": result.written,
+                    "deletes": result.deletes,
+                    "window": str(extraction.window),
+                    "dagster/row_count": result.table_rows,
+                    **step,
+                }
+            )
+            return
+        per_day = figures.per_day(partitions, staged, before, after)
+        step_context = context.step_context
+        for key, metadata in per_day.items():
+            if key == partitions[-1]:
+                metadata = {**metadata, **step}
+            step_context.add_asset_metadata(
+                metadata, asset_key=context.asset_key, partition_key=key
+            )
 
     def load_input(self, context: dg.InputContext) -> WarehouseTable:
         key = context.asset_key.path

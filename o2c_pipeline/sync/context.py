@@ -16,7 +16,7 @@ from o2c_pipeline.salesforce.resource import SalesforceResource
 from o2c_pipeline.sync.config import SyncSettings
 from o2c_pipeline.sync.plan import SyncPlan
 from o2c_pipeline.sync.store import SyncStore
-from o2c_pipeline.warehouse import Warehouse
+from o2c_pipeline.warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,13 @@ def sync_context(
     settings: SyncSettings | None = None,
     dry_run: bool = False,
 ) -> SyncContext:
-    """A :class:`SyncContext` from resources and the environment (warehouse path, sync config)."""
+    """A :class:`SyncContext` from resources and the environment (warehouse location, sync config)."""
     ctx = SyncContext(
         settings=settings or SyncSettings.from_env(),
         salesforce=salesforce,
         netsuite=netsuite,
         checkpoints=checkpoints,
-        warehouse=Warehouse(env.warehouse_path()),
+        warehouse=open_warehouse(env.warehouse_location()),
         run_id=run_id,
     )
     if dry_run:
