@@ -50,7 +50,7 @@ def plan(width: int, progress: bool) -> None:
     from o2c_pipeline.cli.run import execute, instance_for_run
     from o2c_pipeline.definitions import build_definitions
     from o2c_pipeline.partitions import open_partition_key
-    from o2c_pipeline.warehouse import Warehouse
+    from o2c_pipeline.warehouse import open_warehouse
 
     try:
         preflight.check()
@@ -66,7 +66,7 @@ def plan(width: int, progress: bool) -> None:
         )
     if not result.success:
         raise click.ClickException(f"plan run {result.run_id} failed; see its event log")
-    rows = planned_rows(Warehouse(settings.warehouse_path()), result.run_id)
+    rows = planned_rows(open_warehouse(settings.warehouse_path()), result.run_id)
     click.echo(format_plan(rows, width))
 
 

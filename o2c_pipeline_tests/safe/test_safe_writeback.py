@@ -34,7 +34,7 @@ from o2c_pipeline.sync.context import sync_context
 from o2c_pipeline.sync.feed import ChangeFeed
 from o2c_pipeline.sync.flows import FLOWS_BY_NAME
 from o2c_pipeline.sync.store import SyncStore, audit_table, dlq_table
-from o2c_pipeline.warehouse import Warehouse
+from o2c_pipeline.warehouse import Warehouse, open_warehouse
 from o2c_pipeline_tests.sync.test_full_cycle import _private_world, _writes
 from o2c_sandbox.core import Knobs
 from o2c_sandbox.runner import Sandbox
@@ -50,7 +50,7 @@ class World:
 
     @property
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.env["O2C_WAREHOUSE"])
+        return open_warehouse(self.env["O2C_WAREHOUSE"])
 
     @property
     def checkpoints(self) -> CheckpointStore:
