@@ -66,7 +66,7 @@ def plan(width: int, progress: bool) -> None:
         )
     if not result.success:
         raise click.ClickException(f"plan run {result.run_id} failed; see its event log")
-    rows = planned_rows(open_warehouse(settings.warehouse_path()), result.run_id)
+    rows = planned_rows(open_warehouse(settings.warehouse_location()), result.run_id)
     click.echo(format_plan(rows, width))
 
 
