@@ -17,6 +17,7 @@ from o2c_pipeline.warehouse.tables import (
     BOOKKEEPING,
     CommitResult,
     SchemaChange,
+    cast_expr,
     q,
     table_ref,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "SchemaChange",
     "Session",
     "Warehouse",
+    "cast_expr",
     "is_postgres_url",
     "open_warehouse",
     "q",

@@ -36,6 +36,7 @@ from o2c_pipeline.warehouse.tables import (
     CURRENT_BOOKKEEPING,
     CommitResult,
     SchemaChange,
+    cast_expr,
     mirror_type,
     naive_utc,
     q,
@@ -138,18 +139,8 @@ class Warehouse(ReconciliationReads, ABC):
 
     # -- shared SQL ------------------------------------------------------------------------------
     def cast_expr(self, column: str, type_: str) -> str:
-        """SQL turning a staged string into the declared type; '' is NULL on every path (Bulk CSV
-        writes nulls as empty strings, REST and SuiteQL omit them)."""
-        raw = f"NULLIF({q(column)}, '')"
-        if type_ == "VARCHAR":
-            return raw
-        if type_ == "TIMESTAMP":
-            return f"(CAST({raw} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
-        if type_ == "BOOLEAN":
-            return f"CAST(CASE upper({raw}) WHEN 'T' THEN 'true' WHEN 'F' THEN 'false' ELSE {raw} END AS BOOLEAN)"
-        if type_ in ("BIGINT", "INTEGER"):
-            return f"CAST(CAST({raw} AS {self.sql_type('DOUBLE')}) AS {type_})"
-        return f"CAST({raw} AS {self.sql_type(type_)})"
+        """:func:`~o2c_pipeline.warehouse.tables.cast_expr` in this backend's type names."""
+        return cast_expr(column, type_, self.sql_type)
 
     def exists(self, s: Session, qualified: str) -> bool:
         schema, name = qualified.split(".", 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -21,6 +22,22 @@ def q(name: str) -> str:
 def table_ref(qualified: str) -> str:
     schema, name = qualified.split(".", 1)
     return f"{q(schema)}.{q(name)}"
+
+
+def cast_expr(column: str, type_: str, sql_type: Callable[[str], str] = str) -> str:
+    """SQL turning a staged string into the declared type; '' is NULL on every path (Bulk CSV
+    writes nulls as empty strings, REST and SuiteQL omit them). ``sql_type`` names a declared
+    (DuckDB-style) type in the backend's dialect; staged files are read by DuckDB itself."""
+    raw = f"NULLIF({q(column)}, '')"
+    if type_ == "VARCHAR":
+        return raw
+    if type_ == "TIMESTAMP":
+        return f"(CAST({raw} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
+    if type_ == "BOOLEAN":
+        return f"CAST(CASE upper({raw}) WHEN 'T' THEN 'true' WHEN 'F' THEN 'false' ELSE {raw} END AS BOOLEAN)"
+    if type_ in ("BIGINT", "INTEGER"):
+        return f"CAST(CAST({raw} AS {sql_type('DOUBLE')}) AS {type_})"
+    return f"CAST({raw} AS {sql_type(type_)})"
 
 
 def naive_utc(value: dt.datetime) -> dt.datetime:
