@@ -42,7 +42,10 @@ sandbox-stop: $(STAMP)
 ui: $(STAMP) sandbox
 	mkdir -p $(DAGSTER_HOME)
 	cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
-	eval "$$($(BIN)/o2c sandbox credentials)" && $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(O2C_UI_PORT)
+	# from DAGSTER_HOME, so that dagster dev does not warn about the checkout's dagster.yaml template
+	eval "$$($(BIN)/o2c sandbox credentials)" && cd $(DAGSTER_HOME) && \
+	  PYTHONWARNINGS=ignore::Warning:click.core $(CURDIR)/$(BIN)/dagster dev \
+	  -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $(O2C_UI_PORT)
 
 ## test: the whole suite (what CI runs)
 test: $(STAMP)

@@ -14,7 +14,6 @@ from o2c_pipeline import settings
 @pytest.fixture
 def checkout(tmp_path, monkeypatch):  # noqa: ANN201
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    (tmp_path / "deploy").mkdir()
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     (tmp_path / "pkg" / "deep").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "pkg" / "deep")
@@ -47,7 +46,7 @@ def test_the_running_sandbox_of_the_checkout_supplies_unset_credentials(checkout
     assert (checkout / ".o2c" / "dagster_home" / "dagster.yaml").is_file()
     assert sorted(p.name for p in checkout.iterdir()) == [
         ".o2c",
-        "deploy",
+        "dagster.yaml",
         "pkg",
         "pyproject.toml",
     ]
