@@ -4,10 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export O2C_SANDBOX_HOME ?= $(CURDIR)/.o2c/sandbox
-export O2C_WAREHOUSE ?= $(CURDIR)/.o2c/warehouse.duckdb
-export O2C_CHECKPOINT_URL ?= sqlite:///$(CURDIR)/.o2c/checkpoints.sqlite
-export DAGSTER_HOME ?= $(CURDIR)/.o2c/dagster_home
+# Local state, shared with the `o2c` CLI run anywhere in this checkout (o2c_pipeline.settings):
+# O2C_HOME=/elsewhere make run keeps a second, private state.
+export O2C_HOME ?= $(CURDIR)/.o2c
+export O2C_SANDBOX_HOME ?= $(O2C_HOME)/sandbox
+export O2C_WAREHOUSE ?= $(O2C_HOME)/warehouse.duckdb
+export O2C_CHECKPOINT_URL ?= sqlite:///$(O2C_HOME)/checkpoints.sqlite
+export DAGSTER_HOME ?= $(O2C_HOME)/dagster_home
 # Ports: the sandbox's Salesforce and NetSuite servers (default 47443/47444, or free ones when a
 # second checkout's sandbox holds those) and the Dagster UI.
 export O2C_SF_PORT O2C_NS_PORT
@@ -39,7 +42,10 @@ sandbox-stop: $(STAMP)
 ui: $(STAMP) sandbox
 	mkdir -p $(DAGSTER_HOME)
 	cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
-	eval "$$($(BIN)/o2c sandbox credentials)" && $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(O2C_UI_PORT)
+	# from DAGSTER_HOME, so that dagster dev does not warn about the checkout's dagster.yaml template
+	eval "$$($(BIN)/o2c sandbox credentials)" && cd $(DAGSTER_HOME) && \
+	  PYTHONWARNINGS=ignore::Warning:click.core $(CURDIR)/$(BIN)/dagster dev \
+	  -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $(O2C_UI_PORT)
 
 ## test: the whole suite (what CI runs)
 test: $(STAMP)
@@ -55,4 +61,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf .o2c $(VENV)
+	rm -rf $(O2C_HOME) $(VENV)

@@ -1,10 +1,11 @@
-"""Every benchmark in turn (``make bench``): the sandbox's own figures, then the pipeline's loads.
+"""Every benchmark in turn (``make bench``): the sandbox's own figures, the pipeline's loads, then
+the warehouse commit on DuckDB and PostgreSQL.
 
 Any flag of ``bench_sandbox.py``, ``bench_load.py`` or ``bench_runs.py`` may be given (see their ``--help``); each
 script takes the ones it knows. Results accumulate in ``benchmarks/results/latest.json``; the exit
 status is 0 only if every target was met.
 
-    .venv/bin/python benchmarks/run_all.py [--scale large] [--latency-ms 100] [--only sandbox,load,runs]
+    .venv/bin/python benchmarks/run_all.py [--scale large] [--latency-ms 100] [--only sandbox,load,runs,warehouse]
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from types import ModuleType
 import bench_load
 import bench_runs
 import bench_sandbox
+import bench_warehouse
 import bench_writeback
 
 BENCHMARKS: dict[str, ModuleType] = {
     "sandbox": bench_sandbox,
     "load": bench_load,
     "runs": bench_runs,
+    "warehouse": bench_warehouse,
     "writeback": bench_writeback,
 }
 

@@ -28,6 +28,7 @@ from o2c_pipeline.entities import ENTITIES, Entity
 from o2c_pipeline.extract.windows import Window
 from o2c_pipeline.partitions import DAILY, open_partition_key
 from o2c_pipeline.resources.checkpoints import CheckpointStore
+from o2c_pipeline.sla import SLA_CHECKS
 from o2c_pipeline.sync.config import SyncSettings
 from o2c_pipeline.sync.store import SyncStore
 from o2c_pipeline.systems import SYSTEMS, source_of
@@ -191,11 +192,41 @@ ENTITY_CHECKS = [build_entity_checks(e) for e in ENTITIES]
 # ---------------------------------------------------------------------------------------------
 
 
+def written_since_extract(
+    kind: str, warehouse: Warehouse, store: SyncStore, deal_ids: Sequence[str]
+) -> set[str]:
+    """The deals among ``deal_ids`` whose sales order the sync wrote after NetSuite's sales
+    orders were extracted (the sync reads that extract, so within one run it is always older):
+    NetSuite answered the write with the sales order's id, which the ledger keeps. An
+    Opportunity counts through its own entry or one of its Orders'."""
+    if not deal_ids:
+        return set()
+    found = {s for s, e in store.ledger(kind, deal_ids).items() if e.target_id}
+    if kind == "opportunities" and warehouse.table_exists("salesforce.orders_current"):
+        rest = [d for d in deal_ids if d not in found]
+        marks = ", ".join("?" for _ in rest)
+        orders = (
+            warehouse.query(
+                'SELECT "Id", "OpportunityId" FROM salesforce.orders_current '
+                f'WHERE "OpportunityId" IN ({marks})',
+                list(rest),
+            )
+            if rest
+            else []
+        )
+        synced = {
+            s for s, e in store.ledger("orders", [o for o, _ in orders]).items() if e.target_id
+        }
+        found |= {opportunity for order, opportunity in orders if order in synced}
+    return found
+
+
 def won_deals_result(
     kind: str, settings: SyncSettings, warehouse: Warehouse, store: SyncStore, now: dt.datetime
 ) -> dg.AssetCheckResult:
-    """Won deals of ``kind`` without a sales order: waiting in the DLQ with a reason (reported,
-    fine) or missing for no known reason (fails); counted per currency."""
+    """Won deals of ``kind`` without a sales order in the warehouse: written by the sync since
+    NetSuite was extracted (fine, the next extract shows them), waiting in the DLQ with a reason
+    (reported, fine) or missing for no known reason (fails); counted per currency."""
     if settings.sales_order_trigger not in (kind, "both"):
         return dg.AssetCheckResult(
             passed=True,
@@ -213,13 +244,18 @@ def won_deals_result(
         before=now - ORDER_SYNC_GRACE,
     )
     letters = {e.source_id: e for e in store.dlq(flow=kind, source_ids=[r[0] for r in without])}
-    missing = [r for r in without if r[0] not in letters]
+    written = written_since_extract(
+        kind, warehouse, store, [r[0] for r in without if r[0] not in letters]
+    )
+    missing = [r for r in without if r[0] not in letters and r[0] not in written]
     per_currency: dict[str, list[int]] = {}
     for currency, n in warehouse.won_deals_per_currency(
         kind, settings.eligible_order_statuses
     ).items():
         per_currency[currency] = [n, 0, 0]
     for row in without:
+        if row[0] in written:
+            continue
         counts = per_currency.setdefault(row[2] or "", [0, 0, 0])
         counts[1 if row[0] in letters else 2] += 1
     return dg.AssetCheckResult(
@@ -227,7 +263,8 @@ def won_deals_result(
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "trigger": settings.sales_order_trigger,
-            "waiting_in_dlq": len(without) - len(missing),
+            "waiting_in_dlq": len(letters),
+            "written_not_yet_extracted": len(written),
             "missing_without_reason": len(missing),
             "grace_minutes": ORDER_SYNC_GRACE.total_seconds() / 60,
             "per_currency": _sample(
@@ -327,4 +364,4 @@ SYNC_CHECKS = [
     invoice_totals_match_sales_orders,
     dead_letter_queue_drained,
 ]
-CHECKS: list[dg.AssetChecksDefinition] = [*ENTITY_CHECKS, *SYNC_CHECKS]
+CHECKS: list[dg.AssetChecksDefinition] = [*ENTITY_CHECKS, *SYNC_CHECKS, *SLA_CHECKS]

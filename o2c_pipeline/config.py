@@ -68,6 +68,8 @@ def _siblings(loc: Sequence[Any]) -> list[str]:
         ("mappings",): FieldMapping,
         ("triggers",): Triggers,
         ("thresholds",): Thresholds,
+        ("slas",): Slas,
+        ("formula_refresh",): FormulaRefresh,
     }
     section = tuple(loc[:1]) if len(loc) > 1 else ()
     model = depth_models.get(section)
@@ -247,6 +249,61 @@ class Thresholds(_Section):
     dlq_stale_after_hours: float = Field(default=24.0, gt=0)
 
 
+FlowMode = Literal["off", "plan", "on"]
+#: the mode of a flow the ``flows`` section does not name, when it names no ``default`` either
+DEFAULT_FLOW_MODE: FlowMode = "on"
+
+
+def _yaml_mode(value: Any) -> Any:
+    """YAML 1.1 reads a bare ``on`` / ``off`` as true / false."""
+    if value is True:
+        return "on"
+    if value is False:
+        return "off"
+    return value
+
+
+class Sla(_Section):
+    """One O2C stage's time limit and how loudly a breach is reported."""
+
+    within: float = Field(
+        gt=0,
+        description="Hours (deal -> order), days (order -> fulfillment) "
+        "or grace days past the due date (invoice -> payment).",
+    )
+    severity: Literal["WARN", "ERROR"] = "WARN"
+    lookback_days: float = Field(
+        default=30, gt=0, description="Records that entered the stage in the last N days count."
+    )
+    enabled: bool = True
+
+
+class Slas(_Section):
+    """O2C stage SLAs, each an asset check (see :mod:`o2c_pipeline.sla`)."""
+
+    won_deal_to_sales_order_hours: Sla = Field(default_factory=lambda: Sla(within=1))
+    sales_order_to_fulfillment_days: Sla = Field(default_factory=lambda: Sla(within=7))
+    invoice_payment_grace_days: Sla = Field(default_factory=lambda: Sla(within=3))
+
+
+class FormulaRefresh(_Section):
+    """Formula and roll-up fields, which change without a new ``SystemModstamp``: re-read for
+    the records stamped in the recent window (see :mod:`o2c_pipeline.formula_refresh`)."""
+
+    enabled: bool = True
+    window_days: int = Field(default=30, gt=0, description="Records stamped in the last N days.")
+    cron: str = "45 * * * *"
+    fields: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Entity -> fields re-read besides those describe() calls calculated.",
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return Triggers._cron(value)
+
+
 class O2CConfig(_Section):
     #: the first daily partition (O2C_START_DATE overrides it); None: the sources' earliest record
     start_date: dt.date | None = None
@@ -256,6 +313,20 @@ class O2CConfig(_Section):
     ownership: dict[str, dict[str, System]] = Field(default_factory=dict)
     triggers: Triggers = Field(default_factory=Triggers)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    #: per-flow mode: off, plan (a dry run every cycle) or on; ``default`` for the rest
+    flows: dict[str, FlowMode] = Field(default_factory=dict)
+    slas: Slas = Field(default_factory=Slas)
+    formula_refresh: FormulaRefresh = Field(default_factory=FormulaRefresh)
+
+    @field_validator("flows", mode="before")
+    @classmethod
+    def _modes(cls, value: Any) -> Any:
+        return {k: _yaml_mode(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    def flow_mode(self, flow: str) -> FlowMode:
+        """The mode of ``flow`` (a follow-up, ``<flow>.writeback``, has its flow's)."""
+        name = flow.split(".", 1)[0]
+        return self.flows.get(name) or self.flows.get("default") or DEFAULT_FLOW_MODE
 
     @field_validator("entities")
     @classmethod

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from o2c_pipeline import assets, checks, jobs, schedules, sensors
+from o2c_pipeline.beta import accepted_beta_parameters
 from o2c_pipeline.preflight import preflight_multiprocess_executor
 from o2c_pipeline.resources import factory
 from o2c_pipeline.sync import assets as sync_assets
@@ -24,7 +25,10 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, objec
 
 
 def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definitions:
-    return dg.Definitions(
+    """The definitions, resolved once here (cached by Dagster): resolving binds jobs to the
+    sensors, and Dagster's own copy of each sensor passes the beta ``owners`` parameter, which
+    would warn once per sensor on every load."""
+    definitions = dg.Definitions(
         executor=STEP_EXECUTOR,
         assets=[*assets.ASSETS, *sync_assets.ASSETS],
         jobs=[*jobs.JOBS, *sync_assets.JOBS, *schedules.JOBS],
@@ -33,6 +37,9 @@ def build_definitions(environ: Mapping[str, str] | None = None) -> dg.Definition
         asset_checks=[*checks.CHECKS],
         resources=build_resources(environ),
     )
+    with accepted_beta_parameters():
+        definitions.get_repository_def()
+    return definitions
 
 
 #: Steps run in their own processes (DuckDB writes are serialized by the warehouse's lock and the

@@ -17,7 +17,7 @@ Everything else is Dagster's ``DagsterSqliteStorage``. Select it in ``dagster.ya
         module: o2c_pipeline.event_storage
         class: BatchedSqliteStorage
         config:
-          base_dir: {env: DAGSTER_HOME}
+          base_dir: {env: DAGSTER_HOME}  # optional: default the settings' Dagster home
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from dagster import Field, StringSource
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
@@ -82,7 +83,14 @@ class BatchedSqliteStorage(DagsterSqliteStorage):
         self._event_log_storage = BatchedSqliteEventLogStorage(_event_logs_directory(base_dir))
 
     @classmethod
+    def config_type(cls) -> Any:
+        """``base_dir`` may be left out: it defaults to the Dagster home the settings name, so the
+        checkout's ``dagster.yaml`` also loads where ``DAGSTER_HOME`` is unset (``dg check defs``)."""
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
     def from_config_value(  # type: ignore[override]
         cls, inst_data: ConfigurableClassData, config_value: Any
     ) -> BatchedSqliteStorage:
-        return cls.from_local(inst_data=inst_data, **config_value)
+        base_dir = config_value.get("base_dir") or str(settings.dagster_home())
+        return cls.from_local(inst_data=inst_data, base_dir=base_dir)

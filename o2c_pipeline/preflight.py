@@ -1,5 +1,5 @@
-"""Before a run does anything: the settings and the configuration file are valid, and each source
-system the run needs answers one cheap authenticated call.
+"""Before a run does anything: the settings and the configuration file are valid, a server
+warehouse answers, and each source system the run needs answers one cheap authenticated call.
 
 Problems come back as one line each, naming the system, the URL and (never the secret) the
 credential settings in use; an unreachable sandbox on this machine says how to start it. The
@@ -151,13 +151,32 @@ def check_systems(
     return [a for a in answers if a]
 
 
+def check_warehouse(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A server warehouse (PostgreSQL) answers one query within :data:`CONNECT_TIMEOUT_S`; the
+    problem in one line, naming O2C_WAREHOUSE and the URL without its password."""
+    from o2c_pipeline.warehouse import open_warehouse
+
+    warehouse = open_warehouse(settings.warehouse_location(environ))
+    try:
+        warehouse.ping(CONNECT_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+        reason = scrub("; ".join(line.strip() for line in str(exc).strip().splitlines()) or exc)
+        hint = ""
+        if "does not exist" in reason and "database" in reason:
+            hint = " (create it first, e.g. `createdb`)"
+        return [
+            f"the warehouse (O2C_WAREHOUSE) is unreachable at {warehouse.location}: {reason}{hint}"
+        ]
+    return []
+
+
 def check(
     systems: Iterable[str] = ("salesforce", "netsuite"),
     environ: Mapping[str, str] | None = None,
 ) -> None:
     """Everything a run needs before its first step; raises :class:`PreflightError`."""
     validate(environ)
-    problems = check_systems(systems, environ)
+    problems = check_warehouse(environ) + check_systems(systems, environ)
     if problems:
         raise PreflightError(problems)
 

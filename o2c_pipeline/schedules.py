@@ -4,7 +4,8 @@
 |---|---|---|---|
 | ``daily_invoice_payment_batch`` | 06:00 daily | extract invoices/payments for yesterday..today (one run), then sync them to Salesforce | stopped: writes to Salesforce |
 | ``hourly_item_price_sync`` | :15 every hour | extract items/products for today, then sync Product2 and prices | stopped: writes to Salesforce |
-| ``nightly_reconciliation`` | 02:30 daily | every asset check (row counts vs the sources for yesterday, freshness, keys, the sync) | running: read-only |
+| ``nightly_reconciliation`` | 02:30 daily | every asset check (row counts vs the sources for yesterday, freshness, keys, the sync, the O2C stage SLAs) | running: read-only |
+| ``formula_field_refresh`` | :45 every hour | re-read Salesforce formula and roll-up fields of recently stamped records (:mod:`o2c_pipeline.formula_refresh`) | running: writes only the warehouse |
 
 The times are the defaults; the configuration file's ``triggers:`` section sets them
 (``invoice_payment_batch_cron``, ``item_price_sync_cron``, ``reconciliation_cron``).
@@ -24,6 +25,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from o2c_pipeline import keys
 from o2c_pipeline.config import load as load_config
+from o2c_pipeline.formula_refresh import formula_refresh
 from o2c_pipeline.partitions import partition_key
 from o2c_pipeline.pools import ensure_pool_limits
 
@@ -110,5 +112,18 @@ def nightly_reconciliation(context: dg.ScheduleEvaluationContext) -> dg.RunReque
     return dg.RunRequest(run_key=f"reconciliation:{partition_key(_day(context))}")
 
 
-JOBS = [invoice_payment_batch, item_price_sync, reconciliation]
-SCHEDULES = [daily_invoice_payment_batch, hourly_item_price_sync, nightly_reconciliation]
+@utc_schedule(formula_refresh, load_config().config.formula_refresh.cron, writes=False)
+def formula_field_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Hourly at :45 (``formula_refresh.cron``): re-read Salesforce formula and roll-up fields
+    of recently stamped records, which change without a new SystemModstamp."""
+    when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    return dg.RunRequest(run_key=f"formula_refresh:{when.astimezone(dt.UTC):%Y-%m-%dT%H:%M}")
+
+
+JOBS = [invoice_payment_batch, item_price_sync, reconciliation, formula_refresh]
+SCHEDULES = [
+    daily_invoice_payment_batch,
+    hourly_item_price_sync,
+    nightly_reconciliation,
+    formula_field_refresh,
+]

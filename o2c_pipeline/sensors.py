@@ -21,12 +21,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
-import requests
 import sqlalchemy as sa
 from dagster._core.events import EngineEventData
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
-from o2c_pipeline import keys, settings
+from o2c_pipeline import alerts, keys, settings
 from o2c_pipeline.config import load as load_config
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.jobs import o2c_extract
@@ -47,7 +46,6 @@ TRIGGERS = load_config().config.triggers
 SOURCE_SENSOR_INTERVAL_S = TRIGGERS.change_sensor_interval_s
 DLQ_SENSOR_INTERVAL_S = TRIGGERS.dlq_redrive_interval_s
 FAILURE_SENSOR_INTERVAL_S = 30
-WEBHOOK_TIMEOUT_S = (5, 10)
 TRIGGER_TAG = "o2c/trigger"
 
 #: A probe's answer: entity table -> records changed since its watermark; ``None`` = never loaded.
@@ -242,23 +240,12 @@ def record_failure(checkpoints: CheckpointStore, record: Mapping[str, Any]) -> N
 
 
 def post_alert(url: str, record: Mapping[str, Any], run_url: str | None) -> bool:
-    """POST the failure as JSON (Slack-compatible ``text`` plus the fields); never raises."""
+    """POST the failure through the alert webhook (:mod:`o2c_pipeline.alerts`); never raises."""
     text = (
         f"o2c run failed: {record['job_name']} {record.get('partition') or ''} "
         f"({record['trigger']}) — {record['message'][:300]}"
     )
-    payload = {
-        "text": text,
-        **{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in record.items()},
-        "run_url": run_url,
-    }
-    try:
-        response = requests.post(url, json=payload, timeout=WEBHOOK_TIMEOUT_S)
-        response.raise_for_status()
-    except requests.RequestException as exc:
-        log.warning("failure webhook not delivered: %s", scrub(str(exc)))
-        return False
-    return True
+    return alerts.post_alert(url, text, {**record, "run_url": run_url})
 
 
 def _failed_steps(context: dg.RunFailureSensorContext) -> list[str]:

@@ -110,6 +110,24 @@ def test_load_benchmark_every_section(tmp_path):
     assert "delta run: wall time, all entities" in printed
 
 
+def test_warehouse_benchmark_commits_on_both_backends(tmp_path):
+    results = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_warehouse.py"), "--rows", "3000"]
+        + ["--results", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    found = figures(json.loads(results.read_text())["warehouse"])
+    assert found["duckdb: commit, empty table"]["value"] > 0
+    assert "3,000 rows" in found["duckdb: commit, empty table"]["note"]
+    assert found["duckdb: commit, re-run (all held)"]["note"].startswith("0 new versions")
+    if "postgres skipped" not in proc.stdout:
+        assert found["postgres: commit, re-run (all held)"]["note"].startswith("0 new versions")
+
+
 def test_writeback_benchmark_writes_exactly_once(tmp_path):
     results, _ = run_benchmark("bench_writeback.py", tmp_path, "--orders", "20")
     found = figures(results["writeback"])

@@ -85,3 +85,13 @@ def test_an_open_day_run_keeps_every_asset_and_check_but_the_source_counts() -> 
         k for k in checks if k.name != ROW_COUNT
     }
     assert {k.name for k in checks} > {ROW_COUNT}  # the full job still counts
+
+
+def test_the_ui_guide_names_every_pool_with_its_slots() -> None:
+    from pathlib import Path
+
+    from o2c_pipeline.pools import POOLS
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "ui.md").read_text()
+    for pool in POOLS:
+        assert f"`{pool.name}` ({pool.slots}" in guide, pool.name

@@ -67,8 +67,10 @@ def test_a_probe_of_held_versions_ends_the_load_and_a_new_one_fetches_without_co
     assert (changed.mode, changed.api_calls, changed.rows) == ("incremental", 2, 2)  # probe + query
 
 
-def test_the_warehouse_compares_identities_with_deletions_and_groups(tmp_path: Path) -> None:
-    wh = Warehouse(tmp_path / "w.duckdb")
+def test_the_warehouse_compares_identities_with_deletions_and_groups(
+    tmp_path: Path, warehouse_location: str
+) -> None:
+    wh = Warehouse(warehouse_location)
     assert not wh.holds_all(
         ACCOUNTS, probe_table(ACCOUNTS, ["001A"], ["2024-01-01T10:00:00Z"], [False]), WINDOW
     )

@@ -28,7 +28,12 @@ NS_PORT_ENV = "O2C_NS_PORT"
 
 
 def sandbox_home() -> Path:
-    return Path(os.environ.get(SANDBOX_HOME_ENV, ".o2c/sandbox")).resolve()
+    """``$O2C_SANDBOX_HOME``, else ``sandbox/`` of the pipeline's state folder ``$O2C_HOME``
+    (where ``o2c`` looks for a running sandbox), else ``.o2c/sandbox``."""
+    explicit = os.environ.get(SANDBOX_HOME_ENV) or (
+        str(Path(os.environ["O2C_HOME"]) / "sandbox") if os.environ.get("O2C_HOME") else None
+    )
+    return Path(explicit or ".o2c/sandbox").resolve()
 
 
 @click.group()
@@ -41,7 +46,7 @@ def sandbox() -> None:
     "--state-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help=f"Where the world, keys and certificates live (default ${SANDBOX_HOME_ENV} or .o2c/sandbox).",
+    help=f"Where the world, keys and certificates live (default ${SANDBOX_HOME_ENV}, $O2C_HOME/sandbox or .o2c/sandbox).",
 )
 @click.option(
     "--scale", type=click.Choice(["small", "medium", "large"]), default="small", show_default=True

@@ -36,8 +36,15 @@ ADMIN_PREFIX = "/__sandbox__/"
 class ApiError(Exception):
     """An error a handler raises; the service renders it in its system's wire shape."""
 
-    def __init__(self, status: int, code: str, message: str, fields: list[str] | None = None,
-                 path: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: list[str] | None = None,
+        path: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
@@ -75,7 +82,9 @@ class Knobs:
         known = {f.name: f.type for f in fields(self)}
         unknown = sorted(set(changes) - set(known))
         if unknown:
-            raise ValueError(f"unknown sandbox knob(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown sandbox knob(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         # convert everything first, so a bad value changes nothing
         converted = {name: type(getattr(self, name))(value) for name, value in changes.items()}
         for name, value in converted.items():
@@ -166,7 +175,11 @@ class Store:
         return self._version
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.cursor().execute("SELECT value FROM main.sandbox_meta WHERE key = ?", [key]).fetchone()
+        row = (
+            self.cursor()
+            .execute("SELECT value FROM main.sandbox_meta WHERE key = ?", [key])
+            .fetchone()
+        )
         return row[0] if row else default
 
     def set_meta(self, key: str, value: str, cur: duckdb.DuckDBPyConnection | None = None) -> None:
@@ -238,8 +251,12 @@ class Service:
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
     def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        return Response(json.dumps(body, default=_json_default), status=status,
-                        headers=headers, mimetype="application/json")
+        return Response(
+            json.dumps(body, default=_json_default),
+            status=status,
+            headers=headers,
+            mimetype="application/json",
+        )
 
 
 def _json_default(value: Any) -> Any:
@@ -276,8 +293,13 @@ class SandboxApp:
             endpoint, args = adapter.match()
         except (NotFound, MethodNotAllowed) as exc:
             self.ctx.counters.count(svc.system, "unmatched")
-            return self._error(ApiError(exc.code or 404, "NOT_FOUND",
-                                        f"The requested resource does not exist: {request.method} {request.path}"))
+            return self._error(
+                ApiError(
+                    exc.code or 404,
+                    "NOT_FOUND",
+                    f"The requested resource does not exist: {request.method} {request.path}",
+                )
+            )
         except HTTPException as exc:  # e.g. RequestRedirect for a missing trailing slash
             return exc.get_response(request.environ)
         self.ctx.counters.count(svc.system, svc.family(endpoint, request))
@@ -331,12 +353,20 @@ class SandboxApp:
     def _fault(self, kind: str, request: Request) -> Response | None:
         self.ctx.counters.count(self.service.system, f"fault_{kind}")
         if kind == "429":
-            raise ApiError(429, "REQUEST_LIMIT_EXCEEDED" if self.service.system == "salesforce"
-                           else "CONCURRENCY_LIMIT_EXCEEDED",
-                           "Injected fault: request limit exceeded.", headers={"Retry-After": "1"})
+            raise ApiError(
+                429,
+                "REQUEST_LIMIT_EXCEEDED"
+                if self.service.system == "salesforce"
+                else "CONCURRENCY_LIMIT_EXCEEDED",
+                "Injected fault: request limit exceeded.",
+                headers={"Retry-After": "1"},
+            )
         if kind in ("500", "503"):
-            raise ApiError(int(kind), "UNEXPECTED_ERROR" if kind == "500" else "SERVER_UNAVAILABLE",
-                           f"Injected fault: {'internal server error' if kind == '500' else 'service unavailable'}.")
+            raise ApiError(
+                int(kind),
+                "UNEXPECTED_ERROR" if kind == "500" else "SERVER_UNAVAILABLE",
+                f"Injected fault: {'internal server error' if kind == '500' else 'service unavailable'}.",
+            )
         if kind == "timeout":
             time.sleep(timeout_fault_hang_s(self.ctx.knobs))
             raise _DropConnection
@@ -371,7 +401,7 @@ def _reset(environ) -> None:
 
 def admin_response(ctx: SandboxContext, request: Request) -> Response:
     """``/__sandbox__/`` — knobs, counters, simulation and health; no auth, loopback only."""
-    path = request.path[len(ADMIN_PREFIX):].strip("/")
+    path = request.path[len(ADMIN_PREFIX) :].strip("/")
     method = request.method
     try:
         if path == "health":
@@ -403,7 +433,8 @@ def world_stats(store: Store) -> dict[str, Any]:
     cur = store.cursor()
     tables = [("sf", name) for name in SF_OBJECTS] + [("ns", name) for name in NS_TABLES]
     counts = cur.execute(
-        "SELECT " + ", ".join(f'(SELECT count(*) FROM {schema}."{name}")' for schema, name in tables)
+        "SELECT "
+        + ", ".join(f'(SELECT count(*) FROM {schema}."{name}")' for schema, name in tables)
     ).fetchall()[0]
     out: dict[str, Any] = {}
     for (schema, name), n in zip(tables, counts, strict=True):

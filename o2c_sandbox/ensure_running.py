@@ -83,20 +83,39 @@ def ensure_running(state_dir: Path, scale: str, timeout_s: float) -> dict[str, A
     for note in filter(None, (sf_note, ns_note)):
         print(note)
     log = open(state_dir / "serve.log", "ab")  # noqa: SIM115 - handed to the child
-    cmd = [sys.executable, "-m", "o2c_sandbox.cli", "serve", "--state-dir", str(state_dir),
-           "--scale", scale, "--sf-port", str(sf_port), "--ns-port", str(ns_port)]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    print(f"starting the sandbox (pid {proc.pid}, {scale} world, log {state_dir / 'serve.log'}) ...")
+    cmd = [
+        sys.executable,
+        "-m",
+        "o2c_sandbox.cli",
+        "serve",
+        "--state-dir",
+        str(state_dir),
+        "--scale",
+        scale,
+        "--sf-port",
+        str(sf_port),
+        "--ns-port",
+        str(ns_port),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    print(
+        f"starting the sandbox (pid {proc.pid}, {scale} world, log {state_dir / 'serve.log'}) ..."
+    )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"the sandbox exited with code {proc.returncode}; see {state_dir / 'serve.log'}")
+            sys.exit(
+                f"the sandbox exited with code {proc.returncode}; see {state_dir / 'serve.log'}"
+            )
         server = running_server(state_dir)
         if server is not None:
             env = server["env"]
-            print(f"sandbox ready: Salesforce {env['SALESFORCE_LOGIN_URL']}, "
-                  f"NetSuite {env['NETSUITE_BASE_URL']}")
+            print(
+                f"sandbox ready: Salesforce {env['SALESFORCE_LOGIN_URL']}, "
+                f"NetSuite {env['NETSUITE_BASE_URL']}"
+            )
             return server
         time.sleep(0.3)
     sys.exit(f"the sandbox did not answer within {timeout_s:.0f} s; see {state_dir / 'serve.log'}")

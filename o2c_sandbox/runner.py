@@ -111,7 +111,10 @@ class Sandbox:
         if self.rebuild and self.world_path.exists():
             self.world_path.unlink()
         store = Store(self.world_path)
-        if store.get_meta("built_at") is not None and store.get_meta("schema") != schema_fingerprint():
+        if (
+            store.get_meta("built_at") is not None
+            and store.get_meta("schema") != schema_fingerprint()
+        ):
             log.info("the saved world predates the current schema: rebuilding it")
             store.close()
             self.world_path.unlink()
@@ -119,9 +122,14 @@ class Sandbox:
         if store.get_meta("built_at") is None:
             log.info("building the %s world (seed %s)", self.scale, self.seed)
             build_world(store, scale=self.scale, seed=self.seed)
-        self.ctx = SandboxContext(store=store, knobs=self.knobs, counters=Counters(),
-                                  state_dir=self.state_dir, credentials=self.credentials_,
-                                  jwt_cert_path=self.jwt_cert_path)
+        self.ctx = SandboxContext(
+            store=store,
+            knobs=self.knobs,
+            counters=Counters(),
+            state_dir=self.state_dir,
+            credentials=self.credentials_,
+            jwt_cert_path=self.jwt_cert_path,
+        )
         self.ctx.advance = lambda steps: advance(store, steps=steps)
 
         ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -131,13 +139,20 @@ class Sandbox:
         self.ctx.urls = urls
         for service_cls, port in services:
             service = service_cls(self.ctx)
-            server = make_server(self.host, port, SandboxApp(service), threaded=True,
-                                 request_handler=_QuietHandler, ssl_context=ssl_ctx)
+            server = make_server(
+                self.host,
+                port,
+                SandboxApp(service),
+                threaded=True,
+                request_handler=_QuietHandler,
+                ssl_context=ssl_ctx,
+            )
             server.daemon_threads = True
             actual_port = server.server_address[1]
             urls[service.system] = f"https://{self.host}:{actual_port}"
-            thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{service.system}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, name=f"sandbox-{service.system}", daemon=True
+            )
             thread.start()
             self._servers.append(server)
             self._threads.append(thread)
@@ -173,8 +188,14 @@ class Sandbox:
     def credentials(self) -> dict[str, str]:
         """Environment settings for the pipeline: the same names a real deployment sets."""
         c = self.credentials_
-        return credentials_env(c, sf_url=self.sf_url, ns_url=self.ns_url, ca_bundle=self.ca_path,
-                               jwt_key=self.jwt_key_path, ns_private_key=self.ns_m2m_key_path)
+        return credentials_env(
+            c,
+            sf_url=self.sf_url,
+            ns_url=self.ns_url,
+            ca_bundle=self.ca_path,
+            jwt_key=self.jwt_key_path,
+            ns_private_key=self.ns_m2m_key_path,
+        )
 
     # -- key material --------------------------------------------------------------------------
     def _ensure_tls(self) -> None:
@@ -192,23 +213,37 @@ class Sandbox:
         signs its access tokens with."""
         from o2c_sandbox.netsuite.oauth2 import TOKEN_SIGNING_KEY_FILE
 
-        _ensure_key_pair(self.jwt_key_path, self.jwt_cert_path, "o2c-sandbox-connected-app",
-                         key_size=2048, valid_days=3650)
-        _ensure_key_pair(self.ns_m2m_key_path, self.ns_m2m_cert_path, "o2c-sandbox-netsuite-m2m",
-                         key_size=3072, valid_days=730)
+        _ensure_key_pair(
+            self.jwt_key_path,
+            self.jwt_cert_path,
+            "o2c-sandbox-connected-app",
+            key_size=2048,
+            valid_days=3650,
+        )
+        _ensure_key_pair(
+            self.ns_m2m_key_path,
+            self.ns_m2m_cert_path,
+            "o2c-sandbox-netsuite-m2m",
+            key_size=3072,
+            valid_days=730,
+        )
         _ensure_key_pair(self.state_dir / TOKEN_SIGNING_KEY_FILE, None, "", key_size=2048)
 
 
-def _ensure_key_pair(key_path: Path, cert_path: Path | None, common_name: str, *, key_size: int,
-                     valid_days: int = 0) -> None:
+def _ensure_key_pair(
+    key_path: Path, cert_path: Path | None, common_name: str, *, key_size: int, valid_days: int = 0
+) -> None:
     """An RSA private key (PKCS#8 PEM, owner-only) and its self-signed certificate, unless both
     files exist already."""
     if key_path.exists() and (cert_path is None or cert_path.exists()):
         return
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                          serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     )
     key_path.chmod(0o600)
     if cert_path is None:
@@ -228,8 +263,15 @@ def _ensure_key_pair(key_path: Path, cert_path: Path | None, common_name: str, *
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def credentials_env(c: Credentials, *, sf_url: str, ns_url: str, ca_bundle: Path,
-                    jwt_key: Path, ns_private_key: Path) -> dict[str, str]:
+def credentials_env(
+    c: Credentials,
+    *,
+    sf_url: str,
+    ns_url: str,
+    ca_bundle: Path,
+    jwt_key: Path,
+    ns_private_key: Path,
+) -> dict[str, str]:
     """Both NetSuite credential sets are given: TBA (the default flow) and OAuth 2.0 client
     credentials, chosen with NETSUITE_AUTH_FLOW=tba|oauth2_m2m."""
     return {

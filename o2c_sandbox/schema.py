@@ -116,8 +116,14 @@ _UNOWNED = frozenset(
 
 def _user_ref(name: str, relationship: str, **kwargs) -> SfField:
     return SfField(
-        name, "reference", 18, reference_to="User", relationship_name=relationship,
-        nillable=False, default_value=SF_INTEGRATION_USER_ID, **kwargs,
+        name,
+        "reference",
+        18,
+        reference_to="User",
+        relationship_name=relationship,
+        nillable=False,
+        default_value=SF_INTEGRATION_USER_ID,
+        **kwargs,
     )
 
 
@@ -231,7 +237,13 @@ SF_OBJECTS: dict[str, SfObject] = {
             "Contact",
             "003",
             [
-                SfField("AccountId", "reference", 18, reference_to="Account", relationship_name="Account"),
+                SfField(
+                    "AccountId",
+                    "reference",
+                    18,
+                    reference_to="Account",
+                    relationship_name="Account",
+                ),
                 SfField("FirstName", "string", 40),
                 SfField("LastName", "string", 80, nillable=False),
                 SfField("Email", "email", 80),
@@ -248,7 +260,9 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("Description", "textarea", 4000),
                 SfField("Family", "picklist", 40),
                 SfField("IsActive", "boolean", nillable=False),
-                SfField("NetSuite_Item_ID__c", "string", 40, custom=True, external_id=True, unique=True),
+                SfField(
+                    "NetSuite_Item_ID__c", "string", 40, custom=True, external_id=True, unique=True
+                ),
                 _currency(),
             ],
         ),
@@ -258,7 +272,9 @@ SF_OBJECTS: dict[str, SfObject] = {
             [
                 SfField("Name", "string", 255, nillable=False),
                 SfField("IsActive", "boolean", nillable=False),
-                SfField("IsStandard", "boolean", createable=False, updateable=False, nillable=False),
+                SfField(
+                    "IsStandard", "boolean", createable=False, updateable=False, nillable=False
+                ),
                 _currency(),
             ],
         ),
@@ -266,8 +282,22 @@ SF_OBJECTS: dict[str, SfObject] = {
             "PricebookEntry",
             "01u",
             [
-                SfField("Pricebook2Id", "reference", 18, reference_to="Pricebook2", relationship_name="Pricebook2", nillable=False),
-                SfField("Product2Id", "reference", 18, reference_to="Product2", relationship_name="Product2", nillable=False),
+                SfField(
+                    "Pricebook2Id",
+                    "reference",
+                    18,
+                    reference_to="Pricebook2",
+                    relationship_name="Pricebook2",
+                    nillable=False,
+                ),
+                SfField(
+                    "Product2Id",
+                    "reference",
+                    18,
+                    reference_to="Product2",
+                    relationship_name="Product2",
+                    nillable=False,
+                ),
                 SfField("UnitPrice", "currency", nillable=False),
                 SfField("IsActive", "boolean", nillable=False),
                 SfField("UseStandardPrice", "boolean"),
@@ -279,9 +309,17 @@ SF_OBJECTS: dict[str, SfObject] = {
             "Opportunity",
             "006",
             [
-                SfField("AccountId", "reference", 18, reference_to="Account", relationship_name="Account"),
+                SfField(
+                    "AccountId",
+                    "reference",
+                    18,
+                    reference_to="Account",
+                    relationship_name="Account",
+                ),
                 SfField("Name", "string", 120, nillable=False),
-                SfField("StageName", "picklist", 40, nillable=False, picklist=tuple(OPPORTUNITY_STAGES)),
+                SfField(
+                    "StageName", "picklist", 40, nillable=False, picklist=tuple(OPPORTUNITY_STAGES)
+                ),
                 SfField("CloseDate", "date", nillable=False),
                 # with products, Amount is the sum of the lines and read-only in the UI
                 SfField("Amount", "currency"),
@@ -289,17 +327,37 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("ForecastCategoryName", "picklist", 40, picklist=FORECAST_CATEGORIES),
                 SfField("IsClosed", "boolean", createable=False, updateable=False, nillable=False),
                 SfField("IsWon", "boolean", createable=False, updateable=False, nillable=False),
-                SfField("HasOpportunityLineItem", "boolean", createable=False, updateable=False, nillable=False),
-                SfField("Pricebook2Id", "reference", 18, reference_to="Pricebook2", relationship_name="Pricebook2"),
+                SfField(
+                    "HasOpportunityLineItem",
+                    "boolean",
+                    createable=False,
+                    updateable=False,
+                    nillable=False,
+                ),
+                SfField(
+                    "Pricebook2Id",
+                    "reference",
+                    18,
+                    reference_to="Pricebook2",
+                    relationship_name="Pricebook2",
+                ),
                 _currency(),
                 SfField("NetSuite_Sales_Order_ID__c", "string", 40, custom=True, external_id=True),
                 # what the ERP reports back on a won deal (the admin's fields for the integration,
                 # as on Order and Invoice__c): fulfilment, tracking, billing and payment
-                SfField("Fulfillment_Status__c", "picklist", 40, custom=True, picklist=FULFILLMENT_STATUSES),
+                SfField(
+                    "Fulfillment_Status__c",
+                    "picklist",
+                    40,
+                    custom=True,
+                    picklist=FULFILLMENT_STATUSES,
+                ),
                 SfField("Tracking_Number__c", "string", 255, custom=True),
                 SfField("Amount_Invoiced__c", "currency", custom=True),
                 SfField("Amount_Paid__c", "currency", custom=True),
-                SfField("Payment_Status__c", "picklist", 40, custom=True, picklist=PAYMENT_STATUSES),
+                SfField(
+                    "Payment_Status__c", "picklist", 40, custom=True, picklist=PAYMENT_STATUSES
+                ),
                 # CURRENCYRATE() reads the org's static rates at query time: a rate change moves
                 # the value of every opportunity in that currency without touching a stamp
                 SfField(
@@ -321,9 +379,29 @@ SF_OBJECTS: dict[str, SfObject] = {
             "OpportunityLineItem",
             "00k",
             [
-                SfField("OpportunityId", "reference", 18, reference_to="Opportunity", relationship_name="Opportunity", nillable=False),
-                SfField("PricebookEntryId", "reference", 18, reference_to="PricebookEntry", relationship_name="PricebookEntry", nillable=False),
-                SfField("Product2Id", "reference", 18, reference_to="Product2", relationship_name="Product2"),
+                SfField(
+                    "OpportunityId",
+                    "reference",
+                    18,
+                    reference_to="Opportunity",
+                    relationship_name="Opportunity",
+                    nillable=False,
+                ),
+                SfField(
+                    "PricebookEntryId",
+                    "reference",
+                    18,
+                    reference_to="PricebookEntry",
+                    relationship_name="PricebookEntry",
+                    nillable=False,
+                ),
+                SfField(
+                    "Product2Id",
+                    "reference",
+                    18,
+                    reference_to="Product2",
+                    relationship_name="Product2",
+                ),
                 SfField("ProductCode", "string", 255, createable=False, updateable=False),
                 SfField("Quantity", "double", nillable=False),
                 SfField("UnitPrice", "currency", nillable=False),
@@ -338,10 +416,31 @@ SF_OBJECTS: dict[str, SfObject] = {
             "Order",
             "801",
             [
-                SfField("AccountId", "reference", 18, reference_to="Account", relationship_name="Account", nillable=False),
-                SfField("OpportunityId", "reference", 18, reference_to="Opportunity", relationship_name="Opportunity"),
-                SfField("Pricebook2Id", "reference", 18, reference_to="Pricebook2", relationship_name="Pricebook2"),
-                SfField("OrderNumber", "string", 30, createable=False, updateable=False, nillable=False),
+                SfField(
+                    "AccountId",
+                    "reference",
+                    18,
+                    reference_to="Account",
+                    relationship_name="Account",
+                    nillable=False,
+                ),
+                SfField(
+                    "OpportunityId",
+                    "reference",
+                    18,
+                    reference_to="Opportunity",
+                    relationship_name="Opportunity",
+                ),
+                SfField(
+                    "Pricebook2Id",
+                    "reference",
+                    18,
+                    reference_to="Pricebook2",
+                    relationship_name="Pricebook2",
+                ),
+                SfField(
+                    "OrderNumber", "string", 30, createable=False, updateable=False, nillable=False
+                ),
                 SfField("Status", "picklist", 40, nillable=False, picklist=ORDER_STATUSES),
                 SfField("EffectiveDate", "date", nillable=False),
                 SfField("ActivatedDate", "datetime"),
@@ -372,15 +471,37 @@ SF_OBJECTS: dict[str, SfObject] = {
                     formula="IF(ISBLANK(ActivatedDate), NULL, TODAY() - DATEVALUE(ActivatedDate))",
                 ),
             ],
-            [SfChildRelationship("OrderItems", "OrderItem", "OrderId"), SfChildRelationship("Invoices__r", "Invoice__c", "Order__c")],
+            [
+                SfChildRelationship("OrderItems", "OrderItem", "OrderId"),
+                SfChildRelationship("Invoices__r", "Invoice__c", "Order__c"),
+            ],
         ),
         _obj(
             "OrderItem",
             "802",
             [
-                SfField("OrderId", "reference", 18, reference_to="Order", relationship_name="Order", nillable=False),
-                SfField("Product2Id", "reference", 18, reference_to="Product2", relationship_name="Product2"),
-                SfField("PricebookEntryId", "reference", 18, reference_to="PricebookEntry", relationship_name="PricebookEntry"),
+                SfField(
+                    "OrderId",
+                    "reference",
+                    18,
+                    reference_to="Order",
+                    relationship_name="Order",
+                    nillable=False,
+                ),
+                SfField(
+                    "Product2Id",
+                    "reference",
+                    18,
+                    reference_to="Product2",
+                    relationship_name="Product2",
+                ),
+                SfField(
+                    "PricebookEntryId",
+                    "reference",
+                    18,
+                    reference_to="PricebookEntry",
+                    relationship_name="PricebookEntry",
+                ),
                 SfField("OrderItemNumber", "string", 30, createable=False, updateable=False),
                 SfField("Quantity", "double", nillable=False),
                 SfField("UnitPrice", "currency", nillable=False),
@@ -393,15 +514,38 @@ SF_OBJECTS: dict[str, SfObject] = {
             "a01",
             [
                 SfField("Name", "string", 80),
-                SfField("Order__c", "reference", 18, reference_to="Order", relationship_name="Order__r", custom=True),
-                SfField("Account__c", "reference", 18, reference_to="Account", relationship_name="Account__r", custom=True),
-                SfField("NetSuite_Invoice_ID__c", "string", 40, custom=True, external_id=True, unique=True),
+                SfField(
+                    "Order__c",
+                    "reference",
+                    18,
+                    reference_to="Order",
+                    relationship_name="Order__r",
+                    custom=True,
+                ),
+                SfField(
+                    "Account__c",
+                    "reference",
+                    18,
+                    reference_to="Account",
+                    relationship_name="Account__r",
+                    custom=True,
+                ),
+                SfField(
+                    "NetSuite_Invoice_ID__c",
+                    "string",
+                    40,
+                    custom=True,
+                    external_id=True,
+                    unique=True,
+                ),
                 SfField("Invoice_Number__c", "string", 40, custom=True),
                 SfField("Invoice_Date__c", "date", custom=True),
                 SfField("Due_Date__c", "date", custom=True),
                 SfField("Amount__c", "currency", custom=True),
                 SfField("Amount_Paid__c", "currency", custom=True),
-                SfField("Payment_Status__c", "picklist", 40, custom=True, picklist=PAYMENT_STATUSES),
+                SfField(
+                    "Payment_Status__c", "picklist", 40, custom=True, picklist=PAYMENT_STATUSES
+                ),
                 SfField("Status__c", "picklist", 40, custom=True),
                 _currency(),
             ],
@@ -449,7 +593,14 @@ SF_SETUP_OBJECTS: dict[str, SfObject] = {
                 SfField("Alias", "string", 8, nillable=False),
                 SfField("Email", "email", 128, nillable=False),
                 SfField("IsActive", "boolean", nillable=False, default_value=True),
-                SfField("UserType", "picklist", 40, createable=False, updateable=False, picklist=("Standard", "AutomatedProcess")),
+                SfField(
+                    "UserType",
+                    "picklist",
+                    40,
+                    createable=False,
+                    updateable=False,
+                    picklist=("Standard", "AutomatedProcess"),
+                ),
                 SfField("TimeZoneSidKey", "picklist", 40, nillable=False),
                 SfField("LocaleSidKey", "picklist", 40, nillable=False),
                 SfField("LanguageLocaleKey", "picklist", 40, nillable=False),
@@ -715,7 +866,9 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("item", "BIGINT", "item"),
                 _c("quantity", "DOUBLE", "quantity"),  # negative on sales lines, as in NetSuite
                 _c("rate", "DOUBLE", "rate"),  # in the transaction currency
-                _c("foreignamount", "DOUBLE", "amount"),  # transaction currency; negative on sales lines
+                _c(
+                    "foreignamount", "DOUBLE", "amount"
+                ),  # transaction currency; negative on sales lines
                 _c("netamount", "DOUBLE"),  # the same in the subsidiary's base currency
                 # SuiteQL keeps the subsidiary on the lines (the mainline's is the transaction's)
                 _c("subsidiary", "BIGINT"),
@@ -827,6 +980,12 @@ def schema_fingerprint() -> str:
     cannot be reused (its tables lack the new columns), so the runner rebuilds it."""
     import hashlib
 
-    parts = [f"sf.{o.name}:" + ",".join(f"{f.name}/{f.duckdb_type}" for f in o.stored_fields) for o in SF_OBJECTS.values()]
-    parts += [f"ns.{t.name}:" + ",".join(f"{c.name}/{c.type}" for c in t.columns) for t in NS_TABLES.values()]
+    parts = [
+        f"sf.{o.name}:" + ",".join(f"{f.name}/{f.duckdb_type}" for f in o.stored_fields)
+        for o in SF_OBJECTS.values()
+    ]
+    parts += [
+        f"ns.{t.name}:" + ",".join(f"{c.name}/{c.type}" for c in t.columns)
+        for t in NS_TABLES.values()
+    ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -30,6 +30,7 @@ from pydantic import Field
 
 from o2c_pipeline import keys
 from o2c_pipeline.assets.warehouse_io import StagedLoad, column_schema
+from o2c_pipeline.beta import accepted_beta_parameters
 from o2c_pipeline.config import load as load_config
 from o2c_pipeline.entities import ENTITIES, Entity
 from o2c_pipeline.extract.columns import ColumnVerdicts, discover
@@ -203,9 +204,15 @@ def build_extract_asset(entity: Entity) -> dg.AssetsDefinition:
     entity, so the resources are named in ``required_resource_keys`` rather than typed
     parameters (Dagster allows one way or the other per asset)."""
     system = SYSTEMS[entity.system]
+    with accepted_beta_parameters():
+        return _extract_asset(entity, system)
 
+
+def _extract_asset(entity: Entity, system: Any) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.table_key(entity.table),
+        owners=keys.OWNERS,
+        code_version=keys.code_version(entity),
         description=entity.description,
         group_name=entity.system,
         kinds={entity.system, "duckdb"},
@@ -235,6 +242,8 @@ def asset_spec(entity: Entity) -> dg.AssetSpec:
     """The same asset as :func:`build_extract_asset` makes, as a spec of a shared step."""
     return dg.AssetSpec(
         key=keys.table_key(entity.table),
+        owners=keys.OWNERS,
+        code_version=keys.code_version(entity),
         description=entity.description,
         group_name=entity.system,
         kinds={entity.system, "duckdb"},
@@ -306,7 +315,8 @@ def build_extract_assets() -> list[dg.AssetsDefinition]:
     for name, system in SYSTEMS.items():
         entities = [e for e in ENTITIES if e.system == name]
         if system.shared_step and entities:
-            assets.append(build_shared_extract_asset(name, entities))
+            with accepted_beta_parameters():
+                assets.append(build_shared_extract_asset(name, entities))
         else:
             assets += [build_extract_asset(e) for e in entities]
     return assets

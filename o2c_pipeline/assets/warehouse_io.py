@@ -23,7 +23,7 @@ from pydantic import Field
 from o2c_pipeline.assets import partition_figures as figures
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.runner import Extraction
-from o2c_pipeline.warehouse import BOOKKEEPING, CommitResult, Warehouse
+from o2c_pipeline.warehouse import BOOKKEEPING, CommitResult, Warehouse, open_warehouse
 
 
 def column_schema(entity: Entity) -> dg.TableSchema:
@@ -68,38 +68,39 @@ class StagedLoad:
 class WarehouseTable:
     """A lazy handle on a warehouse table: downstream assets query it, bounded in memory."""
 
-    warehouse_path: str
+    warehouse_path: str  # the O2C_WAREHOUSE value: a DuckDB file or a PostgreSQL URL
     table: str
     current_table: str
     partition_window: tuple[dt.datetime, dt.datetime] | None = None
 
     @property
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.warehouse_path)
+        return open_warehouse(self.warehouse_path)
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse (``O2C_WAREHOUSE``), for typed resource parameters."""
 
-    path: str = Field(description="DuckDB warehouse file (O2C_WAREHOUSE)")
+    path: str = Field(description="DuckDB warehouse file or PostgreSQL URL (O2C_WAREHOUSE)")
 
     def warehouse(self) -> Warehouse:
-        return Warehouse(self.path)
+        return open_warehouse(self.path)
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Commits extraction assets' staged loads to DuckDB and hands downstream assets a handle.
+    """Commits extraction assets' staged loads to the warehouse and hands downstream assets a
+    handle.
 
     ``handle_output`` takes a :class:`StagedLoad` (files on disk, never the rows in memory) and
     swaps it in within one transaction; a failure leaves the warehouse as it was.
     """
 
-    path: str = Field(description="DuckDB warehouse file (O2C_WAREHOUSE)")
+    path: str = Field(description="DuckDB warehouse file or PostgreSQL URL (O2C_WAREHOUSE)")
 
     def handle_output(self, context: dg.OutputContext, obj: StagedLoad | None) -> None:
         if obj is None:
             return
-        warehouse = Warehouse(self.path)
+        warehouse = open_warehouse(self.path)
         extraction = obj.extraction
         entity = extraction.entity
         started = time.monotonic()

@@ -13,6 +13,7 @@ COMMANDS = {
     "run": "o2c_pipeline.cli.run:run",
     "status": "o2c_pipeline.cli.status:status",
     "dlq": "o2c_pipeline.cli.dlq:dlq",
+    "sync": "o2c_pipeline.cli.sync:sync",
 }
 #: Entry-point group through which other installed packages add commands (the sandbox extra adds
 #: ``o2c sandbox``), so the pipeline never imports them itself.
@@ -49,8 +50,17 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
-def main() -> None:
-    """o2c_pipeline: Salesforce <-> NetSuite order-to-cash sync on Dagster."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """o2c_pipeline: Salesforce <-> NetSuite order-to-cash sync on Dagster.
+
+    State lives in the checkout's .o2c/ (O2C_HOME), as for `make run`; without Salesforce and
+    NetSuite settings the commands use the sandbox running from .o2c/sandbox.
+    """
+    if ctx.invoked_subcommand in COMMANDS:
+        from o2c_pipeline.settings import apply_checkout_defaults
+
+        apply_checkout_defaults()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import click
 import dagster as dg
 
 from o2c_pipeline import keys
+from o2c_pipeline.cli import tables
 from o2c_pipeline.resources.factory import build_resources
 from o2c_pipeline.sync.context import SyncContext, sync_context
 from o2c_pipeline.sync.flows import FLOWS_BY_NAME, replay
@@ -31,34 +32,54 @@ def dlq() -> None:
     """The sync's dead-letter queue: records that could not flow, and why."""
 
 
+def _known_flow(flow: str | None) -> None:
+    """A clear error naming the valid flows when ``flow`` is not one (``orders.x`` sub-flows are
+    named by their flow)."""
+    if flow and flow.split(".", 1)[0] not in FLOWS_BY_NAME:
+        raise click.BadParameter(
+            f"unknown flow {flow!r}; one of {', '.join(FLOWS_BY_NAME)}", param_hint="--flow"
+        )
+
+
+DLQ_HEADER = ("flow", "source_id", "error_code", "attempts", "next_retry (UTC)", "reason")
+
+
 @dlq.command("list")
 @click.option("--flow", help="Only this flow (customers, products, orders, ...).")
 @click.option("--code", "error_code", help="Only this error code, e.g. UNKNOWN_SKU.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, payload included.")
 def list_entries(flow: str | None, error_code: str | None, as_json: bool) -> None:
     """List open DLQ entries, oldest first."""
+    _known_flow(flow)
     with _sync_context() as ctx:
         entries = ctx.store.dlq(flow=flow, error_code=error_code)
-    for e in entries:
-        if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        **vars(e),
-                        "first_seen": e.first_seen.isoformat(),
-                        "last_seen": e.last_seen.isoformat(),
-                        "next_retry_at": e.next_retry_at.isoformat(),
-                    },
-                    default=str,
-                )
-            )
-        else:
-            click.echo(
-                f"{e.flow:<22} {e.source_id:<20} {e.error_code:<20} attempts={e.attempts} "
-                f"next={e.next_retry_at:%Y-%m-%d %H:%M}Z  {e.reason}"
-            )
     if not as_json:
+        rows = [
+            (
+                e.flow,
+                e.source_id,
+                e.error_code,
+                e.attempts,
+                f"{e.next_retry_at:%Y-%m-%d %H:%M}",
+                e.reason,
+            )
+            for e in entries
+        ]
+        tables.echo(tables.table(DLQ_HEADER, rows, right={3}, empty="(no open entries)"))
         click.echo(f"{len(entries)} open entr{'y' if len(entries) == 1 else 'ies'}", err=True)
+        return
+    for e in entries:
+        click.echo(
+            json.dumps(
+                {
+                    **vars(e),
+                    "first_seen": e.first_seen.isoformat(),
+                    "last_seen": e.last_seen.isoformat(),
+                    "next_retry_at": e.next_retry_at.isoformat(),
+                },
+                default=str,
+            )
+        )
 
 
 @dlq.command("replay")
@@ -67,10 +88,7 @@ def list_entries(flow: str | None, error_code: str | None, as_json: bool) -> Non
 def replay_entries(flow: str | None, source_ids: tuple[str, ...]) -> None:
     """Re-drive DLQ entries now (all, one flow's, or the SOURCE_IDS given). Records fixed at the
     source since leave the queue; the others stay, with their attempts counted up."""
-    if flow and flow.split(".", 1)[0] not in FLOWS_BY_NAME:
-        raise click.BadParameter(
-            f"unknown flow {flow!r}; one of {', '.join(FLOWS_BY_NAME)}", param_hint="--flow"
-        )
+    _known_flow(flow)
     with _sync_context() as ctx:
         results = replay(ctx, flow, list(source_ids) or None)
         remaining = len(ctx.store.dlq(flow=flow, source_ids=list(source_ids) or None))

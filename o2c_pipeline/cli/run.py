@@ -2,26 +2,26 @@
 
 The run goes through a real ``DagsterInstance`` (``$DAGSTER_HOME`` if set, else an ephemeral one),
 so it shows up in the UI like any other run and the single-run backfill policy applies: a range
-is one run. A progress bar follows the steps; a per-table summary closes the run.
+is one run. On a terminal a live table follows the assets; a per-table summary closes the run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 import threading
 import time
 import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import IO, Any
 
 import click
 import dagster as dg
 from dagster import DagsterEventType
-from tqdm import tqdm
 
 from o2c_pipeline import keys, settings
-from o2c_pipeline.cli.tables import text_table
 from o2c_pipeline.partitions import open_partition_key
 
 SUMMARY_FIELDS = ("rows", "versions", "deletes", "written", "failed", "api_calls", "seconds")
@@ -38,6 +38,85 @@ def partition_tags(start: str, end: str) -> dict[str, str]:
     return {keys.RANGE_START_TAG: start, keys.RANGE_END_TAG: end}
 
 
+PROGRESS_EVENTS = {
+    DagsterEventType.STEP_START,
+    DagsterEventType.STEP_SUCCESS,
+    DagsterEventType.STEP_FAILURE,
+    DagsterEventType.ASSET_MATERIALIZATION,
+}
+
+
+def _terminal() -> IO[str] | None:
+    """The real terminal, duplicated before the run starts: Dagster captures the process's
+    stdout/stderr into each step's compute log, so a bar written there would land in the logs."""
+    for stream in (sys.stderr, sys.stdout):
+        try:
+            if stream.isatty():
+                return os.fdopen(os.dup(stream.fileno()), "w", buffering=1)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+class RunProgress:
+    """Follows a run's event log: per asset its step's state, rows, rows/s and the sync's
+    writes, as soon as each step ends."""
+
+    def __init__(self, job_name: str, span: str, total_steps: int) -> None:
+        self.title = f"{job_name} {span}"
+        self.total_steps = total_steps
+        self.started = time.monotonic()
+        self.step_start: dict[str, float] = {}
+        self.step_state: dict[str, str] = {}
+        self.assets: dict[str, dict[str, Any]] = {}
+
+    def add(self, record: Any) -> None:
+        entry = record.event_log_entry
+        event, step = entry.dagster_event, entry.step_key or ""
+        if event is None:
+            return
+        kind = event.event_type
+        if kind == DagsterEventType.STEP_START:
+            self.step_start[step] = entry.timestamp
+            self.step_state[step] = "running"
+        elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            self.step_state[step] = "done" if kind == DagsterEventType.STEP_SUCCESS else "FAILED"
+            for row in self.assets.values():
+                if row["step"] == step:
+                    row["wall_s"] = entry.timestamp - self.step_start.get(step, entry.timestamp)
+        elif kind == DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.step_materialization_data.materialization
+            name = ".".join(materialization.asset_key.path)
+            metadata = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+            self.assets[name] = {"step": step, "wall_s": None, **metadata}
+
+    def renderable(self, height: int = 24) -> Any:
+        """The assets materialized last (as many as fit ``height`` lines), under a title that
+        counts the steps done and names those running."""
+        from o2c_pipeline.cli import tables
+
+        rows = []
+        for name, row in list(self.assets.items())[-max(3, height - 8) :]:
+            wall = row.get("wall_s")
+            rate = (row.get("rows") or 0) / wall if wall else None
+            shown_rate = f"{rate:,.0f}" if rate is not None else None
+            state = self.step_state.get(row["step"], "")
+            rows.append((name, state, row.get("rows"), shown_rate, row.get("written")))
+        running = sorted(s for s, state in self.step_state.items() if state == "running")
+        done = sum(state != "running" for state in self.step_state.values())
+        elapsed = time.monotonic() - self.started
+        title = f"{self.title}  {elapsed:.0f}s  {done}/{self.total_steps} steps done"
+        if running:
+            title += f"  running: {', '.join(running[:3])}" + (" ..." if len(running) > 3 else "")
+        return tables.table(
+            ("table", "step", "rows", "rows/s", "written"),
+            rows,
+            title=title,
+            right={2, 3, 4},
+            empty="(waiting for the first step to end)",
+        )
+
+
 def execute(
     job: dg.JobDefinition,
     instance: dg.DagsterInstance,
@@ -47,7 +126,8 @@ def execute(
     run_config: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> dg.ExecuteInProcessResult:
-    """Run ``job`` over ``[start, end]`` as one run, following its steps with a progress bar."""
+    """Run ``job`` over ``[start, end]`` as one run; with ``progress`` and a terminal, a live
+    table follows its assets (silent when not a TTY)."""
     run_id = str(uuid.uuid4())
     kwargs: dict[str, Any] = (
         {"partition_key": start} if start == end else {"tags": partition_tags(start, end)}
@@ -58,8 +138,12 @@ def execute(
             run_config=run_config, instance=instance, run_id=run_id, raise_on_error=False, **kwargs
         )
 
-    if not progress:
+    terminal = _terminal() if progress else None
+    if terminal is None:
         return run_job()
+    from rich.console import Console
+    from rich.live import Live
+
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -69,18 +153,28 @@ def execute(
             outcome["error"] = exc
 
     worker = threading.Thread(target=target, name="o2c-run", daemon=True)
-    worker.start()
-    finished = {DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+    span = start if start == end else f"{start}..{end}"
+    tracker = RunProgress(job.name, span, len(job.nodes_in_topological_order))
     cursor: str | None = None
-    with tqdm(
-        total=len(job.nodes_in_topological_order), desc=f"{job.name} {start}..{end}", unit="step"
-    ) as bar:
+    screen = Console(file=terminal, highlight=False)
+    with (
+        terminal,
+        Live(
+            tracker.renderable(screen.height),
+            console=screen,
+            refresh_per_second=2,
+            transient=True,
+        ) as live,
+    ):
+        worker.start()
         while True:
             alive = worker.is_alive()
-            # only step-end events, read from where the last poll stopped: cheap however long the run
-            page = instance.get_records_for_run(run_id, cursor=cursor, of_type=finished)
+            # only the events it shows, read from where the last poll stopped: cheap however long
+            page = instance.get_records_for_run(run_id, cursor=cursor, of_type=PROGRESS_EVENTS)
             cursor = page.cursor
-            bar.update(len(page.records))
+            for record in page.records:
+                tracker.add(record)
+            live.update(tracker.renderable(screen.height))
             if not alive and not page.has_more:
                 break
             time.sleep(0.5)
@@ -90,40 +184,59 @@ def execute(
     return outcome["result"]
 
 
-def summary_rows(result: dg.ExecuteInProcessResult) -> list[dict[str, Any]]:
+def step_walls(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Wall seconds of each step of the run, from its event log (start to success or failure)."""
+    started: dict[str, float] = {}
+    walls: dict[str, float] = {}
+    records = instance.get_records_for_run(
+        run_id, of_type=PROGRESS_EVENTS - {DagsterEventType.ASSET_MATERIALIZATION}, limit=100_000
+    ).records
+    for record in records:
+        entry = record.event_log_entry
+        if entry.dagster_event_type == DagsterEventType.STEP_START:
+            started[entry.step_key] = entry.timestamp
+        elif entry.step_key in started:
+            walls[entry.step_key] = entry.timestamp - started[entry.step_key]
+    return walls
+
+
+def summary_rows(
+    result: dg.ExecuteInProcessResult, walls: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
     """One row per table. A range run records one materialization per partition, each with its
-    day's figures and the step's own on the last one: each figure is their sum."""
+    day's figures and the step's own on the last one: each figure is their sum. ``wall_s`` is
+    the wall time of the asset's step."""
     from o2c_pipeline.assets.partition_figures import merged_metadata
 
-    merged = merged_metadata(result.get_asset_materialization_events())
+    events = result.get_asset_materialization_events()
+    merged = merged_metadata(events)
+    step_of = {".".join(e.asset_key.path): e.step_key or "" for e in events}
     return [
-        {"table": table, **{name: merged[table].get(name) for name in SUMMARY_FIELDS}}
+        {
+            "table": table,
+            **{name: merged[table].get(name) for name in SUMMARY_FIELDS},
+            "wall_s": (walls or {}).get(step_of[table]),
+        }
         for table in sorted(merged)
     ]
 
 
-def format_summary(rows: list[dict[str, Any]]) -> str:
-    header = ("table", *SUMMARY_FIELDS)
-    cells = [
-        [str(r["table"])]
-        + [
-            f"{r[f]:.1f}" if isinstance(r[f], float) else str(r[f] if r[f] is not None else "")
-            for f in SUMMARY_FIELDS
-        ]
-        for r in rows
-    ]
+#: summary column -> its label: ``seconds`` is the time spent fetching from the source API
+SUMMARY_LABELS = {"api_calls": "api calls", "seconds": "fetch s", "wall_s": "wall s"}
+
+
+def summary_table(rows: list[dict[str, Any]], run_wall_s: float | None = None) -> Any:
+    """The summary as a rich table with a totals row (the run's wall time, not a sum of steps
+    that ran side by side)."""
+    from o2c_pipeline.cli import tables
+
+    fields = (*SUMMARY_FIELDS, "wall_s")
+    header = ("table", *(SUMMARY_LABELS.get(f, f) for f in fields))
     totals = ["total"] + [
-        (
-            f"{sum(r[f] or 0 for r in rows):.1f}"
-            if f == "seconds"
-            else str(sum(r[f] or 0 for r in rows))
-        )
-        for f in SUMMARY_FIELDS
+        run_wall_s if f == "wall_s" else sum(r[f] or 0 for r in rows) for f in fields
     ]
-    table = [list(header), *cells, totals]
-    return "\n".join(
-        text_table(table, right=range(1, len(header)), rules_before={1, len(table) - 1})
-    )
+    cells = [[r["table"], *(r.get(f) for f in fields)] for r in rows]
+    return tables.table(header, cells, right=range(1, len(header)), footer=totals)
 
 
 def extract_run_config(job: dg.JobDefinition, **config: Any) -> dict[str, Any]:
@@ -176,7 +289,11 @@ def instance_for_run() -> dg.DagsterInstance:
     "--full-refresh", is_flag=True, help="Fetch the open partition whole, not from the watermark."
 )
 @click.option("--extract-only", is_flag=True, help="Run o2c_extract (no sync assets).")
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    help="Follow the run in a live table (only on a terminal).",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -236,12 +353,23 @@ def run(
         job = without_open_day_counts(job)
     run_config: dict[str, Any] = extract_run_config(job, full_refresh=True) if full_refresh else {}
     run_config["loggers"] = {"console": {"config": {"log_level": log_level.upper()}}}
+    began = time.monotonic()
     with instance_for_run() as instance:
+        from o2c_pipeline.pools import ensure_pool_limits
+
+        ensure_pool_limits(instance)  # the declared pools, as the UI's Concurrency page shows them
         result = execute(
             job, instance, start=start, end=end, run_config=run_config, progress=progress
         )
-    rows = summary_rows(result)
-    click.echo(format_summary(rows))
+        run_wall = time.monotonic() - began
+        rows = summary_rows(result, step_walls(instance, result.run_id))
+    from o2c_pipeline.cli import tables
+
+    tables.echo(summary_table(rows, run_wall))
+    click.echo(
+        f"{job.name} {start}..{end}: {run_wall:.1f}s wall. fetch s = time spent reading the "
+        "source API; wall s = the step's wall time (steps run side by side)."
+    )
     failed = sum(r["failed"] or 0 for r in rows)
     if failed:
         click.echo(

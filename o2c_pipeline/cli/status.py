@@ -11,7 +11,7 @@ import click
 import sqlalchemy as sa
 
 from o2c_pipeline import keys, settings
-from o2c_pipeline.cli.tables import text_table
+from o2c_pipeline.cli import tables
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.resources.checkpoints import CheckpointStore
 
@@ -24,17 +24,6 @@ def _age(when: dt.datetime | None, now: dt.datetime) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit} ago"
     return f"{seconds}s ago"
-
-
-def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [
-        [str(v) for v in header],
-        *[["-" if v is None else str(v) for v in row] for row in rows],
-    ]
-    lines = [title, *("  " + line.rstrip() for line in text_table(cells))]
-    if not rows:
-        lines.append("  (none)")
-    return "\n".join(lines)
 
 
 def watermark_rows(store: CheckpointStore, now: dt.datetime) -> list[dict[str, Any]]:
@@ -145,9 +134,9 @@ def status(run_limit: int, as_json: bool) -> None:
 
     def section(title: str, rows: list[dict[str, Any]] | None, header: Sequence[str]) -> None:
         if rows is None:
-            click.echo(f"{title}\n  (set DAGSTER_HOME to read the Dagster instance)\n")
+            click.echo(f"{title}\n  (no Dagster instance at {settings.dagster_home()})\n")
             return
-        click.echo(_table(title, header, [[r[h] for h in header] for r in rows]) + "\n")
+        tables.echo(tables.table(header, [[r[h] for h in header] for r in rows], title=title))
 
     section("Watermarks", report["watermarks"], ("entity", "watermark", "advanced"))
     section(

@@ -1,24 +1,105 @@
-"""Plain-text tables for the terminal: columns padded to their widest cell, two spaces apart."""
+"""Terminal tables through rich: one place that decides widths, alignment and colour.
+
+On a terminal rich sizes to it and colours headers; piped or redirected it writes plain text,
+wide enough that no cell is cut (a script can still read it).
+"""
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Container, Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+
+#: the width used when the output is not a terminal, so rows are never wrapped or cut
+PLAIN_WIDTH = 240
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console on stdout (or stderr): coloured on a TTY, plain and wide otherwise."""
+    stream = sys.stderr if stderr else sys.stdout
+    tty = stream.isatty()
+    return Console(
+        file=stream,
+        highlight=False,
+        width=None if tty else PLAIN_WIDTH,
+        no_color=not tty,
+        soft_wrap=not tty,
+    )
+
+
+def table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    right: Container[int] = (),
+    footer: Sequence[Any] | None = None,
+    empty: str = "(none)",
+) -> Table:
+    """A table of ``rows`` (None shows as ``-``); columns in ``right`` right-aligned; ``footer``
+    a totals row under a rule."""
+    grid = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_footer=footer is not None,
+        header_style="bold",
+        pad_edge=False,
+    )
+    for i, name in enumerate(header):
+        cells = [str(name), *(_cell(row[i]) for row in rows)]
+        if footer is not None:
+            cells.append(_cell(footer[i]))
+        grid.add_column(
+            str(name),
+            footer="" if footer is None else _cell(footer[i]),
+            justify="right" if i in right else "left",
+            no_wrap=True,
+            # figures are never cut: on a narrow terminal the text columns give way
+            min_width=max(map(len, cells)) if i in right else None,
+        )
+    for row in rows:
+        grid.add_row(*(_cell(v) for v in row))
+    if not rows:
+        grid.add_row(empty, *([""] * (len(header) - 1)))
+    return grid
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def echo(grid: Table, *, stderr: bool = False) -> None:
+    """Print ``grid`` with every figure: off a terminal as wide as its widest row; on a narrow
+    one the text columns give way first, then lines wrap rather than figures vanish."""
+    out = console(stderr=stderr)
+    needed = Measurement.get(out, out.options.update_width(100_000), grid)
+    if not out.is_terminal:
+        out.width = max(PLAIN_WIDTH, needed.maximum)
+    else:
+        out.width = max(out.width, needed.minimum)
+    out.print(grid)
 
 
 def text_table(
     rows: Sequence[Sequence[str]], *, right: Container[int] = (), rules_before: Container[int] = ()
 ) -> list[str]:
-    """One line per row (columns in ``right`` right-aligned), with a dashed rule before each
-    row index in ``rules_before``."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
-    lines = []
-    for n, row in enumerate(rows):
-        if n in rules_before:
-            lines.append("  ".join("-" * width for width in widths))
-        lines.append(
-            "  ".join(
-                cell.rjust(width) if i in right else cell.ljust(width)
-                for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-    return lines
+    """``rows`` (the first is the header) as plain lines, for reports written to files."""
+    if not rows:
+        return []
+    buffer = io.StringIO()
+    Console(file=buffer, width=PLAIN_WIDTH, no_color=True, highlight=False).print(
+        table(rows[0], rows[1:], right=right)
+    )
+    return [line.rstrip() for line in buffer.getvalue().splitlines() if line.strip()]

@@ -197,7 +197,9 @@ NETSUITE_ENTITIES: tuple[Entity, ...] = (
             ns_column("id", "BIGINT", description="line id within its transaction"),
             ns_column("linesequencenumber", "INTEGER"),
             ns_column("item", "BIGINT"),
-            ns_column("quantity", "DOUBLE", description="negative on sales lines, as NetSuite stores it"),
+            ns_column(
+                "quantity", "DOUBLE", description="negative on sales lines, as NetSuite stores it"
+            ),
             ns_column("rate", "DOUBLE"),
             ns_column("netamount", "DOUBLE", description="negative on sales lines"),
             ns_column("isclosed"),

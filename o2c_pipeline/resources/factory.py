@@ -8,6 +8,7 @@ so a missing or malformed setting fails at once with a message naming it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlparse
 
 import dagster as dg
 
@@ -96,11 +97,16 @@ def build_resources(
             }
         )
     )
-    warehouse = str(settings.warehouse_path(environ))
+    # a warehouse URL with a password reaches the resources as EnvVar: resolved at run time,
+    # never shown in the UI's resource config
+    warehouse: str | dg.EnvVar = settings.warehouse_location(environ)
+    checkpoint_url = settings.default_checkpoint_url(environ)  # the store masks its password
+    if urlparse(str(warehouse)).password is not None:
+        warehouse = dg.EnvVar("O2C_WAREHOUSE")
     return {
         keys.SALESFORCE: salesforce,
         keys.NETSUITE: netsuite,
-        keys.CHECKPOINTS: CheckpointStore(url=settings.default_checkpoint_url(environ)),
+        keys.CHECKPOINTS: CheckpointStore(url=checkpoint_url),
         keys.WAREHOUSE: WarehouseResource(path=warehouse),
         keys.WAREHOUSE_IO_MANAGER: WarehouseIOManager(path=warehouse),
     }

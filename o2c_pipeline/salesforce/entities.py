@@ -43,7 +43,9 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         sf_column("BillingPostalCode"),
         sf_column("BillingCountry"),
         sf_column("CurrencyIsoCode", description="the account's currency (multi-currency orgs)"),
-        sf_column("NetSuite_Customer_ID__c", description="NetSuite customer internal id (external id)"),
+        sf_column(
+            "NetSuite_Customer_ID__c", description="NetSuite customer internal id (external id)"
+        ),
     ),
     _sf_entity(
         "contacts",
@@ -65,7 +67,9 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         sf_column("IsClosed", "boolean"),
         sf_column("IsWon", "boolean"),
         sf_column("CloseDate", "date"),
-        sf_column("Amount", "double", "the deal's amount in its currency (sum of the lines, if any)"),
+        sf_column(
+            "Amount", "double", "the deal's amount in its currency (sum of the lines, if any)"
+        ),
         sf_column("HasOpportunityLineItem", "boolean"),
         sf_column("Pricebook2Id"),
         sf_column("CurrencyIsoCode", description="the deal's currency"),

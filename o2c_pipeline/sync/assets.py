@@ -4,20 +4,24 @@ dependencies are the tables it declares it reads and the flows it runs after."""
 
 # No `from __future__ import annotations`: Dagster reads resource annotations at definition time.
 import datetime as dt
+import inspect
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from o2c_pipeline import keys
+from o2c_pipeline.beta import accepted_beta_parameters
 from o2c_pipeline.jobs import O2C_SYNC_TAG
 from o2c_pipeline.netsuite.resource import NetSuiteResource
 from o2c_pipeline.pools import DUCKDB_WAREHOUSE
 from o2c_pipeline.resources.checkpoints import CheckpointStore
 from o2c_pipeline.salesforce.resource import SalesforceResource
 from o2c_pipeline.sync.context import SyncContext, sync_context
+from o2c_pipeline.sync.dlq_metadata import dlq_metadata
 from o2c_pipeline.sync.flow import Flow
-from o2c_pipeline.sync.flows import FLOWS, replay
+from o2c_pipeline.sync.flows import FLOWS, mode, replay
+from o2c_pipeline.sync.plan import store_plan
 from o2c_pipeline.sync.store import audit_table, dlq_table, review_table
 
 #: Sync tables mirrored into the warehouse (schema ``sync``), so audit and DLQ are queryable there.
@@ -30,14 +34,39 @@ MIRRORED_TABLES = {
 APPEND_ONLY = {"audit_log": "id"}
 
 
+def table_schema(table: Any) -> dg.TableSchema:
+    """A checkpoint-store table's columns as Dagster shows them (the warehouse mirror's)."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(c.name, str(c.type).lower(), description=c.comment or "")
+            for c in table.columns
+        ]
+    )
+
+
 def _context(
     context: dg.AssetExecutionContext | dg.OpExecutionContext,
     salesforce: SalesforceResource,
     netsuite: NetSuiteResource,
     checkpoints: CheckpointStore,
+    *,
+    dry_run: bool = False,
 ) -> SyncContext:
     return sync_context(
-        salesforce, netsuite, checkpoints, run_id=context.run.run_id, log=context.log
+        salesforce,
+        netsuite,
+        checkpoints,
+        run_id=context.run.run_id,
+        log=context.log,
+        dry_run=dry_run,
+    )
+
+
+class SyncFlowConfig(dg.Config):
+    dry_run: bool = Field(
+        default=False,
+        description="Plan only: compute every write this flow would make and report it (asset "
+        "metadata, warehouse table sync.plan); write nothing. A flow in mode `plan` always is.",
     )
 
 
@@ -47,8 +76,15 @@ def flow_deps(flow: type[Flow]) -> list[dg.AssetKey]:
 
 
 def build_flow_asset(flow: type[Flow]) -> dg.AssetsDefinition:
+    with accepted_beta_parameters():
+        return _flow_asset(flow)
+
+
+def _flow_asset(flow: type[Flow]) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.flow_key(flow.name),
+        owners=keys.OWNERS,
+        code_version=keys.code_version(flow.name, inspect.getsource(flow)),
         deps=flow_deps(flow),
         description=flow.description,
         group_name=keys.SYNC_GROUP,
@@ -58,13 +94,25 @@ def build_flow_asset(flow: type[Flow]) -> dg.AssetsDefinition:
     )
     def _flow(
         context: dg.AssetExecutionContext,
+        config: SyncFlowConfig,
         salesforce: SalesforceResource,
         netsuite: NetSuiteResource,
         checkpoints: CheckpointStore,
     ) -> dg.MaterializeResult:
-        stats = flow.sync(_context(context, salesforce, netsuite, checkpoints))
+        flow_mode = mode(flow.name)
+        if flow_mode == "off":
+            context.log.info(f"sync/{flow.name} is off in the configuration file (flows:)")
+            return dg.MaterializeResult(metadata={"mode": "off"})
+        dry_run = config.dry_run or flow_mode == "plan"
+        ctx = _context(context, salesforce, netsuite, checkpoints, dry_run=dry_run)
+        stats = flow.sync(ctx)
+        metadata: dict[str, Any] = {"mode": flow_mode, **stats.metadata()}
+        if ctx.plan is not None:
+            store_plan(ctx.warehouse, ctx.plan, flow.name, run_id=ctx.run_id, now=ctx.clock())
+            metadata.update(ctx.plan.metadata(flow.name))
+            context.log.info(f"sync/{flow.name} plan: {ctx.plan.summary(flow.name)}")
         context.log.info(f"sync/{flow.name}: {stats.metadata()}")
-        return dg.MaterializeResult(metadata=stats.metadata())
+        return dg.MaterializeResult(metadata={**metadata, **dlq_metadata(ctx.store, flow.name)})
 
     return _flow
 
@@ -79,24 +127,32 @@ def mirror_to_warehouse(ctx: SyncContext) -> dict[str, int]:
     )
 
 
-@dg.asset(
-    key=keys.flow_key("audit_log"),
-    deps=[keys.flow_key(flow.name) for flow in FLOWS],
-    description="Audit log, dead-letter queue and review queue of the sync, mirrored into DuckDB "
-    "(sync.audit_log, sync.dead_letter_queue, sync.review_queue).",
-    group_name=keys.SYNC_GROUP,
-    kinds={"duckdb"},
-    pool=DUCKDB_WAREHOUSE.name,
-    tags=dict(O2C_SYNC_TAG),
-)
-def sync_audit_log(
-    context: dg.AssetExecutionContext,
-    salesforce: SalesforceResource,
-    netsuite: NetSuiteResource,
-    checkpoints: CheckpointStore,
-) -> dg.MaterializeResult:
-    counts = mirror_to_warehouse(_context(context, salesforce, netsuite, checkpoints))
-    return dg.MaterializeResult(metadata={f"{k}_rows": v for k, v in counts.items()})
+with accepted_beta_parameters():  # owners
+
+    @dg.asset(
+        key=keys.flow_key("audit_log"),
+        owners=keys.OWNERS,
+        deps=[keys.flow_key(flow.name) for flow in FLOWS],
+        description="Audit log, dead-letter queue and review queue of the sync, mirrored into DuckDB "
+        "(sync.audit_log, sync.dead_letter_queue, sync.review_queue).",
+        metadata={
+            "dagster/column_schema": table_schema(audit_table),
+            "dagster/table_name": "sync.audit_log",
+            **{f"sync.{name}": table_schema(t) for name, t in MIRRORED_TABLES.items()},
+        },
+        group_name=keys.SYNC_GROUP,
+        kinds={"duckdb"},
+        pool=DUCKDB_WAREHOUSE.name,
+        tags=dict(O2C_SYNC_TAG),
+    )
+    def sync_audit_log(
+        context: dg.AssetExecutionContext,
+        salesforce: SalesforceResource,
+        netsuite: NetSuiteResource,
+        checkpoints: CheckpointStore,
+    ) -> dg.MaterializeResult:
+        counts = mirror_to_warehouse(_context(context, salesforce, netsuite, checkpoints))
+        return dg.MaterializeResult(metadata={f"{k}_rows": v for k, v in counts.items()})
 
 
 ASSETS: list[dg.AssetsDefinition] = [*FLOW_ASSETS, sync_audit_log]

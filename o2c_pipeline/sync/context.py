@@ -14,8 +14,9 @@ from o2c_pipeline.netsuite.resource import NetSuiteResource
 from o2c_pipeline.resources.checkpoints import CheckpointStore
 from o2c_pipeline.salesforce.resource import SalesforceResource
 from o2c_pipeline.sync.config import SyncSettings
+from o2c_pipeline.sync.plan import SyncPlan
 from o2c_pipeline.sync.store import SyncStore
-from o2c_pipeline.warehouse import Warehouse
+from o2c_pipeline.warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class SyncContext:
         default=lambda: utc_now()
     )  # late-bound: simulated time
     _store: SyncStore | None = field(default=None, repr=False)
+    #: set: a dry run, which collects every write here and sends none (:mod:`~o2c_pipeline.sync.plan`)
+    plan: SyncPlan | None = None
 
     @property
     def store(self) -> SyncStore:
@@ -61,16 +64,19 @@ def sync_context(
     run_id: str | None = None,
     log: Any = None,
     settings: SyncSettings | None = None,
+    dry_run: bool = False,
 ) -> SyncContext:
-    """A :class:`SyncContext` from resources and the environment (warehouse path, sync config)."""
+    """A :class:`SyncContext` from resources and the environment (warehouse location, sync config)."""
     ctx = SyncContext(
         settings=settings or SyncSettings.from_env(),
         salesforce=salesforce,
         netsuite=netsuite,
         checkpoints=checkpoints,
-        warehouse=Warehouse(env.warehouse_path()),
+        warehouse=open_warehouse(env.warehouse_location()),
         run_id=run_id,
     )
+    if dry_run:
+        ctx.plan = SyncPlan.of_run(ctx.warehouse, run_id)
     if log is not None:
         ctx.log = log
     return ctx

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,6 +35,7 @@ from o2c_pipeline.sync import custom_fields
 from o2c_pipeline.sync.context import FlowStats, SyncContext, index_by
 from o2c_pipeline.sync.feed import ChangeFeed, Feed
 from o2c_pipeline.sync.mapping import DataError, same_where_known
+from o2c_pipeline.sync.plan import is_planned, planned_id
 from o2c_pipeline.sync.run import FlowRun, Pending
 from o2c_pipeline.sync.store import request_hash
 from o2c_pipeline.sync.writers import write_salesforce
@@ -156,10 +157,11 @@ class Flow:
         self.follow_up(rows)
         for follow_up in self._follow_ups:
             stats.add(follow_up.finish().as_follow_up())
-        if self.feeds:
-            self.resolve_vanished(keys, rows)
-        if self.only is None:
-            self.commit()
+        if self.ctx.plan is None:  # a dry run keeps the DLQ and the checkpoint as they are
+            if self.feeds:
+                self.resolve_vanished(keys, rows)
+            if self.only is None:
+                self.commit()
         sf_calls, ns_calls = self.ctx.api_calls()
         stats.salesforce_calls = sf_calls - calls_before[0]
         stats.netsuite_calls = ns_calls - calls_before[1]
@@ -181,7 +183,22 @@ class Flow:
     def process(self, rows: Sequence[dict[str, Any]]) -> None:
         self.plan(rows)
         pending = [p for row in rows if (p := self.map(row)) is not None]
-        self.write(pending)
+        self.apply(self.run, pending, self.write)
+
+    def apply(
+        self, run: FlowRun, pending: list[Pending], write: Callable[[list[Pending]], Any]
+    ) -> None:
+        """``write(pending)``; in a dry run, the plan notes them instead and each record to be
+        created stands under a placeholder id, linked as a write would link it."""
+        if self.ctx.plan is None:
+            write(pending)
+            return
+        self.ctx.plan.add_writes(run, pending)
+        for p in pending:
+            if not p.target_id:
+                p.target_id = planned_id(run.flow, p.source_id)
+            if run is self.run:
+                self.link(p.source_id, p.target_id, p.correlation_id)
 
     def resolve_vanished(self, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
         """Records deleted at the source leave the DLQ: there is nothing left to sync."""
@@ -289,6 +306,7 @@ class Flow:
         if p is None:
             return None
         p.target_id = target_id
+        p.before = current
         if equal is None:
             equal = current is not None and same_where_known(p.payload, current)
         # custom fields must show in the target's row, else the ledger's request hash decides
@@ -325,8 +343,14 @@ class Flow:
     def synced(self, flow: str, source_ids: Iterable[str]) -> dict[str, str]:
         """Target ids the ledger of ``flow`` (one this flow runs after) holds for these records."""
         self._check_after(flow)
-        ledger = self.ctx.store.ledger(flow, source_ids)
-        return {source_id: e.target_id for source_id, e in ledger.items() if e.target_id}
+        ids = list(source_ids)
+        ledger = self.ctx.store.ledger(flow, ids)
+        found = {source_id: e.target_id for source_id, e in ledger.items() if e.target_id}
+        if self.ctx.plan is not None:  # a dry run: also what ``flow`` would have written by now
+            found.update(
+                {k: v for k, v in self.ctx.plan.targets(flow, ids).items() if k not in found}
+            )
+        return found
 
     def require(self, flow: str, source_ids: Iterable[str]) -> dict[str, str | DataError]:
         """Target ids of ``flow``'s records; records it has not synced yet are synced right now
@@ -340,6 +364,8 @@ class Flow:
         if missing:
             other.sync(self.ctx, missing)
             found.update(self.synced(flow, missing))
+            if self.ctx.plan is not None:  # a dry run: the records as they would be written
+                found.update(self.ctx.plan.targets(flow, missing))
             for entry in self.ctx.store.dlq(flow=flow, source_ids=missing):
                 found.setdefault(entry.source_id, DataError(entry.error_code, entry.reason))
         return found
@@ -367,10 +393,20 @@ class Flow:
             )
             if p is None:
                 continue
-            p.target_id = record_id
-            if run.needs_write(p, target_equal=str(held.get(record_id) or "") == str(value)):
+            p.target_id, p.before = record_id, {write_back.field: held.get(record_id)}
+            equal = str(held.get(record_id) or "") == str(value)
+            if is_planned(value) and held.get(record_id):
+                # a dry run's upsert by external id lands on the record whose id this one holds
+                equal = True
+            if run.needs_write(p, target_equal=equal):
                 pending.append(p)
-        write_salesforce(run, write_back.sobject, pending, key_field="Id", operation="writeback")
+        self.apply(
+            run,
+            pending,
+            lambda ps: write_salesforce(
+                run, write_back.sobject, ps, key_field="Id", operation="writeback"
+            ),
+        )
 
 
 def _shows(row: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:

@@ -42,6 +42,8 @@ class Pending:
     written: bool = False
     #: the part of ``payload`` the configuration's custom field mappings added
     custom: dict[str, Any] = field(default_factory=dict)
+    #: the target's current row (the warehouse's), for a plan's old -> new values
+    before: Mapping[str, Any] | None = None
 
 
 class FlowRun:
@@ -190,7 +192,12 @@ class FlowRun:
         self.dead_letter(letter, request_hash=pending.hash)
 
     def dead_letter(self, letter: DeadLetter, *, request_hash: str | None = None) -> None:
-        """Into the DLQ; a transient failure is retried sooner than a data error."""
+        """Into the DLQ; a transient failure is retried sooner than a data error. A dry run
+        notes it in the plan instead."""
+        if self.ctx.plan is not None:
+            self.ctx.plan.add_dead_letter(self, letter.source_id, letter.error_code, letter.reason)
+            self.stats.failed += 1
+            return
         settings = self.ctx.settings
         transient = letter.error_class == "transient"
         retry = settings.transient_retry_after_s if transient else settings.dlq_retry_after_s
@@ -242,7 +249,9 @@ class FlowRun:
         )
 
     def finish(self) -> FlowStats:
-        """Save the deferred bookkeeping; returns the run's stats."""
+        """Save the deferred bookkeeping (none in a dry run); returns the run's stats."""
+        if self.ctx.plan is not None:
+            self._seen_equal, self._settled = [], []
         if self._seen_equal:
             self.ctx.store.record_written(self.flow, self._seen_equal, self.ctx.clock())
             self._seen_equal = []

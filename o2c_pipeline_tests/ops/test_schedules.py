@@ -56,7 +56,8 @@ def test_nightly_reconciliation_runs_every_check_and_no_materialization(defs, in
     assert request.run_key == "reconciliation:2026-03-01"
     job = defs.resolve_job_def("reconciliation")
     assert job.asset_layer.executable_asset_keys == set()  # checks only: nothing is materialized
-    assert len(job.asset_layer.asset_graph.asset_check_keys) == 3 * len(ENTITIES) + 4
+    # per entity three, the sync's four, the three O2C stage SLAs
+    assert len(job.asset_layer.asset_graph.asset_check_keys) == 3 * len(ENTITIES) + 4 + 3
     ops = {node.name for node in job.graph.node_defs}
     assert {"netsuite_customers_checks", "sync__audit_log_dead_letter_queue_drained"} <= ops
 
@@ -67,4 +68,6 @@ def test_default_statuses_keep_write_back_off(defs):
         "daily_invoice_payment_batch": dg.DefaultScheduleStatus.STOPPED,
         "hourly_item_price_sync": dg.DefaultScheduleStatus.STOPPED,
         "nightly_reconciliation": dg.DefaultScheduleStatus.RUNNING,
+        # reads Salesforce, writes only the warehouse
+        "formula_field_refresh": dg.DefaultScheduleStatus.RUNNING,
     }

@@ -91,14 +91,14 @@ def _writes(snapshot: dict[str, Any]) -> int:
     )
 
 
-def _private_world(tmp: Path, knobs: Knobs) -> Iterator[PrivateWorld]:
+def _private_world(tmp: Path, knobs: Knobs, warehouse: str | None = None) -> Iterator[PrivateWorld]:
     box = Sandbox(
         state_dir=tmp / "sandbox", scale="small", seed=42, sf_port=0, ns_port=0, knobs=knobs
     )
     box.start()
     env = {
         **box.credentials(),
-        "O2C_WAREHOUSE": str(tmp / "warehouse.duckdb"),
+        "O2C_WAREHOUSE": warehouse or str(tmp / "warehouse.duckdb"),
         "O2C_CHECKPOINT_URL": f"sqlite:///{tmp / 'checkpoints.sqlite'}",
     }
     saved = {k: os.environ.get(k) for k in env}
@@ -248,15 +248,13 @@ def end_state(world: PrivateWorld) -> dict[str, Any]:
 
 
 def _dlq(world: PrivateWorld) -> list[dict]:
-    import duckdb
+    from o2c_pipeline.warehouse import open_warehouse
 
-    con = duckdb.connect(world.env["O2C_WAREHOUSE"], read_only=True)
-    try:
-        cur = con.execute("SELECT flow, source_id, error_code, reason FROM sync.dead_letter_queue")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    finally:
-        con.close()
+    rows = open_warehouse(world.env["O2C_WAREHOUSE"]).query(
+        "SELECT flow, source_id, error_code, reason FROM sync.dead_letter_queue"
+    )
+    names = ("flow", "source_id", "error_code", "reason")
+    return [dict(zip(names, r, strict=True)) for r in rows]
 
 
 @dataclass

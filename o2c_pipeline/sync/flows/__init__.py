@@ -6,11 +6,13 @@ registers itself, and the assets, the replay job and the CLI read :data:`FLOWS`.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
 from collections.abc import Iterable, Sequence
 from graphlib import TopologicalSorter
 
+from o2c_pipeline import config
 from o2c_pipeline.sync import custom_fields
 from o2c_pipeline.sync.context import FlowStats, SyncContext
 from o2c_pipeline.sync.flow import REGISTRY, Flow
@@ -31,6 +33,29 @@ def _in_dependency_order(flows: dict[str, type[Flow]]) -> tuple[type[Flow], ...]
 FLOWS: tuple[type[Flow], ...] = _in_dependency_order(REGISTRY)
 FLOWS_BY_NAME: dict[str, type[Flow]] = {f.name: f for f in FLOWS}
 custom_fields.validate(custom_fields.load_config(), FLOWS_BY_NAME)  # a bad mapping fails at load
+
+
+def validate_modes(loaded: config.LoadedConfig) -> None:
+    """Every key of the ``flows`` section names a flow (or is ``default``)."""
+    names = [*FLOWS_BY_NAME, "default"]
+    problems = []
+    for key in loaded.config.flows:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f"; flows: {', '.join(names)}"
+            problems.append(f"flows.{key}: unknown flow{hint}")
+    if problems:
+        raise loaded.error(problems)
+
+
+def mode(flow: str) -> config.FlowMode:
+    """The configuration's mode of ``flow``: off, plan or on."""
+    loaded = config.load()
+    validate_modes(loaded)
+    return loaded.config.flow_mode(flow)
+
+
+validate_modes(config.load())
 
 
 def base_flow(name: str) -> type[Flow]:

@@ -14,6 +14,7 @@ from o2c_pipeline.salesforce import queries
 from o2c_pipeline.sync import mapping
 from o2c_pipeline.sync.feed import Feed
 from o2c_pipeline.sync.flow import Flow, Target
+from o2c_pipeline.sync.plan import is_planned
 from o2c_pipeline.sync.run import FlowRun, Pending
 from o2c_pipeline.sync.writers import create_salesforce, write_salesforce
 
@@ -88,7 +89,8 @@ class Products(Flow):
         standard = self._standard_pricebook_id()
         currency = self._base_currency()
         existing: dict[str, dict[str, Any]] = {}
-        for soql in queries.pricebook_entries_queries(standard, list(wanted), currency):
+        known = [product_id for product_id in wanted if not is_planned(product_id)]
+        for soql in queries.pricebook_entries_queries(standard, known, currency):
             for page in self.ctx.salesforce.query_pages(soql):
                 existing.update({r["Product2Id"]: r for r in page})
         updates, creates = [], []
@@ -100,7 +102,7 @@ class Products(Flow):
                     p.payload["CurrencyIsoCode"] = currency
                 creates.append(p)
                 continue
-            p.target_id = entry["Id"]
+            p.target_id, p.before = entry["Id"], entry
             if run.needs_write(p, target_equal=mapping.same_where_known(p.payload, entry)):
                 p.payload = {
                     "Id": entry["Id"],
@@ -108,9 +110,15 @@ class Products(Flow):
                     "IsActive": p.payload["IsActive"],
                 }
                 updates.append(p)
-        write_salesforce(run, "PricebookEntry", updates, key_field="Id", operation="update")
+        self.apply(
+            run,
+            updates,
+            lambda ps: write_salesforce(
+                run, "PricebookEntry", ps, key_field="Id", operation="update"
+            ),
+        )
         if creates:
-            create_salesforce(run, "PricebookEntry", creates)
+            self.apply(run, creates, lambda ps: create_salesforce(run, "PricebookEntry", ps))
 
     def _base_currency(self) -> str | None:
         """The ISO code of NetSuite's base currency (None: a single-currency account)."""

@@ -55,6 +55,9 @@ class ReviewQueue(Flow):
             }
             for r in rows
         ]
+        if self.ctx.plan is not None:  # a dry run queues nothing and keeps the watermark
+            self.newest = None
+            return
         self.ctx.store.queue_for_review(queued, self.ctx.clock())
         self.run.stats.written = len(rows)
         self.newest = max((r["modified"] for r in rows), default=None)
