@@ -91,9 +91,11 @@ class Pipeline:
         return merged_metadata(events)[ent.table]  # a range: the days' figures summed
 
     def current(self, ent: Entity) -> set[tuple[Any, dt.datetime]]:
-        return set(
-            self.warehouse.query(f'SELECT "{ent.key}", "{ent.cursor}" FROM {ent.current_table}')
-        )
+        """Current rows as (key, stamp); from ``since`` on, as :meth:`truth` reads the sandbox (a
+        delta's look-back may also re-read records stamped just before ``since``)."""
+        held = self.warehouse.query(f'SELECT "{ent.key}", "{ent.cursor}" FROM {ent.current_table}')
+        since = self.since.replace(tzinfo=None) if self.since else None
+        return {(k, m) for k, m in held if since is None or m >= since}
 
     def versions(self, ent: Entity) -> set[tuple]:
         return set(self.warehouse.query(f"SELECT * EXCLUDE (_loaded_at) FROM {ent.table}"))
