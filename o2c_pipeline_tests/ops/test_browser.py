@@ -220,8 +220,8 @@ def test_first_hour_in_the_ui(dagster_dev, chromium_path, tmp_path):
             day = DAYS[1]
             page.goto(f"{dagster_dev.url}/assets/{EXTRACT}?view=partitions&partition={day}")
             page.get_by_text(by_day[day]["window"], exact=True).first.wait_for()
-            page.goto(f"{dagster_dev.url}/assets/{EXTRACT}?view=events")
-            page.get_by_text("Plots", exact=True).first.click()
+            page.goto(f"{dagster_dev.url}/assets/{EXTRACT}")
+            page.get_by_role("button", name="Plots").click()
             page.get_by_text("rows", exact=True).first.wait_for()
             page.screenshot(path=str(tmp_path / "plots.png"))
 
