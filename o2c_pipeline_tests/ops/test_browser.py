@@ -52,6 +52,8 @@ SYNC_SELECTION = [
     "sync/orders",
 ]
 VIEWPORT = {"width": 2400, "height": 1400}
+#: the graph's viewport: the element that holds the graph's SVG
+CANVAS = 'div:has(> svg[class*="svgContainer"])'
 NODE_BOXES = '[class*="_assetNodeBox__"], [class*="_minimalAssetNodeBox__"]'
 
 
@@ -134,8 +136,8 @@ def show_whole_graph(page, url: str) -> None:
     """Lineage with every group open, fit to the view by the canvas' double-click."""
     page.goto(f"{url}/asset-groups")
     dismiss_newsletter(page)
-    page.locator(NODE_BOXES).first.wait_for()
-    canvas = page.get_by_test_id("svg-viewport-container")
+    canvas = page.locator(CANVAS)
+    canvas.get_by_text("sync", exact=True).first.wait_for()
     collapsed = canvas.get_by_role("img", name="unfold_more")
     for _ in range(2):  # the graph's shortcut for "Expand all groups" toggles
         if collapsed.count() == 0:
@@ -145,10 +147,10 @@ def show_whole_graph(page, url: str) -> None:
         page.wait_for_timeout(1000)
     assert collapsed.count() == 0, "a group stayed collapsed"
     page.wait_for_timeout(1500)
-    box = canvas.bounding_box()
-    assert box is not None
-    # an empty spot of the canvas: its top-left corner, below the toolbar
-    page.mouse.dblclick(box["x"] + 6, box["y"] + 6)
+    # an empty spot of the canvas: its top-left corner, just below the asset filter
+    search = page.get_by_text("Search and filter assets").first.bounding_box()
+    assert search is not None
+    page.mouse.dblclick(search["x"] + 10, search["y"] + search["height"] + 20)
     page.wait_for_timeout(2000)
 
 
@@ -247,7 +249,7 @@ def test_first_hour_in_the_ui(dagster_dev, chromium_path, tmp_path):
                 assert box["x"] >= 0 and box["y"] >= 0, box
                 assert box["x"] + box["width"] <= VIEWPORT["width"], box
                 assert box["y"] + box["height"] <= VIEWPORT["height"], box
-            canvas = page.get_by_test_id("svg-viewport-container").bounding_box()
+            canvas = page.locator(CANVAS).bounding_box()
             for group in ("salesforce", "netsuite", "sync"):
                 label = page.locator("foreignObject").get_by_text(group, exact=True).first
                 label_box = label.bounding_box()
