@@ -62,7 +62,11 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     start = request.get("start") or earliest_partition(resources).isoformat()
     end = request.get("end") or open_partition_key()
     config = request.get("config") or {}
-    run_config = {"ops": {a.op.name: {"config": config} for a in selected}} if config else None
+    run_config: dict[str, Any] = (
+        {"ops": {a.op.name: {"config": config} for a in selected}} if config else {}
+    )
+    # as `o2c run` does by default: errors on the console (every event is still recorded)
+    run_config["loggers"] = {"console": {"config": {"log_level": "ERROR"}}}
     if request.get("reset_counters_url"):  # planning above is not part of the measured run
         requests.post(
             request["reset_counters_url"], verify=os.environ.get("O2C_CA_BUNDLE"), timeout=60

@@ -126,7 +126,7 @@ def sales_orders_unfulfilled(
         warehouse,
         ["netsuite.sales_orders_current", "netsuite.fulfillments_current"],
         """SELECT CAST(s.id AS VARCHAR), s.tranid, s.trandate FROM netsuite.sales_orders_current s
-        WHERE s.status IN ('A', 'B') AND s.trandate + to_days(CAST(? AS INTEGER)) < ?
+        WHERE s.status IN ('A', 'B') AND s.trandate + CAST(? AS INTEGER) * INTERVAL '1 day' < ?
           AND s.trandate >= ?
           AND NOT EXISTS (SELECT 1 FROM netsuite.fulfillments_current f WHERE f.createdfrom = s.id)
         ORDER BY s.trandate, 1 LIMIT 5000""",
@@ -148,7 +148,7 @@ def invoices_unpaid(
         """SELECT CAST(i.id AS VARCHAR), i.tranid, i.duedate, i.foreignamountunpaid
         FROM netsuite.invoices_current i
         WHERE i.status = 'A' AND coalesce(i.foreignamountunpaid, i.foreigntotal) > 0
-          AND i.duedate + to_days(CAST(? AS INTEGER)) < ? AND i.duedate >= ?
+          AND i.duedate + CAST(? AS INTEGER) * INTERVAL '1 day' < ? AND i.duedate >= ?
         ORDER BY i.duedate, 1 LIMIT 5000""",
         [int(sla.within), today, lookback_from],
     )

@@ -36,7 +36,7 @@ class SourceSystem:
 
 SYSTEMS: dict[str, SourceSystem] = {
     "salesforce": SourceSystem(
-        "salesforce", keys.SALESFORCE, SalesforceResource, SalesforceSource, SALESFORCE_API
+        "salesforce", keys.SALESFORCE, SalesforceResource, SalesforceSource, SALESFORCE_API, True
     ),
     "netsuite": SourceSystem(
         "netsuite", keys.NETSUITE, NetSuiteResource, NetSuiteSource, NETSUITE_API, True

@@ -73,6 +73,20 @@ def test_every_extraction_asset_is_partitioned_described_and_typed() -> None:
         assert asset.op.pool in ("salesforce_api", "netsuite_api")
 
 
+def test_an_open_day_run_keeps_every_asset_and_check_but_the_source_counts() -> None:
+    from o2c_pipeline.checks import ROW_COUNT
+    from o2c_pipeline.cli.run import without_open_day_counts
+
+    job = build_definitions().resolve_job_def("o2c_sync")
+    day = without_open_day_counts(job)
+    checks = set(job.asset_layer.asset_graph.asset_check_keys)
+    assert day.asset_layer.executable_asset_keys == job.asset_layer.executable_asset_keys
+    assert set(day.asset_layer.asset_graph.asset_check_keys) == {
+        k for k in checks if k.name != ROW_COUNT
+    }
+    assert {k.name for k in checks} > {ROW_COUNT}  # the full job still counts
+
+
 def test_the_ui_guide_names_every_pool_with_its_slots() -> None:
     from pathlib import Path
 

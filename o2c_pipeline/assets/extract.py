@@ -210,19 +210,11 @@ def build_extract_asset(entity: Entity) -> dg.AssetsDefinition:
 
 def _extract_asset(entity: Entity, system: Any) -> dg.AssetsDefinition:
     @dg.asset(
-        key=keys.table_key(entity.table),
-        owners=keys.OWNERS,
-        code_version=keys.code_version(entity),
-        description=entity.description,
-        group_name=entity.system,
-        kinds={entity.system, "duckdb"},
-        partitions_def=DAILY,
+        **asset_attributes(entity),
         backfill_policy=dg.BackfillPolicy.single_run(),
         io_manager_key=keys.WAREHOUSE_IO_MANAGER,
         required_resource_keys={system.resource_key, keys.CHECKPOINTS, keys.WAREHOUSE},
         pool=system.pool.name,
-        tags={**O2C_SYNC_TAG, **EXTRACT_TAG, **entity.tags},
-        metadata=asset_metadata(entity),
     )
     def _extract(context: dg.AssetExecutionContext, config: ExtractConfig) -> StagedLoad:
         resources = context.resources
@@ -238,19 +230,24 @@ def _extract_asset(entity: Entity, system: Any) -> dg.AssetsDefinition:
     return _extract
 
 
+def asset_attributes(entity: Entity) -> dict[str, Any]:
+    """What an extract asset is, whether its own step or a spec of a shared one."""
+    return {
+        "key": keys.table_key(entity.table),
+        "owners": keys.OWNERS,
+        "code_version": keys.code_version(entity),
+        "description": entity.description,
+        "group_name": entity.system,
+        "kinds": {entity.system, "duckdb"},
+        "partitions_def": DAILY,
+        "tags": {**O2C_SYNC_TAG, **EXTRACT_TAG, **entity.tags},
+        "metadata": asset_metadata(entity),
+    }
+
+
 def asset_spec(entity: Entity) -> dg.AssetSpec:
     """The same asset as :func:`build_extract_asset` makes, as a spec of a shared step."""
-    return dg.AssetSpec(
-        key=keys.table_key(entity.table),
-        owners=keys.OWNERS,
-        code_version=keys.code_version(entity),
-        description=entity.description,
-        group_name=entity.system,
-        kinds={entity.system, "duckdb"},
-        partitions_def=DAILY,
-        tags={**O2C_SYNC_TAG, **EXTRACT_TAG, **entity.tags},
-        metadata=asset_metadata(entity),
-    ).with_io_manager_key(keys.WAREHOUSE_IO_MANAGER)
+    return dg.AssetSpec(**asset_attributes(entity)).with_io_manager_key(keys.WAREHOUSE_IO_MANAGER)
 
 
 def build_shared_extract_asset(system_name: str, entities: list[Entity]) -> dg.AssetsDefinition:

@@ -118,13 +118,15 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             if extraction.probed_unchanged:  # nothing new: no write, the watermark stays
                 result = CommitResult(0, 0, 0, 0, None, *warehouse.row_counts(entity))
                 extra = {}
+                after = figures.held_per_day(warehouse, entity, *days, naive_loaded) if days else {}
+                before = after  # nothing was written: no new versions on any day
             else:
                 if days:
                     staged = figures.staged_per_day(extraction)
                     before = figures.held_per_day(warehouse, entity, *days, naive_loaded)
                 result = warehouse.commit(extraction, loaded_at=loaded_at)
                 extra = dict(obj.after_commit(result)) if obj.after_commit else {}
-            after = figures.held_per_day(warehouse, entity, *days, naive_loaded) if days else {}
+                after = figures.held_per_day(warehouse, entity, *days, naive_loaded) if days else {}
         finally:
             shutil.rmtree(obj.staging_dir, ignore_errors=True)
             with contextlib.suppress(OSError):  # the run's staging folder, once its last load is in

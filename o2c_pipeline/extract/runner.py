@@ -9,6 +9,7 @@ task streams its pages into its own Parquet file, so memory stays at one page pe
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import time
 from collections.abc import Callable
@@ -103,7 +104,11 @@ def extract(
     stager = Stager(staging_dir, entity.column_names)
     if plan.tasks:
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(plan.tasks)))) as pool:
-            futures = [pool.submit(_drain, task, stager) for task in plan.tasks]
+            # each task in a copy of this context: the source's call tally goes with it
+            futures = [
+                pool.submit(contextvars.copy_context().run, _drain, task, stager)
+                for task in plan.tasks
+            ]
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
             for future in pending:
                 future.cancel()

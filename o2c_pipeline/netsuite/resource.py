@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import quote, urlparse
 
-import dagster as dg
 import requests
 from pydantic import Field, PrivateAttr
 
@@ -33,10 +32,10 @@ from o2c_pipeline.netsuite.auth import (
 from o2c_pipeline.netsuite.errors import NetSuiteApiError
 from o2c_pipeline.netsuite.governor import RATE_WINDOW_S, AccountGovernor, account_governor
 from o2c_pipeline.netsuite.paging import items_of
+from o2c_pipeline.resources.api_client import ApiClientResource
 from o2c_pipeline.resources.http import CallCounter, build_session
-from o2c_pipeline.resources.retry import RetryPolicy, is_network_error, parse_retry_after
+from o2c_pipeline.resources.retry import is_network_error, parse_retry_after
 from o2c_pipeline.resources.secrets import (
-    SecretFieldsReprMixin,
     install_log_scrubbing,
     register_secrets,
 )
@@ -67,7 +66,7 @@ class _Runtime:
 _RUNTIME_LOCK = threading.Lock()
 
 
-class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
+class NetSuiteResource(ApiClientResource):
     """SuiteTalk REST record API and SuiteQL over TBA (OAuth 1.0a, HMAC-SHA256) or OAuth 2.0
     client credentials (M2M)."""
 
@@ -95,7 +94,6 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         default=None, description="PEM private key of the mapped certificate (oauth2_m2m)."
     )
     oauth_scope: str = Field(default=REST_SCOPE, description="OAuth 2.0 scope (oauth2_m2m).")
-    ca_bundle: str | None = Field(default=None, description="CA bundle for TLS verification.")
     concurrency_limit: int = Field(
         default=5, description="Account concurrency limit to stay under."
     )
@@ -107,7 +105,6 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
     rate_safety_margin: float = Field(
         default=0.05, description="Extra share of the window to wait."
     )
-    connect_timeout_s: float = Field(default=10.0, description="TCP/TLS connect timeout.")
     read_timeout_s: float = Field(
         default=120.0,
         description=(
@@ -118,8 +115,6 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         ),
     )
     max_retries: int = Field(default=6, description="Retries of a transient failure.")
-    backoff_initial_s: float = Field(default=0.5, description="First back-off ceiling.")
-    backoff_max_s: float = Field(default=30.0, description="Largest back-off.")
 
     _runtime_state: _Runtime | None = PrivateAttr(default=None)
 
@@ -204,9 +199,6 @@ class NetSuiteResource(SecretFieldsReprMixin, dg.ConfigurableResource):
     def auth_calls(self) -> int:
         """Requests to the OAuth 2.0 token endpoint."""
         return self._runtime().counter.auth_value
-
-    def _retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(self.max_retries, self.backoff_initial_s, self.backoff_max_s)
 
     def _bearer(self, runtime: _Runtime) -> BearerAuth:
         """The current OAuth 2.0 access token, requested when none is live (a transient failure

@@ -3,6 +3,7 @@ CA bundle, pools connections for concurrent threads and counts every request it 
 
 from __future__ import annotations
 
+import contextvars
 import threading
 
 import requests
@@ -41,6 +42,14 @@ class CallCounter:
             return self._auth
 
 
+#: ``(resource counter, source tally)`` of the extraction source working in this context: entities
+#: extracted concurrently over one resource (one session, one counter) each count their own calls
+#: too. Set by the source, carried into its fetching threads by ``contextvars.copy_context``.
+SOURCE_TALLY: contextvars.ContextVar[tuple[CallCounter, CallCounter] | None] = (
+    contextvars.ContextVar("o2c_source_tally", default=None)
+)
+
+
 class CountingHTTPAdapter(HTTPAdapter):
     """Counts each request at the transport, so nothing a library sends goes uncounted."""
 
@@ -58,7 +67,11 @@ class CountingHTTPAdapter(HTTPAdapter):
         super().__init__(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
 
     def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def,override]
-        self._counter.increment(auth=request.path_url.startswith(AUTH_PATHS))
+        auth = request.path_url.startswith(AUTH_PATHS)
+        self._counter.increment(auth=auth)
+        owner, tally = SOURCE_TALLY.get() or (None, None)
+        if owner is self._counter and tally is not None:
+            tally.increment(auth=auth)
         if kwargs.get("timeout") is None:  # libraries that never pass a timeout still get one
             kwargs["timeout"] = self._timeout
         if self._ca_bundle:

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
-import dagster as dg
 import pyarrow as pa
 import requests
 from pydantic import Field, PrivateAttr
@@ -28,10 +27,9 @@ from simple_salesforce.exceptions import (
     SalesforceOperationError,
 )
 
+from o2c_pipeline.resources.api_client import ApiClientResource
 from o2c_pipeline.resources.http import CallCounter, build_session
-from o2c_pipeline.resources.retry import RetryPolicy
 from o2c_pipeline.resources.secrets import (
-    SecretFieldsReprMixin,
     install_log_scrubbing,
     register_secrets,
 )
@@ -84,7 +82,7 @@ def _collection_call(method: str, doc: str, *, idempotent: bool = True) -> Calla
     return call
 
 
-class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
+class SalesforceResource(ApiClientResource):
     """Salesforce REST, Bulk 2.0 and composite APIs with login, retries and call counting."""
 
     secret_fields: ClassVar[frozenset[str]] = frozenset(
@@ -104,8 +102,6 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
     private_key: str | None = Field(default=None, description="PEM key text, instead of a file.")
     jwt_audience: str | None = Field(default=None, description="JWT aud claim; default login_url.")
     api_version: str = Field(default="62.0", description="Pinned REST API version, e.g. 62.0.")
-    ca_bundle: str | None = Field(default=None, description="CA bundle for TLS verification.")
-    connect_timeout_s: float = Field(default=10.0, description="TCP/TLS connect timeout.")
     read_timeout_s: float = Field(
         default=130.0,
         description=(
@@ -115,8 +111,6 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         ),
     )
     max_retries: int = Field(default=5, description="Retries of a transient failure.")
-    backoff_initial_s: float = Field(default=0.5, description="First back-off ceiling.")
-    backoff_max_s: float = Field(default=30.0, description="Largest back-off.")
     bulk_threshold_rows: int = Field(default=50_000, description="REST below, Bulk 2.0 above.")
     bulk_poll_interval_s: float = Field(default=2.0, description="Bulk 2.0 job polling interval.")
     bulk_ingest_batch_rows: int = Field(
@@ -166,6 +160,11 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
         )
 
     @property
+    def call_counter(self) -> CallCounter:
+        """The counter of every request this instance sends (see ``SOURCE_TALLY``)."""
+        return self._runtime().counter
+
+    @property
     def api_calls(self) -> int:
         """API requests this instance sent, retries included; logins are ``auth_calls``."""
         return self._runtime().counter.value
@@ -174,9 +173,6 @@ class SalesforceResource(SecretFieldsReprMixin, dg.ConfigurableResource):
     def auth_calls(self) -> int:
         """Requests to the OAuth token endpoint (not counted against the org's API limits)."""
         return self._runtime().counter.auth_value
-
-    def _retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(self.max_retries, self.backoff_initial_s, self.backoff_max_s)
 
     def client(self) -> Salesforce:
         """A simple-salesforce client on the current session (logging in if needed)."""

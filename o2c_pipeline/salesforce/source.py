@@ -25,6 +25,7 @@ from o2c_pipeline.extract.plan import PROBE_MAX_VERSIONS, FetchPlan, FetchTask, 
 from o2c_pipeline.extract.staging import normalize_records, normalize_table
 from o2c_pipeline.extract.windows import Window, pages_to_windows, parse_stamp
 from o2c_pipeline.resources.errors import ApiError
+from o2c_pipeline.resources.http import SOURCE_TALLY, CallCounter
 from o2c_pipeline.salesforce import queries
 
 #: field types that are no column: compound views over their components, and binary blobs
@@ -53,9 +54,16 @@ class SalesforceSource:
 
     def __init__(self, resource: Any) -> None:
         self.resource = resource
+        counter = getattr(resource, "call_counter", None)
+        self.tally = CallCounter() if counter is not None else None
+        if counter is not None:  # this context's calls (and its fetching threads') are ours
+            SOURCE_TALLY.set((counter, self.tally))
 
     @property
     def api_calls(self) -> int:
+        """Calls this source's context sent (several sources may share one resource)."""
+        if self.tally is not None:
+            return self.tally.value
         return int(getattr(self.resource, "api_calls", 0))
 
     def threshold(self, tuning: FetchTuning) -> int:

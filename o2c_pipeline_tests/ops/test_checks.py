@@ -85,3 +85,25 @@ def test_yesterday_reconciles_with_the_source_until_a_row_goes_missing(
     broken = run_checks(defs, instance, None, materialize=False)  # no partition: checks yesterday
     assert not broken[ROW_COUNT].passed
     assert broken[ROW_COUNT].metadata["difference"].value == -1
+
+
+def test_an_open_day_run_checks_freshness_and_keys_without_counting(defs, instance, pipeline_env):
+    from o2c_pipeline.cli.run import without_open_day_counts
+
+    selection = dg.AssetSelection.assets(CUSTOMERS) | dg.AssetSelection.checks_for_assets(CUSTOMERS)
+    job = dg.Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        resources=defs.resources,
+        jobs=[dg.define_asset_job("customers_today", selection=selection)],
+    ).resolve_job_def("customers_today")
+    result = without_open_day_counts(job).execute_in_process(
+        instance=instance, partition_key=open_partition_key()
+    )
+    evaluations = {
+        e.event_specific_data.check_name: e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert set(evaluations) == {FRESH, UNIQUE}
+    assert evaluations[FRESH].passed and evaluations[UNIQUE].passed
