@@ -1,8 +1,19 @@
-"""End to end in a real browser: ``dagster dev`` on the project, headless Chromium drives the UI.
+"""End to end in a real browser: a new user's first hour in the Dagster UI, over ``dagster dev`` on
+the project and a private sandbox, with headless Chromium.
 
-Opens the asset graph, launches a materialization of today's partition of ``netsuite/customers``
-from the asset page (as a user would), waits for the run to succeed and saves a screenshot of the
-graph (to docs/asset-graph.png for the README when O2C_UPDATE_SCREENSHOT=1).
+The history is narrowed to a week (``O2C_START_DATE``) so the walk stays within a few minutes:
+
+1. a backfill launched by clicks (asset page -> Materialize... -> a range of days -> Launch
+   backfill) completes;
+2. that extract asset's page shows each day's own figures: a ``rows`` plot, and a day's
+   materialization with its own ``window`` and ``rows``, which differ from day to day (checked
+   against GraphQL);
+3. a sync run over the same days (launched through GraphQL) dead-letters the dirty orders, and
+   ``sync/orders`` shows the DLQ by error code and the replay command;
+4. the asset graph, every group expanded and fit to the view (the canvas' double-click), shows
+   the group names; it is the README's screenshot (docs/asset-graph.png, rewritten when
+   O2C_UPDATE_SCREENSHOT=1). Not yet asserted: every node inside the viewport (the fit stops at
+   Dagster's minimum zoom and crops this graph).
 """
 
 from __future__ import annotations
@@ -17,32 +28,40 @@ import pytest
 
 from o2c_pipeline.partitions import open_partition_key
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[2]
 #: The README's picture; refreshed only on request (O2C_UPDATE_SCREENSHOT=1), so a test run leaves
 #: the checkout clean.
 README_SCREENSHOT = REPO / "docs" / "asset-graph.png"
-ASSET_PATH = "netsuite/customers"
-
-MANUAL_RUNS = """
-query ($partition: String!) {
-  runsOrError(filter: {tags: [{key: "dagster/partition", value: $partition}]}) {
-    ... on Runs { results { runId status tags { key value } assetSelection { path } } }
-  }
+LOCATION = {
+    "repositoryLocationName": "o2c_pipeline.definitions",
+    "repositoryName": "__repository__",
 }
-"""
+TODAY = dt.date.fromisoformat(open_partition_key())
+HISTORY_START = TODAY - dt.timedelta(days=6)
+#: the closed days the walk loads: a range of four
+DAYS = [(TODAY - dt.timedelta(days=n)).isoformat() for n in range(4, 0, -1)]
+EXTRACT = "salesforce/order_items"
+#: what the orders flow reads for these days, and the flow
+SYNC_SELECTION = [
+    "salesforce/accounts",
+    "salesforce/products",
+    "salesforce/orders",
+    "netsuite/items",
+    "netsuite/customers",
+    "sync/orders",
+]
+VIEWPORT = {"width": 2400, "height": 1400}
+#: the graph's viewport: the element that holds the graph's SVG
+CANVAS = 'div:has(> svg[class*="svgContainer"])'
+NODE_BOXES = '[class*="_assetNodeBox__"], [class*="_minimalAssetNodeBox__"]'
 
 
-def manual_runs_of(dev, partition: str) -> list[dict]:
-    """Runs of the asset for the partition that a person launched (not the change sensors)."""
-    runs = dev.graphql(MANUAL_RUNS, {"partition": partition})["runsOrError"]["results"]
-    return [
-        r
-        for r in runs
-        if ["netsuite", "customers"] in [a["path"] for a in r["assetSelection"] or []]
-        and not any(t["key"] == "dagster/sensor_name" for t in r["tags"])
-    ]
+@pytest.fixture(autouse=True)
+def _a_week_of_history(monkeypatch) -> None:
+    """Seven daily partitions (before ``dagster_dev`` starts: autouse fixtures come first)."""
+    monkeypatch.setenv("O2C_START_DATE", HISTORY_START.isoformat())
 
 
 def dismiss_newsletter(page) -> None:
@@ -56,71 +75,177 @@ def dismiss_newsletter(page) -> None:
     skip.wait_for(state="hidden")
 
 
-def expand_all_groups(page, rounds: int = 3) -> None:
-    """Open every collapsed group box; the graph fits itself to the view on the next load."""
-    for _ in range(rounds):
-        page.get_by_text("netsuite", exact=True).last.wait_for()
-        page.wait_for_timeout(1500)
-        unfold = page.get_by_role("img", name="unfold_more")
-        if unfold.count() == 0:
-            return
-        while unfold.count():
-            unfold.first.click()
-            page.wait_for_timeout(500)
-        page.reload()
+def wait_for_backfill(dev, backfill_id: str, timeout_s: float = 240) -> dict:
+    deadline = time.monotonic() + timeout_s
+    backfill: dict = {}
+    while time.monotonic() < deadline:
+        backfill = dev.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+        runs = backfill.get("runs") or []
+        if (
+            backfill.get("status") not in ("REQUESTED", "CANCELING")
+            and runs
+            and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
+        ):
+            return backfill
+        time.sleep(2)
+    pytest.fail(f"backfill {backfill_id} did not finish: {backfill}\n{dev.log_tail()}")
 
 
-def test_materialize_an_asset_from_the_ui(dagster_dev, chromium_path, tmp_path):
+def wait_for_run(dev, run_id: str, timeout_s: float = 240) -> str:
+    deadline = time.monotonic() + timeout_s
+    status = "?"
+    while time.monotonic() < deadline:
+        status = dev.graphql(RUN_STATUS, {"id": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            return status
+        time.sleep(2)
+    pytest.fail(f"run {run_id} did not finish ({status}):\n{dev.log_tail()}")
+
+
+def materializations(dev, asset: str) -> list[dict]:
+    """The asset's materializations, each with its partition and metadata as a dict."""
+    node = dev.graphql(MATERIALIZATIONS, {"path": asset.split("/")})["assetNodeOrError"]
+    out = []
+    for event in node["assetMaterializations"]:
+        metadata = {}
+        for entry in event["metadataEntries"]:
+            values = [v for k, v in entry.items() if k not in ("label", "__typename")]
+            metadata[entry["label"]] = values[0] if values else entry["__typename"]
+        out.append({"partition": event["partition"], "metadata": metadata})
+    return out
+
+
+def launch_backfill_by_clicks(page, url: str, asset: str, days: list[str]) -> None:
+    """Asset page -> Materialize... -> the days in the partition selector -> Launch backfill."""
+    page.goto(f"{url}/assets/{asset}")
+    dismiss_newsletter(page)
+    page.get_by_role("button", name="Materialize…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Custom").click()
+    dialog.get_by_text(re.compile(r"Showing \d+ of \d+ partitions")).wait_for()
+    range_input = dialog.locator("input[type=text], input:not([type])").first
+    range_input.fill(f"[{days[0]}...{days[-1]}]")
+    range_input.press("Enter")
+    dialog.get_by_text(f"{len(days)} partitions", exact=True).wait_for()
+    dialog.get_by_role("button", name="Launch backfill").click()
+    page.get_by_text(
+        re.compile(r"Created backfill|Launched backfill|backfill", re.I)
+    ).first.wait_for()
+
+
+def show_whole_graph(page, url: str) -> None:
+    """Lineage with every group open, fit to the view by the canvas' double-click."""
+    page.goto(f"{url}/asset-groups")
+    dismiss_newsletter(page)
+    canvas = page.locator(CANVAS)
+    canvas.get_by_text("sync", exact=True).first.wait_for()
+    collapsed = canvas.get_by_role("img", name="unfold_more")
+    for _ in range(2):  # the graph's shortcut for "Expand all groups" toggles
+        if collapsed.count() == 0:
+            break
+        canvas.focus()
+        page.keyboard.press("Alt+e")
+        page.wait_for_timeout(1000)
+    assert collapsed.count() == 0, "a group stayed collapsed"
+    page.wait_for_timeout(1500)
+    # an empty spot of the canvas: right of the groups, left of the zoom controls
+    page.mouse.dblclick(VIEWPORT["width"] - 100, 250)
+    page.wait_for_timeout(2000)
+
+
+def test_first_hour_in_the_ui(dagster_dev, chromium_path, tmp_path):
     from playwright.sync_api import sync_playwright
 
     from o2c_pipeline_tests.ops.conftest import CHROMIUM_ARGS
 
-    partition = open_partition_key()
+    asset_count = len(dagster_dev.graphql(ASSET_KEYS)["assetNodes"])
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.set_default_timeout(60_000)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(f"{dagster_dev.url}/asset-groups")
-            dismiss_newsletter(page)
-            for group in ("netsuite", "salesforce", "sync"):  # the O2C groups are on the graph
-                page.get_by_text(group, exact=True).last.wait_for()
-
-            page.goto(f"{dagster_dev.url}/assets/{ASSET_PATH}")
-            dismiss_newsletter(page)
-            page.get_by_role("button", name="Materialize…").click()
-            dialog = page.get_by_role("dialog")
-            dialog.get_by_role("button", name="Latest").click()
-            dialog.get_by_role("button", name=re.compile(r"^Launch")).click()
-            page.get_by_text(re.compile(r"Launched run")).first.wait_for()
-
-            deadline = time.monotonic() + 150
-            runs: list[dict] = []
-            while time.monotonic() < deadline:
-                runs = manual_runs_of(dagster_dev, partition)
-                if runs and runs[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
-                    break
+            # 1. a backfill launched by clicks, over four days, completes (one run: single-run
+            # backfill policy)
+            before = {
+                b["id"]
+                for b in dagster_dev.graphql(BACKFILLS)["partitionBackfillsOrError"]["results"]
+            }
+            launch_backfill_by_clicks(page, dagster_dev.url, EXTRACT, DAYS)
+            deadline = time.monotonic() + 30
+            new: list[dict] = []
+            while not new and time.monotonic() < deadline:
+                results = dagster_dev.graphql(BACKFILLS)["partitionBackfillsOrError"]["results"]
+                new = [b for b in results if b["id"] not in before]
                 time.sleep(1)
-            assert runs, f"no run was launched from the UI:\n{dagster_dev.log_tail()}"
-            assert runs[0]["status"] == "SUCCESS", (
-                f"run {runs[0]['runId']}:\n{dagster_dev.log_tail()}"
-            )
+            assert new, "the dialog launched no backfill"
+            backfill = wait_for_backfill(dagster_dev, new[0]["id"])
+            assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
+            assert [r["status"] for r in backfill["runs"]] == ["SUCCESS"], backfill
+            assert backfill["numPartitions"] == len(DAYS)
+            page.goto(f"{dagster_dev.url}/runs/b/{backfill['id']}")
+            page.get_by_text("Succeeded", exact=True).first.wait_for()
+            page.get_by_text(re.compile(rf"^{DAYS[0]}\W+{DAYS[-1]}$")).first.wait_for()
 
-            # the asset page now shows the materialization, with its metadata
-            page.goto(f"{dagster_dev.url}/assets/{ASSET_PATH}")
-            page.get_by_text("Latest materialization").first.wait_for()
-            assert page.get_by_text("Never materialized").count() == 0
+            # meanwhile a sync run over the same days, launched through GraphQL
+            launched = dagster_dev.graphql(
+                LAUNCH_RUN,
+                {
+                    "params": {
+                        "selector": {
+                            **LOCATION,
+                            "jobName": "o2c_sync",
+                            "assetSelection": [{"path": a.split("/")} for a in SYNC_SELECTION],
+                        },
+                        "executionMetadata": {
+                            "tags": [
+                                {"key": "dagster/asset_partition_range_start", "value": DAYS[0]},
+                                {"key": "dagster/asset_partition_range_end", "value": DAYS[-1]},
+                            ]
+                        },
+                    }
+                },
+            )["launchRun"]
+            assert launched["__typename"] == "LaunchRunSuccess", launched
 
-            page.set_viewport_size({"width": 2000, "height": 1300})
-            page.goto(f"{dagster_dev.url}/asset-groups")
-            expand_all_groups(page)
-            page.reload()  # a fresh load fits the expanded graph to the view
-            page.get_by_text("customers", exact=True).first.wait_for()
-            zoom_out = page.get_by_role("img", name="zoom_out")
-            for _ in range(4):  # the fit leaves the tall graph cropped: step back to show all of it
-                zoom_out.click()
-                page.wait_for_timeout(300)
-            page.wait_for_timeout(1500)
+            # 2. each day its own figures: GraphQL first, then what the asset page shows
+            by_day = {
+                m["partition"]: m["metadata"]
+                for m in materializations(dagster_dev, EXTRACT)
+                if m["partition"] in DAYS
+            }
+            assert sorted(by_day) == DAYS, by_day.keys()
+            rows = {day: by_day[day]["rows"] for day in DAYS}
+            assert len(set(rows.values())) > 1, f"the same rows every day: {rows}"
+            for day in DAYS:
+                assert by_day[day]["window"].startswith(f"[{day}T00:00:00"), by_day[day]
+            day = DAYS[1]
+            page.goto(f"{dagster_dev.url}/assets/{EXTRACT}?view=partitions&partition={day}")
+            page.get_by_text(by_day[day]["window"], exact=True).first.wait_for()
+            page.goto(f"{dagster_dev.url}/assets/{EXTRACT}")
+            page.get_by_role("button", name="Plots").click()
+            page.get_by_text("rows", exact=True).first.wait_for()
+            page.screenshot(path=str(tmp_path / "plots.png"))
+
+            # 3. the sync run's dead letters on sync/orders
+            status = wait_for_run(dagster_dev, launched["run"]["runId"])
+            assert status == "SUCCESS", dagster_dev.log_tail()
+            latest = materializations(dagster_dev, "sync/orders")[0]["metadata"]
+            codes = re.findall(r"\b[A-Z][A-Z_]{3,}\b", str(latest.get("dlq_by_error_code")))
+            assert latest["dlq_open"] > 0 and codes, latest
+            page.goto(f"{dagster_dev.url}/assets/sync/orders")
+            page.get_by_text("dlq_by_error_code", exact=True).first.wait_for()
+            page.get_by_text(codes[0], exact=True).first.wait_for()
+            page.get_by_text("o2c dlq replay --flow orders").first.wait_for()
+            page.screenshot(path=str(tmp_path / "sync-orders.png"))
+
+            # 4. the whole graph, every node inside the viewport
+            show_whole_graph(page, dagster_dev.url)
+            # The fit leaves the graph cropped: Dagster's minimum zoom is above what the whole
+            # graph (30 nodes, the sync group below both systems) needs at 2400x1400. Asserting
+            # every node inside the viewport waits for the graph's layout (issue 13).
+            assert 0 < page.locator(NODE_BOXES).count() <= asset_count
+            for group in ("salesforce", "netsuite", "sync"):  # on the graph's side panel
+                page.get_by_text(group, exact=True).first.wait_for()
             screenshot = (
                 README_SCREENSHOT
                 if os.environ.get("O2C_UPDATE_SCREENSHOT") == "1"
@@ -128,60 +253,56 @@ def test_materialize_an_asset_from_the_ui(dagster_dev, chromium_path, tmp_path):
             )
             page.screenshot(path=str(screenshot))
         finally:
+            page.screenshot(path=str(tmp_path / "last.png"))
+            (tmp_path / "last.html").write_text(page.content())
             browser.close()
     assert screenshot.stat().st_size > 20_000
 
-    # A three-month backfill as the UI's Materialize dialog launches it (a partition range of the
-    # selected asset) is one run, thanks to the single-run backfill policy, and it succeeds.
-    days = [
-        (dt.date.fromisoformat(partition) - dt.timedelta(days=n)).isoformat() for n in range(91)
-    ]
-    launched = dagster_dev.graphql(
-        LAUNCH_BACKFILL,
-        {
-            "params": {
-                "assetSelection": [{"path": ["netsuite", "customers"]}],
-                "partitionNames": sorted(days)[:-1],  # today ran above: the 90 days before it
-                "fromFailure": False,
-            }
-        },
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    deadline = time.monotonic() + 240
-    backfill: dict = {}
-    while time.monotonic() < deadline:
-        backfill = dagster_dev.graphql(BACKFILL_STATUS, {"id": launched["backfillId"]})[
-            "partitionBackfillOrError"
-        ]
-        runs = backfill.get("runs") or []
-        if (
-            backfill.get("status") != "REQUESTED"
-            and runs
-            and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
-        ):
-            break
-        time.sleep(2)
-    else:
-        pytest.fail(f"the backfill did not finish: {backfill}\n{dagster_dev.log_tail()}")
-    assert [r["status"] for r in backfill["runs"]] == ["SUCCESS"], backfill
-    assert backfill["numPartitions"] == 90
 
+ASSET_KEYS = "{ assetNodes { assetKey { path } } }"
 
-LAUNCH_BACKFILL = """
-mutation ($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}
+BACKFILLS = """
+{ partitionBackfillsOrError(limit: 10) { ... on PartitionBackfills { results { id } } } }
 """
 
 BACKFILL_STATUS = """
 query ($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
     __typename
-    ... on PartitionBackfill { status numPartitions runs(limit: 10) { runId status } }
+    ... on PartitionBackfill { id status numPartitions runs(limit: 10) { runId status } }
+  }
+}
+"""
+
+LAUNCH_RUN = """
+mutation ($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+
+RUN_STATUS = "query ($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+
+MATERIALIZATIONS = """
+query ($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    ... on AssetNode {
+      assetMaterializations(limit: 100) {
+        partition
+        metadataEntries {
+          __typename label
+          ... on IntMetadataEntry { intValue }
+          ... on TextMetadataEntry { text }
+          ... on MarkdownMetadataEntry { mdStr }
+          ... on TableMetadataEntry { table { records } }
+        }
+      }
+    }
   }
 }
 """
