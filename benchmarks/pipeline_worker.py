@@ -46,6 +46,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     from o2c_pipeline.assets.partition_figures import merged_metadata
     from o2c_pipeline.cli.run import earliest_partition, execute
     from o2c_pipeline.definitions import build_resources
+    from o2c_pipeline.event_storage import ephemeral_instance
     from o2c_pipeline.partitions import open_partition_key
 
     resources = build_resources()
@@ -72,7 +73,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             request["reset_counters_url"], verify=os.environ.get("O2C_CA_BUNDLE"), timeout=60
         )
     started = time.perf_counter()
-    with dg.DagsterInstance.ephemeral() as instance:
+    with ephemeral_instance() as instance:  # as `o2c run` without a Dagster home
         result = execute(
             job_def, instance, start=start, end=end, run_config=run_config, progress=False
         )

@@ -22,26 +22,37 @@ Everything else is Dagster's ``DagsterSqliteStorage``. Select it in ``dagster.ya
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from dagster import Field, StringSource
+from dagster import DagsterInstance, Field, StringSource
 from dagster._core.events import ASSET_EVENTS
-from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.instance import InstanceType
+from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
+from dagster._core.run_coordinator import DefaultRunCoordinator
+from dagster._core.storage.event_log import InMemoryEventLogStorage, SqliteEventLogStorage
+from dagster._core.storage.event_log.base import EventLogCursor
+from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
+from dagster._core.storage.root import TemporaryLocalArtifactStorage
+from dagster._core.storage.runs import InMemoryRunStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
 from dagster._serdes import ConfigurableClassData
 
 from o2c_pipeline import settings
 
+log = logging.getLogger(__name__)
+
 
 def _is_asset_event(event: Any) -> bool:
     return event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS
 
 
-class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
-    """Dagster's SQLite event log; a batch of asset events is one transaction per file."""
+class _BatchedAssetEvents:
+    """``store_event_batch`` for Dagster's SQL event logs: a batch of asset events is one
+    transaction per connection (the run's, the index's) instead of two per event."""
 
     def store_event_batch(self, events: Sequence[Any]) -> None:
         others = [e for e in events if not _is_asset_event(e)]
@@ -72,6 +83,44 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 last[kind] = (event, event_id)
             for event, event_id in last.values():
                 self._store_asset_event(conn, event, event_id)
+        self._stored(events)
+
+    def _stored(self, events: Sequence[Any]) -> None:
+        """After a batch is written (the in-memory log tells its watchers here)."""
+
+
+class BatchedSqliteEventLogStorage(_BatchedAssetEvents, SqliteEventLogStorage):
+    """Dagster's SQLite event log; a batch of asset events is one transaction per file."""
+
+
+class BatchedInMemoryEventLogStorage(_BatchedAssetEvents, InMemoryEventLogStorage):
+    """Dagster's in-memory event log (an ephemeral instance's: ``o2c run`` without a Dagster
+    home, the benchmarks), a batch of asset events written in one transaction."""
+
+    def _stored(self, events: Sequence[Any]) -> None:
+        for event in events:  # as InMemoryEventLogStorage.store_event does after each write
+            self._storage_id += 1
+            cursor = str(EventLogCursor.from_storage_id(self._storage_id))
+            for handler in list(self._handlers[event.run_id]):
+                try:
+                    handler(event, cursor)
+                except Exception:
+                    log.exception("Exception in callback for event watch on run %s.", event.run_id)
+
+
+def ephemeral_instance() -> DagsterInstance:
+    """Dagster's ephemeral instance (in memory) with batched asset events: a range run's
+    planned and per-partition materialization events cost a transaction per batch."""
+    settings.enable_event_batching()
+    return DagsterInstance(
+        instance_type=InstanceType.EPHEMERAL,
+        local_artifact_storage=TemporaryLocalArtifactStorage(),
+        run_storage=InMemoryRunStorage(),
+        event_storage=BatchedInMemoryEventLogStorage(),
+        compute_log_manager=NoOpComputeLogManager(),
+        run_coordinator=DefaultRunCoordinator(),
+        run_launcher=SyncInMemoryRunLauncher(),
+    )
 
 
 class BatchedSqliteStorage(DagsterSqliteStorage):

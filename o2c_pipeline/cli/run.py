@@ -269,11 +269,9 @@ def without_open_day_counts(job: dg.JobDefinition) -> dg.JobDefinition:
 
 
 def instance_for_run() -> dg.DagsterInstance:
-    return (
-        dg.DagsterInstance.get()
-        if settings.value("DAGSTER_HOME")
-        else dg.DagsterInstance.ephemeral()
-    )
+    from o2c_pipeline.event_storage import ephemeral_instance
+
+    return dg.DagsterInstance.get() if settings.value("DAGSTER_HOME") else ephemeral_instance()
 
 
 @click.command("run")
