@@ -142,7 +142,8 @@ column_verdicts_table = sa.Table(
 
 
 class ColumnVerdicts:
-    """Per entity table, which columns the source accepted or refused in a query, and when."""
+    """Per key (NetSuite: the SuiteQL table an entity reads), which columns the source accepted
+    or refused in a query, and when."""
 
     def __init__(self, checkpoints: CheckpointStore) -> None:
         self.checkpoints = checkpoints

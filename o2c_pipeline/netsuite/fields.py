@@ -11,8 +11,8 @@ field whose value is not stored is in the catalog but not in SuiteQL. SuiteQL ha
 schema (and omits null columns from its rows), so each candidate is tried in a one-row query; a
 refusal names the column it did not know (``Field 'x' ... was not found`` / ``Unknown identifier
 'x'``), which is dropped, else the candidates are halved until the culprit is found. Verdicts are
-remembered (:class:`~o2c_pipeline.extract.columns.ColumnVerdicts`), so a column is tried once a
-week, not once a run. Fields the configuration names outright (``include``) are candidates too,
+remembered (:class:`~o2c_pipeline.extract.columns.ColumnVerdicts`) per SuiteQL table, so a
+column is tried once a week, not once a run, and once for all the entities reading that table. Fields the configuration names outright (``include``) are candidates too,
 for SuiteQL columns the catalog does not list.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -67,8 +68,39 @@ def queryable(
     candidates: Sequence[Column],
     verdicts: ColumnVerdicts | None,
 ) -> set[str]:
-    """The names of ``candidates`` SuiteQL takes on ``entity``'s rows."""
-    known = verdicts.known(entity.table) if verdicts else {}
+    """The names of ``candidates`` SuiteQL takes on ``entity``'s rows.
+
+    Whether SuiteQL takes a column is a property of the table, not of the entity: the entities
+    reading one table (sales orders, invoices, fulfillments and payments all read
+    ``transaction``) share their verdicts, and probe it one at a time, so a column one of them
+    has tried costs the others nothing."""
+    key = verdict_key(entity)
+    with _probing(key):
+        return _queryable(resource, entity, candidates, verdicts, key)
+
+
+def verdict_key(entity: Entity) -> str:
+    """Whose verdicts apply: the SuiteQL table (its ``FROM`` clause) the entity reads."""
+    return f"{entity.system}:{entity.source}"
+
+
+_PROBING: dict[str, threading.Lock] = {}
+_PROBING_LOCK = threading.Lock()
+
+
+def _probing(key: str) -> threading.Lock:
+    with _PROBING_LOCK:
+        return _PROBING.setdefault(key, threading.Lock())
+
+
+def _queryable(
+    resource: Any,
+    entity: Entity,
+    candidates: Sequence[Column],
+    verdicts: ColumnVerdicts | None,
+    key: str,
+) -> set[str]:
+    known = verdicts.known(key) if verdicts else {}
     found: dict[str, bool] = {}
     pending = [c for c in candidates if c.name not in known]
     stack, probes = [pending] if pending else [], 0
@@ -90,7 +122,7 @@ def queryable(
             half = len(group) // 2
             stack += [group[half:], group[:half]]
     if verdicts:
-        verdicts.save(entity.table, found)
+        verdicts.save(key, found)
     untried = len(pending) - len(found)
     if untried:
         log.info("%s: %d column(s) left to check on the next run", entity.table, untried)

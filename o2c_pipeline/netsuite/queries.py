@@ -91,11 +91,17 @@ def count_query(entity: Entity, window: Window) -> str:
     return f"SELECT COUNT(*) AS n FROM {entity.source} WHERE {where(entity, window)}"
 
 
-def deletes_query(entity: Entity, record_type: str, window: Window) -> str:
+def deletes_query(entity: Entity, record_types: Sequence[str], window: Window) -> str:
+    """``deletedrecord`` rows of ``record_types`` deleted in ``window`` (one statement for all)."""
     stamp = f"TO_CHAR(deleteddate, '{STAMP_FORMAT}')"
+    types = (
+        f"= {_type_list(record_types)}"
+        if len(record_types) == 1
+        else f"IN ({_type_list(record_types)})"
+    )
     return (
         f"SELECT recordid AS {entity.group_column}, {stamp} AS {entity.cursor} FROM deletedrecord "
-        f"WHERE {_deleted_in(f'= {_type_list([record_type])}', window)}"
+        f"WHERE {_deleted_in(types, window)}"
     )
 
 

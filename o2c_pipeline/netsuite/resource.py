@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote, urlparse
 
@@ -117,6 +117,8 @@ class NetSuiteResource(ApiClientResource):
     max_retries: int = Field(default=6, description="Retries of a transient failure.")
 
     _runtime_state: _Runtime | None = PrivateAttr(default=None)
+    _schemas: dict[str, dict[str, Any] | None] = PrivateAttr(default_factory=dict)
+    _schemas_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     # -- plumbing --------------------------------------------------------------------------------
     @property
@@ -318,11 +320,46 @@ class NetSuiteResource(ApiClientResource):
         self.suiteql_page(queries.PING, limit=1)
 
     # -- metadata ---------------------------------------------------------------------------------
+    def record_schemas(
+        self, record_types: Sequence[str], *, tally: CallCounter | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The JSON Schemas of ``record_types`` (keyed by lowercase name) from one request: the
+        catalog's OpenAPI 3.0 document of the types named in ``select``
+        (``metadata-catalog?select=a,b`` as ``application/swagger+json``), each type a schema
+        of ``components.schemas``. Asked once per resource instance (a run): later calls, from
+        any thread, answer from what the first one read. A type the catalog refuses (400) makes
+        the answer empty, and :meth:`record_schema` asks each type on its own."""
+        wanted = sorted({t.lower() for t in record_types})
+        with self._schemas_lock:
+            missing = [t for t in wanted if t not in self._schemas]
+            if missing:
+                try:
+                    response = self.request(
+                        "GET",
+                        "record/v1/metadata-catalog",
+                        params={"select": ",".join(missing)},
+                        headers={"Accept": "application/swagger+json"},
+                        tally=tally,
+                    )
+                    components = (response.json().get("components") or {}).get("schemas") or {}
+                except NetSuiteApiError as err:
+                    if err.status not in (400, 404):
+                        raise
+                    components = {}
+                for name in missing:
+                    self._schemas[name] = components.get(name)
+            return {t: self._schemas[t] for t in wanted if self._schemas[t] is not None}
+
     def record_schema(
         self, record_type: str, *, tally: CallCounter | None = None
     ) -> dict[str, Any] | None:
         """The record type's JSON Schema from the metadata catalog (``record/v1/metadata-catalog
-        /<type>``), or None when the catalog has no such type."""
+        /<type>``), or None when the catalog has no such type; a schema already read with
+        :meth:`record_schemas` costs no request."""
+        with self._schemas_lock:
+            known = self._schemas.get(record_type.lower())
+        if known is not None:
+            return known
         try:
             response = self.request(
                 "GET",

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from o2c_pipeline.config import EntityConfig
-from o2c_pipeline.entities import Entity
+from o2c_pipeline.entities import ENTITIES, Entity
 from o2c_pipeline.extract.columns import ColumnVerdicts, SourceField
 from o2c_pipeline.extract.plan import PROBE_MAX_VERSIONS, FetchPlan, FetchTask, FetchTuning, Probe
 from o2c_pipeline.extract.staging import normalize_records
@@ -29,6 +29,11 @@ from o2c_pipeline.resources.http import CallCounter
 #: 100,000-row chunk in memory until the chunk is checked): two keep the account's concurrency
 #: busy (each has a request per concurrency slot), more would only add memory.
 LARGE_READS = threading.BoundedSemaphore(2)
+
+
+def catalog_types() -> list[str]:
+    """The record types of every declared NetSuite entity: the catalog is read for all at once."""
+    return sorted({e.record_type for e in ENTITIES if e.system == "netsuite" and e.record_type})
 
 
 class TalliedResource:
@@ -52,6 +57,11 @@ class TalliedResource:
 
     def record_schema(self, record_type: str) -> dict[str, Any] | None:
         return self._resource.record_schema(record_type, tally=self.tally)
+
+    def record_schemas(self, record_types: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not hasattr(self._resource, "record_schemas"):  # a resource without the batch read
+            return {}
+        return self._resource.record_schemas(record_types, tally=self.tally)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._resource, name)
@@ -81,7 +91,11 @@ class NetSuiteSource:
     ) -> list[SourceField]:
         """The catalog's fields of the entity's record type and the columns the rules name,
         as far as SuiteQL takes them (the core included, so a missing one is told)."""
-        schema = self.resource.record_schema(entity.record_type) if entity.record_type else None
+        schema = None
+        if entity.record_type:
+            # every declared entity's type in one catalog request, shared by the run's sources
+            self.resource.record_schemas(catalog_types())
+            schema = self.resource.record_schema(entity.record_type)
         offered = catalog_fields(schema) if schema else []
         candidates = candidate_columns(entity, offered, rules.named(), rules.wants)
         ok = queryable(self.resource, entity, candidates, verdicts)
@@ -118,7 +132,8 @@ class NetSuiteSource:
             tasks.append(self._records_task(entity, window))
         else:  # no sizing COUNT: each chunk's first page reports its totalResults
             tasks.append(self._chunked_records_task(entity, window))
-        tasks += [self._deletes_task(entity, rt, window) for rt in entity.deleted_record_types]
+        if entity.deleted_record_types:  # every type at once: one query, not one per type
+            tasks.append(self._deletes_task(entity, entity.deleted_record_types, window))
         return FetchPlan(tasks, "suiteql", None)
 
     def _keyset_task(
@@ -142,10 +157,14 @@ class NetSuiteSource:
             entity,
         )
 
-    def _deletes_task(self, entity: Entity, record_type: str, window: Window) -> FetchTask:
+    def _deletes_task(
+        self, entity: Entity, record_types: Sequence[str], window: Window
+    ) -> FetchTask:
+        """The entity's ``deletedrecord`` rows of all its record types, paged by ``recordid``:
+        an entity's types share one id space (the item types share the item table's ids)."""
         return self._keyset_task(
-            f"{entity.table} deletedrecord({record_type}) {window}",
-            queries.deletes_query(entity, record_type, window),
+            f"{entity.table} deletedrecord({', '.join(record_types)}) {window}",
+            queries.deletes_query(entity, record_types, window),
             "recordid",
             entity.group_column,
             True,
