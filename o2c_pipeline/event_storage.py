@@ -54,6 +54,10 @@ class _BatchedAssetEvents:
     """``store_event_batch`` for Dagster's SQL event logs: a batch of asset events is one
     transaction per connection (the run's, the index's) instead of two per event."""
 
+    #: whether events are stored twice, in the run's shard and in the index (SQLite's files);
+    #: the in-memory log keeps one table, so each event is inserted once
+    _separate_index = True
+
     def store_event_batch(self, events: Sequence[Any]) -> None:
         others = [e for e in events if not _is_asset_event(e)]
         for event in others:  # e.g. check evaluations planned: Dagster's own path, one by one
@@ -65,11 +69,12 @@ class _BatchedAssetEvents:
         by_run: dict[str, list[Any]] = defaultdict(list)
         for event, insert in zip(events, inserts, strict=True):
             by_run[event.run_id].append(insert)
-        for run_id, run_inserts in by_run.items():
-            with self.run_connection(run_id) as conn:
-                for insert in run_inserts:
-                    conn.execute(insert)
-        with self.index_transaction() as conn:
+        if self._separate_index:  # SQLite: each run's file, then the index file
+            for run_id, run_inserts in by_run.items():
+                with self.run_connection(run_id) as conn:
+                    for insert in run_inserts:
+                        conn.execute(insert)
+        with self.index_transaction() as conn:  # in memory, the one table every event is in
             ids = []
             for insert in inserts:
                 with db_result(conn, insert) as result:
@@ -96,6 +101,8 @@ class BatchedSqliteEventLogStorage(_BatchedAssetEvents, SqliteEventLogStorage):
 class BatchedInMemoryEventLogStorage(_BatchedAssetEvents, InMemoryEventLogStorage):
     """Dagster's in-memory event log (an ephemeral instance's: ``o2c run`` without a Dagster
     home, the benchmarks), a batch of asset events written in one transaction."""
+
+    _separate_index = False
 
     def _stored(self, events: Sequence[Any]) -> None:
         for event in events:  # as InMemoryEventLogStorage.store_event does after each write

@@ -181,3 +181,58 @@ def test_every_entity_is_declared_consistently() -> None:
         assert (e.deleted_flag is not None) or e.deleted_record_types or no_delete_source, (
             f"{e.table} has no delete source"
         )
+
+
+def test_an_entity_of_several_record_types_reads_its_deletions_in_one_query(
+    tmp_path: Path,
+) -> None:
+    items = entity("netsuite.items")
+    fake = FakeSuiteQL(n=10)
+    result = extract(NetSuiteSource(fake), items, DAY, tmp_path / "i")
+    deletes = [q for q, _, _ in fake.queries if "FROM deletedrecord" in q]
+    assert len(deletes) == 1, deletes
+    assert "recordtypeid IN (" in deletes[0]
+    assert all(f"'{t}'" in deletes[0] for t in items.deleted_record_types)
+    assert result.api_calls == 2  # the one records page and the one deletions page
+
+
+class FakeColumns:
+    """SuiteQL over one table that refuses one column by name, as NetSuite does."""
+
+    def __init__(self, refused: str) -> None:
+        self.refused, self.probes = refused, []
+
+    def suiteql_page(self, q: str, *, limit: int = 1000, offset: int = 0, tally=None) -> dict:
+        from o2c_pipeline.netsuite.errors import NetSuiteApiError
+
+        self.probes.append(q)
+        if f" AS {self.refused}" in q:
+            raise NetSuiteApiError(
+                400, "INVALID_PARAMETER", f"Field '{self.refused}' for record 'x' was not found."
+            )
+        return {"items": [], "hasMore": False}
+
+
+def test_entities_reading_one_table_share_its_column_verdicts(tmp_path: Path) -> None:
+    import dataclasses
+
+    from o2c_pipeline.entities import Column
+    from o2c_pipeline.extract.columns import ColumnVerdicts
+    from o2c_pipeline.netsuite.fields import queryable
+    from o2c_pipeline.resources.checkpoints import CheckpointStore
+
+    verdicts = ColumnVerdicts(CheckpointStore(url=f"sqlite:///{tmp_path / 'c.sqlite'}"))
+    orders, invoices = entity("netsuite.sales_orders"), entity("netsuite.invoices")
+    assert orders.source == invoices.source
+    extra = [Column("total", "DOUBLE", core=False), Column("shipdate", "DATE", core=False)]
+    fake = FakeColumns(refused="total")
+    first = queryable(fake, orders, [*orders.columns, *extra], verdicts)
+    assert "total" not in first and "shipdate" in first
+    sent = len(fake.probes)
+    assert sent == 2  # refused naming the column, then taken without it
+    # the invoices read the same table: nothing left to try for the same columns
+    second = queryable(fake, invoices, [*invoices.columns, *extra], verdicts)
+    assert "total" not in second and "shipdate" in second
+    assert len(fake.probes) == sent + 1  # only the invoices' own core columns were unknown
+    third = queryable(fake, dataclasses.replace(invoices), [*invoices.columns, *extra], verdicts)
+    assert third == second and len(fake.probes) == sent + 1
