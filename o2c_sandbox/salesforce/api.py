@@ -22,7 +22,7 @@ from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from o2c_sandbox.core import ApiError, SandboxContext, Service
-from o2c_sandbox.salesforce import dml, org
+from o2c_sandbox.salesforce import composite, dml, org
 from o2c_sandbox.salesforce.auth import (
     OAuthError,
     Sessions,
@@ -103,6 +103,7 @@ def _routes() -> Map:
             endpoint="sobjects.external",
             methods=["GET", "PATCH", "DELETE"],
         ),
+        Rule(f"{d}/composite", endpoint="composite.composite", methods=["POST"]),
         Rule(
             f"{d}/composite/sobjects",
             endpoint="composite.collection",
@@ -456,6 +457,12 @@ class SalesforceService(Service):
         if outcome.error:
             raise outcome.error
         return outcome
+
+    # -- composite -----------------------------------------------------------------------------
+    def composite_composite(self, request: Request, version: str) -> Response:
+        """Several requests in one call (:mod:`o2c_sandbox.salesforce.composite`)."""
+        answers = composite.run(self, request, version, _json_object(request))
+        return self.json({"compositeResponse": answers})
 
     # -- composite sObject collections ---------------------------------------------------------
     def composite_collection(self, request: Request, version: str) -> Response:
