@@ -12,6 +12,7 @@ exposes them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from o2c_pipeline.netsuite.statuses import TRANSACTION_STATUSES
 
@@ -114,30 +115,40 @@ _UNOWNED = frozenset(
 )
 
 
-def _user_ref(name: str, relationship: str, **kwargs) -> SfField:
+def _reference(name: str, to: str, relationship: str | None = None, **options: Any) -> SfField:
+    """A lookup to ``to``, its relationship named after the object unless given (``…__r``)."""
     return SfField(
-        name,
-        "reference",
-        18,
-        reference_to="User",
-        relationship_name=relationship,
-        nillable=False,
-        default_value=SF_INTEGRATION_USER_ID,
-        **kwargs,
+        name, "reference", 18, reference_to=to, relationship_name=relationship or to, **options
+    )
+
+
+def _read_only(name: str, type: str, length: int = 0, **options: Any) -> SfField:
+    """A field the org sets: neither createable nor updateable through the API."""
+    return SfField(name, type, length, createable=False, updateable=False, **options)
+
+
+def _calculated(name: str, type: str, length: int = 0, formula: str | None = None) -> SfField:
+    """A custom formula (or roll-up summary, without ``formula``) field, computed by the org."""
+    return _read_only(name, type, length, custom=True, calculated=True, formula=formula)
+
+
+def _user_ref(name: str, relationship: str, **options: Any) -> SfField:
+    return _reference(
+        name, "User", relationship, nillable=False, default_value=SF_INTEGRATION_USER_ID, **options
     )
 
 
 def _system_fields(owned: bool = True) -> tuple[SfField, ...]:
     read_only = {"createable": False, "updateable": False}
     return (
-        SfField("Id", "id", 18, nillable=False, **read_only),
+        _read_only("Id", "id", 18, nillable=False),
         *((_user_ref("OwnerId", "Owner"),) if owned else ()),
-        SfField("IsDeleted", "boolean", nillable=False, **read_only),
-        SfField("CreatedDate", "datetime", nillable=False, **read_only),
+        _read_only("IsDeleted", "boolean", nillable=False),
+        _read_only("CreatedDate", "datetime", nillable=False),
         _user_ref("CreatedById", "CreatedBy", **read_only),
-        SfField("LastModifiedDate", "datetime", nillable=False, **read_only),
+        _read_only("LastModifiedDate", "datetime", nillable=False),
         _user_ref("LastModifiedById", "LastModifiedBy", **read_only),
-        SfField("SystemModstamp", "datetime", nillable=False, **read_only),
+        _read_only("SystemModstamp", "datetime", nillable=False),
     )
 
 
@@ -150,7 +161,7 @@ def _address(prefix: str) -> tuple[SfField, ...]:
         SfField(f"{prefix}State", "string", 80, compound_field_name=compound),
         SfField(f"{prefix}PostalCode", "string", 20, compound_field_name=compound),
         SfField(f"{prefix}Country", "string", 80, compound_field_name=compound),
-        SfField(compound, "address", createable=False, updateable=False),
+        _read_only(compound, "address"),
     )
 
 
@@ -217,14 +228,7 @@ SF_OBJECTS: dict[str, SfObject] = {
                 # roll-up summary: SUM(Order.TotalAmount) of live orders, converted at the
                 # org's static rates (roll-ups never use dated rates); a roll-up is saved with
                 # its parent, so a change bumps the Account's SystemModstamp
-                SfField(
-                    "Total_Order_Amount__c",
-                    "currency",
-                    custom=True,
-                    createable=False,
-                    updateable=False,
-                    calculated=True,
-                ),
+                _calculated("Total_Order_Amount__c", "currency"),
             ],
             [
                 SfChildRelationship("Contacts", "Contact", "AccountId"),
@@ -237,13 +241,7 @@ SF_OBJECTS: dict[str, SfObject] = {
             "Contact",
             "003",
             [
-                SfField(
-                    "AccountId",
-                    "reference",
-                    18,
-                    reference_to="Account",
-                    relationship_name="Account",
-                ),
+                _reference("AccountId", "Account"),
                 SfField("FirstName", "string", 40),
                 SfField("LastName", "string", 80, nillable=False),
                 SfField("Email", "email", 80),
@@ -272,9 +270,7 @@ SF_OBJECTS: dict[str, SfObject] = {
             [
                 SfField("Name", "string", 255, nillable=False),
                 SfField("IsActive", "boolean", nillable=False),
-                SfField(
-                    "IsStandard", "boolean", createable=False, updateable=False, nillable=False
-                ),
+                _read_only("IsStandard", "boolean", nillable=False),
                 _currency(),
             ],
         ),
@@ -282,22 +278,8 @@ SF_OBJECTS: dict[str, SfObject] = {
             "PricebookEntry",
             "01u",
             [
-                SfField(
-                    "Pricebook2Id",
-                    "reference",
-                    18,
-                    reference_to="Pricebook2",
-                    relationship_name="Pricebook2",
-                    nillable=False,
-                ),
-                SfField(
-                    "Product2Id",
-                    "reference",
-                    18,
-                    reference_to="Product2",
-                    relationship_name="Product2",
-                    nillable=False,
-                ),
+                _reference("Pricebook2Id", "Pricebook2", nillable=False),
+                _reference("Product2Id", "Product2", nillable=False),
                 SfField("UnitPrice", "currency", nillable=False),
                 SfField("IsActive", "boolean", nillable=False),
                 SfField("UseStandardPrice", "boolean"),
@@ -309,13 +291,7 @@ SF_OBJECTS: dict[str, SfObject] = {
             "Opportunity",
             "006",
             [
-                SfField(
-                    "AccountId",
-                    "reference",
-                    18,
-                    reference_to="Account",
-                    relationship_name="Account",
-                ),
+                _reference("AccountId", "Account"),
                 SfField("Name", "string", 120, nillable=False),
                 SfField(
                     "StageName", "picklist", 40, nillable=False, picklist=tuple(OPPORTUNITY_STAGES)
@@ -325,22 +301,10 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("Amount", "currency"),
                 SfField("Probability", "percent"),
                 SfField("ForecastCategoryName", "picklist", 40, picklist=FORECAST_CATEGORIES),
-                SfField("IsClosed", "boolean", createable=False, updateable=False, nillable=False),
-                SfField("IsWon", "boolean", createable=False, updateable=False, nillable=False),
-                SfField(
-                    "HasOpportunityLineItem",
-                    "boolean",
-                    createable=False,
-                    updateable=False,
-                    nillable=False,
-                ),
-                SfField(
-                    "Pricebook2Id",
-                    "reference",
-                    18,
-                    reference_to="Pricebook2",
-                    relationship_name="Pricebook2",
-                ),
+                _read_only("IsClosed", "boolean", nillable=False),
+                _read_only("IsWon", "boolean", nillable=False),
+                _read_only("HasOpportunityLineItem", "boolean", nillable=False),
+                _reference("Pricebook2Id", "Pricebook2"),
                 _currency(),
                 SfField("NetSuite_Sales_Order_ID__c", "string", 40, custom=True, external_id=True),
                 # what the ERP reports back on a won deal (the admin's fields for the integration,
@@ -360,13 +324,9 @@ SF_OBJECTS: dict[str, SfObject] = {
                 ),
                 # CURRENCYRATE() reads the org's static rates at query time: a rate change moves
                 # the value of every opportunity in that currency without touching a stamp
-                SfField(
+                _calculated(
                     "Amount_Corporate__c",
                     "currency",
-                    custom=True,
-                    createable=False,
-                    updateable=False,
-                    calculated=True,
                     formula="Amount / CURRENCYRATE(TEXT(CurrencyIsoCode))",
                 ),
             ],
@@ -379,34 +339,14 @@ SF_OBJECTS: dict[str, SfObject] = {
             "OpportunityLineItem",
             "00k",
             [
-                SfField(
-                    "OpportunityId",
-                    "reference",
-                    18,
-                    reference_to="Opportunity",
-                    relationship_name="Opportunity",
-                    nillable=False,
-                ),
-                SfField(
-                    "PricebookEntryId",
-                    "reference",
-                    18,
-                    reference_to="PricebookEntry",
-                    relationship_name="PricebookEntry",
-                    nillable=False,
-                ),
-                SfField(
-                    "Product2Id",
-                    "reference",
-                    18,
-                    reference_to="Product2",
-                    relationship_name="Product2",
-                ),
-                SfField("ProductCode", "string", 255, createable=False, updateable=False),
+                _reference("OpportunityId", "Opportunity", nillable=False),
+                _reference("PricebookEntryId", "PricebookEntry", nillable=False),
+                _reference("Product2Id", "Product2"),
+                _read_only("ProductCode", "string", 255),
                 SfField("Quantity", "double", nillable=False),
                 SfField("UnitPrice", "currency", nillable=False),
-                SfField("ListPrice", "currency", createable=False, updateable=False),
-                SfField("TotalPrice", "currency", createable=False, updateable=False),
+                _read_only("ListPrice", "currency"),
+                _read_only("TotalPrice", "currency"),
                 SfField("ServiceDate", "date"),
                 SfField("Description", "string", 255),
                 _currency(derived=True),
@@ -416,58 +356,24 @@ SF_OBJECTS: dict[str, SfObject] = {
             "Order",
             "801",
             [
-                SfField(
-                    "AccountId",
-                    "reference",
-                    18,
-                    reference_to="Account",
-                    relationship_name="Account",
-                    nillable=False,
-                ),
-                SfField(
-                    "OpportunityId",
-                    "reference",
-                    18,
-                    reference_to="Opportunity",
-                    relationship_name="Opportunity",
-                ),
-                SfField(
-                    "Pricebook2Id",
-                    "reference",
-                    18,
-                    reference_to="Pricebook2",
-                    relationship_name="Pricebook2",
-                ),
-                SfField(
-                    "OrderNumber", "string", 30, createable=False, updateable=False, nillable=False
-                ),
+                _reference("AccountId", "Account", nillable=False),
+                _reference("OpportunityId", "Opportunity"),
+                _reference("Pricebook2Id", "Pricebook2"),
+                _read_only("OrderNumber", "string", 30, nillable=False),
                 SfField("Status", "picklist", 40, nillable=False, picklist=ORDER_STATUSES),
                 SfField("EffectiveDate", "date", nillable=False),
                 SfField("ActivatedDate", "datetime"),
-                SfField("TotalAmount", "currency", createable=False, updateable=False),
+                _read_only("TotalAmount", "currency"),
                 SfField("NetSuite_Sales_Order_ID__c", "string", 40, custom=True, external_id=True),
                 SfField("Fulfillment_Status__c", "picklist", 40, custom=True),
                 SfField("Tracking_Number__c", "string", 255, custom=True),
                 _currency(),
                 # cross-object formula: follows the Account, never the Order's stamps
-                SfField(
-                    "Account_Industry__c",
-                    "string",
-                    255,
-                    custom=True,
-                    createable=False,
-                    updateable=False,
-                    calculated=True,
-                    formula="TEXT(Account.Industry)",
-                ),
+                _calculated("Account_Industry__c", "string", 255, formula="TEXT(Account.Industry)"),
                 # TODAY() formula: a new value every day, no stamp ever
-                SfField(
+                _calculated(
                     "Days_Since_Activation__c",
                     "double",
-                    custom=True,
-                    createable=False,
-                    updateable=False,
-                    calculated=True,
                     formula="IF(ISBLANK(ActivatedDate), NULL, TODAY() - DATEVALUE(ActivatedDate))",
                 ),
             ],
@@ -480,32 +386,13 @@ SF_OBJECTS: dict[str, SfObject] = {
             "OrderItem",
             "802",
             [
-                SfField(
-                    "OrderId",
-                    "reference",
-                    18,
-                    reference_to="Order",
-                    relationship_name="Order",
-                    nillable=False,
-                ),
-                SfField(
-                    "Product2Id",
-                    "reference",
-                    18,
-                    reference_to="Product2",
-                    relationship_name="Product2",
-                ),
-                SfField(
-                    "PricebookEntryId",
-                    "reference",
-                    18,
-                    reference_to="PricebookEntry",
-                    relationship_name="PricebookEntry",
-                ),
-                SfField("OrderItemNumber", "string", 30, createable=False, updateable=False),
+                _reference("OrderId", "Order", nillable=False),
+                _reference("Product2Id", "Product2"),
+                _reference("PricebookEntryId", "PricebookEntry"),
+                _read_only("OrderItemNumber", "string", 30),
                 SfField("Quantity", "double", nillable=False),
                 SfField("UnitPrice", "currency", nillable=False),
-                SfField("TotalPrice", "currency", createable=False, updateable=False),
+                _read_only("TotalPrice", "currency"),
                 _currency(derived=True),
             ],
         ),
@@ -514,22 +401,8 @@ SF_OBJECTS: dict[str, SfObject] = {
             "a01",
             [
                 SfField("Name", "string", 80),
-                SfField(
-                    "Order__c",
-                    "reference",
-                    18,
-                    reference_to="Order",
-                    relationship_name="Order__r",
-                    custom=True,
-                ),
-                SfField(
-                    "Account__c",
-                    "reference",
-                    18,
-                    reference_to="Account",
-                    relationship_name="Account__r",
-                    custom=True,
-                ),
+                _reference("Order__c", "Order", "Order__r", custom=True),
+                _reference("Account__c", "Account", "Account__r", custom=True),
                 SfField(
                     "NetSuite_Invoice_ID__c",
                     "string",
@@ -571,7 +444,7 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("IsoCode", "picklist", 40, nillable=False, updateable=False),
                 SfField("ConversionRate", "double", nillable=False),
                 SfField("StartDate", "date", nillable=False),
-                SfField("NextStartDate", "date", createable=False, updateable=False),
+                _read_only("NextStartDate", "date"),
             ],
         ),
     )
@@ -589,18 +462,11 @@ SF_SETUP_OBJECTS: dict[str, SfObject] = {
                 SfField("Username", "string", 80, nillable=False, unique=True),
                 SfField("FirstName", "string", 40),
                 SfField("LastName", "string", 80, nillable=False),
-                SfField("Name", "string", 121, createable=False, updateable=False, nillable=False),
+                _read_only("Name", "string", 121, nillable=False),
                 SfField("Alias", "string", 8, nillable=False),
                 SfField("Email", "email", 128, nillable=False),
                 SfField("IsActive", "boolean", nillable=False, default_value=True),
-                SfField(
-                    "UserType",
-                    "picklist",
-                    40,
-                    createable=False,
-                    updateable=False,
-                    picklist=("Standard", "AutomatedProcess"),
-                ),
+                _read_only("UserType", "picklist", 40, picklist=("Standard", "AutomatedProcess")),
                 SfField("TimeZoneSidKey", "picklist", 40, nillable=False),
                 SfField("LocaleSidKey", "picklist", 40, nillable=False),
                 SfField("LanguageLocaleKey", "picklist", 40, nillable=False),
@@ -611,11 +477,11 @@ SF_SETUP_OBJECTS: dict[str, SfObject] = {
             "00D",
             [
                 SfField("Name", "string", 80, nillable=False),
-                SfField("InstanceName", "string", 5, createable=False, updateable=False),
-                SfField("IsSandbox", "boolean", createable=False, updateable=False, nillable=False),
-                SfField("OrganizationType", "picklist", 40, createable=False, updateable=False),
-                SfField("NamespacePrefix", "string", 15, createable=False, updateable=False),
-                SfField("TrialExpirationDate", "datetime", createable=False, updateable=False),
+                _read_only("InstanceName", "string", 5),
+                _read_only("IsSandbox", "boolean", nillable=False),
+                _read_only("OrganizationType", "picklist", 40),
+                _read_only("NamespacePrefix", "string", 15),
+                _read_only("TrialExpirationDate", "datetime"),
                 SfField("DefaultLocaleSidKey", "picklist", 40, nillable=False),
                 SfField("LanguageLocaleKey", "picklist", 40, nillable=False),
                 SfField("TimeZoneSidKey", "picklist", 40, nillable=False),
