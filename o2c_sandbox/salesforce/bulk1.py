@@ -24,7 +24,7 @@ from typing import Any
 
 from o2c_sandbox.core import ApiError, Store
 from o2c_sandbox.salesforce import dml
-from o2c_sandbox.salesforce.bulk2 import csv_bytes
+from o2c_sandbox.salesforce.bulk2 import csv_bytes, job_info_head
 from o2c_sandbox.salesforce.model import (
     SfError,
     find_object,
@@ -33,7 +33,6 @@ from o2c_sandbox.salesforce.model import (
     table_sql,
     utcnow,
 )
-from o2c_sandbox.salesforce.org import USER_ID
 from o2c_sandbox.salesforce.query import build_record, tuples
 from o2c_sandbox.salesforce.soql import compile_soql
 
@@ -151,13 +150,7 @@ class Job:
 
         finished = [b for b in batches if b.finished]
         values: dict[str, Any] = {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.object,
-            "createdById": USER_ID,
-            "createdDate": self.created,
-            "systemModstamp": self.modstamp or self.created,
-            "state": self.state,
+            **job_info_head(self),
             "externalIdFieldName": self.external_id_field,
             "concurrencyMode": self.concurrency,
             "contentType": self.content_type,
