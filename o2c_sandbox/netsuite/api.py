@@ -74,10 +74,8 @@ class NetSuiteService(Service):
     def __init__(self, ctx: SandboxContext):
         super().__init__(ctx)
         self.governor = Governor(ctx.knobs, ctx.counters)
-        self.verifier = TbaVerifier(ctx.credentials, skew_s=lambda: ctx.knobs.ns_timestamp_skew_s)
-        self.authority = ClientCredentialsAuthority(
-            ctx.credentials, ctx.state_dir, token_ttl_s=lambda: ctx.knobs.ns_access_token_ttl_s
-        )
+        self.verifier = TbaVerifier(ctx.credentials, ctx.knobs)
+        self.authority = ClientCredentialsAuthority(ctx.state_dir, ctx.credentials, ctx.knobs)
         self.suiteql = SuiteQLEngine(ctx.store)
         self.records = RecordStore(ctx.store)
 
