@@ -235,9 +235,17 @@ def _ensure_key_pair(
     key_path.chmod(0o600)
     if cert_path is None:
         return
+    cert = self_signed_certificate(key, common_name, valid_days)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def self_signed_certificate(
+    key: rsa.RSAPrivateKey, common_name: str, valid_days: int
+) -> x509.Certificate:
+    """A certificate for ``key``, issued by itself, valid from a day ago for ``valid_days``."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -247,7 +255,6 @@ def _ensure_key_pair(
         .not_valid_after(now + dt.timedelta(days=valid_days))
         .sign(key, hashes.SHA256())
     )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def credentials_env(
