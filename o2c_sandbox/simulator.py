@@ -230,14 +230,16 @@ class _Step:
             f"(SELECT coalesce(max(recordid), 0) FROM ns.deletedrecord WHERE type IN ({codes}))) + 1"
         )
 
-    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+    def insert_sf(self, obj: str, rows: list[dict[str, Any]]) -> None:
+        """New ``obj`` records, each a changed record of the step."""
         if not rows:
             return
         self.cur.register("_sim_rows", pa.Table.from_pylist(rows))
         try:
-            self.cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _sim_rows")
+            self.cur.execute(f'INSERT INTO sf."{obj}" BY NAME SELECT * FROM _sim_rows')
         finally:
             self.cur.unregister("_sim_rows")
+        self.changes.touch(f"sf.{obj}", [row["Id"] for row in rows])
 
     def stamp_sf(
         self,
@@ -321,10 +323,8 @@ class _Step:
             for _ in range(rng.randrange(1, 3)):
                 contacts.append(self.contact_row(c0, account_id, currency, rng))
                 c0 += 1
-        self.insert('sf."Account"', accounts)
-        self.insert('sf."Contact"', contacts)
-        self.changes.touch("sf.Account", [a["Id"] for a in accounts])
-        self.changes.touch("sf.Contact", [c["Id"] for c in contacts])
+        self.insert_sf("Account", accounts)
+        self.insert_sf("Contact", contacts)
         self.changes.counts["new_accounts"] += len(accounts)
         self.changes.counts["new_contacts"] += len(contacts)
 
@@ -359,8 +359,7 @@ class _Step:
                 row |= {"FirstName": first, "LastName": last, "Email": email}
             rows.append(row)
             n += 1
-        self.insert('sf."Contact"', rows)
-        self.changes.touch("sf.Contact", [r["Id"] for r in rows])
+        self.insert_sf("Contact", rows)
         self.changes.counts["new_contacts"] += len(rows)
 
     def change_contacts(self) -> None:
@@ -455,10 +454,8 @@ class _Step:
             items.extend(order_items)
             n += 1
             order_number += 1
-        self.insert('sf."Order"', orders)
-        self.insert('sf."OrderItem"', items)
-        self.changes.touch("sf.Order", [o["Id"] for o in orders])
-        self.changes.touch("sf.OrderItem", [i["Id"] for i in items])
+        self.insert_sf("Order", orders)
+        self.insert_sf("OrderItem", items)
         return [o["Id"] for o in orders]
 
     def new_orders(self) -> None:
@@ -573,10 +570,8 @@ class _Step:
             )
             lines.extend(deal_lines)
             n += 1
-        self.insert('sf."Opportunity"', opportunities)
-        self.insert('sf."OpportunityLineItem"', lines)
-        self.changes.touch("sf.Opportunity", [o["Id"] for o in opportunities])
-        self.changes.touch("sf.OpportunityLineItem", [line["Id"] for line in lines])
+        self.insert_sf("Opportunity", opportunities)
+        self.insert_sf("OpportunityLineItem", lines)
         self.changes.counts["new_opportunities"] += len(opportunities)
 
     def stage_sets(self) -> str:
@@ -763,8 +758,7 @@ class _Step:
                 "ConversionRate": rate,
                 "StartDate": day,
             }
-            self.insert('sf."DatedConversionRate"', [row])
-            self.changes.touch("sf.DatedConversionRate", [row["Id"]])
+            self.insert_sf("DatedConversionRate", [row])
         self.rollup("Account", None)
         self.changes.counts["rate_changes"] += len(updated) + len(inserted) + len(types)
 
