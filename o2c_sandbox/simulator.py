@@ -57,11 +57,12 @@ class StepSizes:
     shipments: int
     invoices: int
     payments: int
-    new_contacts: int = 1
-    new_opportunities: int = 2
-    advanced_opportunities: int = 2
-    closed_opportunities: int = 2
-    changed_ns_contacts: int = 1
+    new_contacts: int
+    new_opportunities: int
+    advanced_opportunities: int
+    closed_opportunities: int
+    changed_ns_contacts: int
+    # deletes: one of each per step, whatever the scale
     sf_contact_deletes: int = 1
     sf_order_deletes: int = 1
     ns_customer_deletes: int = 1
