@@ -170,6 +170,11 @@ def _obj(name, prefix, fields, children=(), custom=False):
     return SfObject(name, prefix, system + tuple(fields), tuple(children), custom, name)
 
 
+def custom_object(name: str, key_prefix: str, *fields: SfField) -> SfObject:
+    """A custom object (``…__c``) with ``fields`` after the system fields every record has."""
+    return SfObject(name, key_prefix, (*_system_fields(owned=True), *fields), custom=True)
+
+
 ORDER_STATUSES = ("Draft", "Activated", "Shipped", "Partially Shipped", "Cancelled")
 PAYMENT_STATUSES = ("Unpaid", "Partially Paid", "Paid")
 FULFILLMENT_STATUSES = ("Unfulfilled", "Partially Fulfilled", "Fulfilled", "Closed", "Cancelled")
@@ -515,8 +520,31 @@ class NsTable:
         return [c.name for c in self.columns]
 
 
-def _c(name, typ="VARCHAR", record_field=None):
+def _c(name: str, typ: str = "VARCHAR", record_field: str | None = None) -> NsColumn:
     return NsColumn(name, typ, record_field)
+
+
+def custom_column(name: str, type: str = "VARCHAR") -> NsColumn:
+    """A NetSuite custom field (``custentity_…``, ``custrecord_…``): the record API names it by
+    its id, as SuiteQL does."""
+    return NsColumn(name, type, name)
+
+
+def custom_record_table(record_type: str, *fields: NsColumn) -> NsTable:
+    """The SuiteQL table of a custom record type: the standard fields every custom record has
+    (``name``, stamped ``created`` and ``lastmodified``) around its custom ``fields``."""
+    return NsTable(
+        record_type,
+        (
+            _c("id", "BIGINT", "id"),
+            _c("name", record_field="name"),
+            _c("externalid", record_field="externalId"),
+            _c("isinactive", "VARCHAR", "isInactive"),
+            *fields,
+            _c("created", "TIMESTAMP", "created"),
+            _c("lastmodified", "TIMESTAMP", "lastModified"),
+        ),
+    )
 
 
 #: Transaction type codes as SuiteQL shows them in ``transaction.type``.
