@@ -11,7 +11,7 @@ exposes them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from o2c_pipeline.netsuite.statuses import TRANSACTION_STATUSES
@@ -52,6 +52,7 @@ class SfField:
     length: int = 0
     reference_to: str | None = None
     relationship_name: str | None = None  # parent relationship, e.g. AccountId -> "Account"
+    child_relationship: str | None = None  # the parent's name for them, e.g. "Contacts"
     external_id: bool = False
     unique: bool = False
     custom: bool = False
@@ -115,10 +116,23 @@ _UNOWNED = frozenset(
 )
 
 
-def _reference(name: str, to: str, relationship: str | None = None, **options: Any) -> SfField:
-    """A lookup to ``to``, its relationship named after the object unless given (``…__r``)."""
+def _reference(
+    name: str,
+    to: str,
+    relationship: str | None = None,
+    children: str | None = None,
+    **options: Any,
+) -> SfField:
+    """A lookup to ``to``, its relationship named after the object unless given (``…__r``);
+    ``children`` names the child relationship the parent lists, as the lookup defines it."""
     return SfField(
-        name, "reference", 18, reference_to=to, relationship_name=relationship or to, **options
+        name,
+        "reference",
+        18,
+        reference_to=to,
+        relationship_name=relationship or to,
+        child_relationship=children,
+        **options,
     )
 
 
@@ -165,9 +179,20 @@ def _address(prefix: str) -> tuple[SfField, ...]:
     )
 
 
-def _obj(name, prefix, fields, children=(), custom=False):
+def _obj(name: str, prefix: str, fields: list[SfField], custom: bool = False) -> SfObject:
     system = _system_fields(owned=name not in _UNOWNED)
-    return SfObject(name, prefix, system + tuple(fields), tuple(children), custom, name)
+    return SfObject(name, prefix, system + tuple(fields), (), custom, name)
+
+
+def _with_children(objects: tuple[SfObject, ...]) -> dict[str, SfObject]:
+    """``objects`` by name, each with the child relationships its children's lookups name."""
+    children: dict[str, list[SfChildRelationship]] = {}
+    for child in objects:
+        for f in child.fields:
+            if f.child_relationship and f.reference_to:
+                relationship = SfChildRelationship(f.child_relationship, child.name, f.name)
+                children.setdefault(f.reference_to, []).append(relationship)
+    return {o.name: replace(o, children=tuple(children.get(o.name, ()))) for o in objects}
 
 
 def custom_object(name: str, key_prefix: str, *fields: SfField) -> SfObject:
@@ -214,9 +239,8 @@ def _currency(*, derived: bool = False, updateable: bool = True) -> SfField:
     )
 
 
-SF_OBJECTS: dict[str, SfObject] = {
-    o.name: o
-    for o in (
+SF_OBJECTS: dict[str, SfObject] = _with_children(
+    (
         _obj(
             "Account",
             "001",
@@ -235,18 +259,12 @@ SF_OBJECTS: dict[str, SfObject] = {
                 # its parent, so a change bumps the Account's SystemModstamp
                 _calculated("Total_Order_Amount__c", "currency"),
             ],
-            [
-                SfChildRelationship("Contacts", "Contact", "AccountId"),
-                SfChildRelationship("Opportunities", "Opportunity", "AccountId"),
-                SfChildRelationship("Orders", "Order", "AccountId"),
-                SfChildRelationship("Invoices__r", "Invoice__c", "Account__c"),
-            ],
         ),
         _obj(
             "Contact",
             "003",
             [
-                _reference("AccountId", "Account"),
+                _reference("AccountId", "Account", children="Contacts"),
                 SfField("FirstName", "string", 40),
                 SfField("LastName", "string", 80, nillable=False),
                 SfField("Email", "email", 80),
@@ -296,7 +314,7 @@ SF_OBJECTS: dict[str, SfObject] = {
             "Opportunity",
             "006",
             [
-                _reference("AccountId", "Account"),
+                _reference("AccountId", "Account", children="Opportunities"),
                 SfField("Name", "string", 120, nillable=False),
                 SfField(
                     "StageName", "picklist", 40, nillable=False, picklist=tuple(OPPORTUNITY_STAGES)
@@ -335,16 +353,14 @@ SF_OBJECTS: dict[str, SfObject] = {
                     formula="Amount / CURRENCYRATE(TEXT(CurrencyIsoCode))",
                 ),
             ],
-            [
-                SfChildRelationship("OpportunityLineItems", "OpportunityLineItem", "OpportunityId"),
-                SfChildRelationship("Orders", "Order", "OpportunityId"),
-            ],
         ),
         _obj(
             "OpportunityLineItem",
             "00k",
             [
-                _reference("OpportunityId", "Opportunity", nillable=False),
+                _reference(
+                    "OpportunityId", "Opportunity", nillable=False, children="OpportunityLineItems"
+                ),
                 _reference("PricebookEntryId", "PricebookEntry", nillable=False),
                 _reference("Product2Id", "Product2"),
                 _read_only("ProductCode", "string", 255),
@@ -361,8 +377,8 @@ SF_OBJECTS: dict[str, SfObject] = {
             "Order",
             "801",
             [
-                _reference("AccountId", "Account", nillable=False),
-                _reference("OpportunityId", "Opportunity"),
+                _reference("AccountId", "Account", nillable=False, children="Orders"),
+                _reference("OpportunityId", "Opportunity", children="Orders"),
                 _reference("Pricebook2Id", "Pricebook2"),
                 _read_only("OrderNumber", "string", 30, nillable=False),
                 SfField("Status", "picklist", 40, nillable=False, picklist=ORDER_STATUSES),
@@ -382,16 +398,12 @@ SF_OBJECTS: dict[str, SfObject] = {
                     formula="IF(ISBLANK(ActivatedDate), NULL, TODAY() - DATEVALUE(ActivatedDate))",
                 ),
             ],
-            [
-                SfChildRelationship("OrderItems", "OrderItem", "OrderId"),
-                SfChildRelationship("Invoices__r", "Invoice__c", "Order__c"),
-            ],
         ),
         _obj(
             "OrderItem",
             "802",
             [
-                _reference("OrderId", "Order", nillable=False),
+                _reference("OrderId", "Order", nillable=False, children="OrderItems"),
                 _reference("Product2Id", "Product2"),
                 _reference("PricebookEntryId", "PricebookEntry"),
                 _read_only("OrderItemNumber", "string", 30),
@@ -406,8 +418,10 @@ SF_OBJECTS: dict[str, SfObject] = {
             "a01",
             [
                 SfField("Name", "string", 80),
-                _reference("Order__c", "Order", "Order__r", custom=True),
-                _reference("Account__c", "Account", "Account__r", custom=True),
+                _reference("Order__c", "Order", "Order__r", custom=True, children="Invoices__r"),
+                _reference(
+                    "Account__c", "Account", "Account__r", custom=True, children="Invoices__r"
+                ),
                 SfField(
                     "NetSuite_Invoice_ID__c",
                     "string",
@@ -453,7 +467,7 @@ SF_OBJECTS: dict[str, SfObject] = {
             ],
         ),
     )
-}
+)
 
 #: setup objects: the org's configuration rather than its business data. The Salesforce service
 #: seeds their rows; the world generator neither builds nor clears them.
