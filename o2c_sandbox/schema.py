@@ -538,6 +538,11 @@ def _c(name: str, typ: str = "VARCHAR", record_field: str | None = None) -> NsCo
     return NsColumn(name, typ, record_field)
 
 
+def _field(record_field: str, typ: str = "VARCHAR") -> NsColumn:
+    """A column the record API serves too, as a field of the same name in camelCase."""
+    return NsColumn(record_field.lower(), typ, record_field)
+
+
 def custom_column(name: str, type: str = "VARCHAR") -> NsColumn:
     """A NetSuite custom field (``custentity_…``, ``custrecord_…``): the record API names it by
     its id, as SuiteQL does."""
@@ -550,13 +555,13 @@ def custom_record_table(record_type: str, *fields: NsColumn) -> NsTable:
     return NsTable(
         record_type,
         (
-            _c("id", "BIGINT", "id"),
-            _c("name", record_field="name"),
-            _c("externalid", record_field="externalId"),
-            _c("isinactive", "VARCHAR", "isInactive"),
+            _field("id", "BIGINT"),
+            _field("name"),
+            _field("externalId"),
+            _field("isInactive"),
             *fields,
-            _c("created", "TIMESTAMP", "created"),
-            _c("lastmodified", "TIMESTAMP", "lastModified"),
+            _field("created", "TIMESTAMP"),
+            _field("lastModified", "TIMESTAMP"),
         ),
     )
 
@@ -590,16 +595,16 @@ NS_TABLES: dict[str, NsTable] = {
         NsTable(
             "customer",
             (
-                _c("id", "BIGINT", "id"),
-                _c("entityid", record_field="entityId"),
-                _c("companyname", record_field="companyName"),
-                _c("email", record_field="email"),
-                _c("phone", record_field="phone"),
-                _c("externalid", record_field="externalId"),
-                _c("isinactive", "VARCHAR", "isInactive"),  # 'T' / 'F'
-                _c("subsidiary", "BIGINT", "subsidiary"),  # the primary subsidiary
-                _c("currency", "BIGINT", "currency"),  # the primary currency
-                _c("pricelevel", "BIGINT", "priceLevel"),
+                _field("id", "BIGINT"),
+                _field("entityId"),
+                _field("companyName"),
+                _field("email"),
+                _field("phone"),
+                _field("externalId"),
+                _field("isInactive"),  # 'T' / 'F'
+                _field("subsidiary", "BIGINT"),  # the primary subsidiary
+                _field("currency", "BIGINT"),  # the primary currency
+                _field("priceLevel", "BIGINT"),
                 _c("billaddr1", record_field="addr1"),
                 _c("billaddr2", record_field="addr2"),
                 _c("billaddr3", record_field="addr3"),
@@ -607,70 +612,70 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("billstate", record_field="state"),
                 _c("billzip", record_field="zip"),
                 _c("billcountry", record_field="country"),  # NetSuite enum, e.g. _unitedStates
-                _c("datecreated", "TIMESTAMP", "dateCreated"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("dateCreated", "TIMESTAMP"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         # OneWorld: which subsidiaries a customer may transact in (one row is the primary)
         NsTable(
             "customersubsidiaryrelationship",
             (
-                _c("id", "BIGINT", "id"),
-                _c("entity", "BIGINT", "entity"),
-                _c("subsidiary", "BIGINT", "subsidiary"),
-                _c("isprimarysub", "VARCHAR", "isPrimarySub"),
-                _c("primarycurrency", "BIGINT", "primaryCurrency"),
-                _c("externalid", record_field="externalId"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("id", "BIGINT"),
+                _field("entity", "BIGINT"),
+                _field("subsidiary", "BIGINT"),
+                _field("isPrimarySub"),
+                _field("primaryCurrency", "BIGINT"),
+                _field("externalId"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         NsTable(
             "contact",
             (
-                _c("id", "BIGINT", "id"),
-                _c("entityid", record_field="entityId"),  # "Contact": the name, required
-                _c("firstname", record_field="firstName"),
-                _c("lastname", record_field="lastName"),
-                _c("email", record_field="email"),
-                _c("phone", record_field="phone"),
-                _c("company", "BIGINT", "company"),  # the customer the contact works for
-                _c("subsidiary", "BIGINT", "subsidiary"),
-                _c("externalid", record_field="externalId"),
-                _c("isinactive", "VARCHAR", "isInactive"),
-                _c("datecreated", "TIMESTAMP", "dateCreated"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("id", "BIGINT"),
+                _field("entityId"),  # "Contact": the name, required
+                _field("firstName"),
+                _field("lastName"),
+                _field("email"),
+                _field("phone"),
+                _field("company", "BIGINT"),  # the customer the contact works for
+                _field("subsidiary", "BIGINT"),
+                _field("externalId"),
+                _field("isInactive"),
+                _field("dateCreated", "TIMESTAMP"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         NsTable(
             "subsidiary",
             (
-                _c("id", "BIGINT", "id"),
-                _c("name", record_field="name"),
+                _field("id", "BIGINT"),
+                _field("name"),
                 _c("fullname"),  # "Parent Company : O2C Europe GmbH"
-                _c("country", record_field="country"),  # ISO 3166 alpha-2
-                _c("currency", "BIGINT", "currency"),  # the base currency
-                _c("parent", "BIGINT", "parent"),
-                _c("iselimination", "VARCHAR", "isElimination"),
-                _c("isinactive", "VARCHAR", "isInactive"),
-                _c("externalid", record_field="externalId"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("country"),  # ISO 3166 alpha-2
+                _field("currency", "BIGINT"),  # the base currency
+                _field("parent", "BIGINT"),
+                _field("isElimination"),
+                _field("isInactive"),
+                _field("externalId"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         NsTable(
             "currency",
             (
-                _c("id", "BIGINT", "id"),
-                _c("name", record_field="name"),  # "Euro"
-                _c("symbol", record_field="symbol"),  # the ISO code: "EUR"
-                _c("displaysymbol", record_field="displaySymbol"),  # "€"
-                _c("symbolplacement", record_field="symbolPlacement"),
-                _c("currencyprecision", "INTEGER", "currencyPrecision"),  # 0 for JPY
+                _field("id", "BIGINT"),
+                _field("name"),  # "Euro"
+                _field("symbol"),  # the ISO code: "EUR"
+                _field("displaySymbol"),  # "€"
+                _field("symbolPlacement"),
+                _field("currencyPrecision", "INTEGER"),  # 0 for JPY
                 # base currency units per unit of this currency (to the root subsidiary's currency)
-                _c("exchangerate", "DOUBLE", "exchangeRate"),
-                _c("isbasecurrency", "VARCHAR", "isBaseCurrency"),
-                _c("isinactive", "VARCHAR", "isInactive"),
-                _c("externalid", record_field="externalId"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("exchangeRate", "DOUBLE"),
+                _field("isBaseCurrency"),
+                _field("isInactive"),
+                _field("externalId"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         # the Currency Exchange Rates table: one rate per subsidiary base currency, transaction
@@ -689,17 +694,17 @@ NS_TABLES: dict[str, NsTable] = {
         NsTable(
             "item",
             (
-                _c("id", "BIGINT", "id"),
-                _c("itemid", record_field="itemId"),  # the SKU
-                _c("displayname", record_field="displayName"),
+                _field("id", "BIGINT"),
+                _field("itemId"),  # the SKU
+                _field("displayName"),
                 _c("description", record_field="salesDescription"),
-                _c("itemtype", record_field=None),  # InvtPart, NonInvtPart, Service, Kit
-                _c("subtype", record_field=None),  # Sale / Resale / Purchase, or NULL
-                _c("baseprice", "DOUBLE", "basePrice"),  # in the base currency (USD)
-                _c("isinactive", "VARCHAR", "isInactive"),
-                _c("externalid", record_field="externalId"),  # most items have none
-                _c("createddate", "TIMESTAMP", "createdDate"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _c("itemtype"),  # InvtPart, NonInvtPart, Service, Kit
+                _c("subtype"),  # Sale / Resale / Purchase, or NULL
+                _field("basePrice", "DOUBLE"),  # in the base currency (USD)
+                _field("isInactive"),
+                _field("externalId"),  # most items have none
+                _field("createdDate", "TIMESTAMP"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         # the members of kit items
@@ -716,11 +721,11 @@ NS_TABLES: dict[str, NsTable] = {
         NsTable(
             "pricelevel",
             (
-                _c("id", "BIGINT", "id"),
-                _c("name", record_field="name"),
-                _c("discountpct", "DOUBLE", "discountPct"),  # -10 = 10% off the base price
-                _c("isinactive", "VARCHAR", "isInactive"),
-                _c("externalid", record_field="externalId"),
+                _field("id", "BIGINT"),
+                _field("name"),
+                _field("discountPct", "DOUBLE"),  # -10 = 10% off the base price
+                _field("isInactive"),
+                _field("externalId"),
             ),
         ),
         # an item's price per price level, currency and minimum quantity (the pricing matrix)
@@ -738,28 +743,28 @@ NS_TABLES: dict[str, NsTable] = {
         NsTable(
             "transaction",
             (
-                _c("id", "BIGINT", "id"),
-                _c("tranid", record_field="tranId"),
-                _c("trandate", "DATE", "tranDate"),
+                _field("id", "BIGINT"),
+                _field("tranId"),
+                _field("tranDate", "DATE"),
                 _c("type"),  # SalesOrd, ItemShip, CustInvc, CustPymt, CustCred, CustRfnd
                 _c("recordtype"),  # the record type id, lowercase: salesorder, invoice, ...
-                _c("status", record_field="status"),  # letter code, see NS_STATUSES
-                _c("entity", "BIGINT", "entity"),
-                _c("currency", "BIGINT", "currency"),
+                _field("status"),  # letter code, see NS_STATUSES
+                _field("entity", "BIGINT"),
+                _field("currency", "BIGINT"),
                 # subsidiary base units per transaction-currency unit, fixed when the record is saved
-                _c("exchangerate", "DOUBLE", "exchangeRate"),
+                _field("exchangeRate", "DOUBLE"),
                 _c("foreigntotal", "DOUBLE", "total"),
                 _c("foreignamountpaid", "DOUBLE", "amountPaid"),
                 _c("foreignamountunpaid", "DOUBLE", "amountRemaining"),
-                _c("externalid", record_field="externalId"),
-                _c("otherrefnum", record_field="otherRefNum"),
-                _c("memo", record_field="memo"),
-                _c("createdfrom", "BIGINT", "createdFrom"),
-                _c("duedate", "DATE", "dueDate"),
-                _c("shipdate", "DATE", "shipDate"),
+                _field("externalId"),
+                _field("otherRefNum"),
+                _field("memo"),
+                _field("createdFrom", "BIGINT"),
+                _field("dueDate", "DATE"),
+                _field("shipDate", "DATE"),
                 _c("trackingnumbers", record_field="linkedTrackingNumbers"),
-                _c("createddate", "TIMESTAMP", "createdDate"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("createdDate", "TIMESTAMP"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         NsTable(
@@ -771,9 +776,9 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("linesequencenumber", "INTEGER"),
                 _c("mainline", "VARCHAR"),  # 'T' for the header line, 'F' otherwise
                 _c("taxline", "VARCHAR"),
-                _c("item", "BIGINT", "item"),
-                _c("quantity", "DOUBLE", "quantity"),  # negative on sales lines, as in NetSuite
-                _c("rate", "DOUBLE", "rate"),  # in the transaction currency
+                _field("item", "BIGINT"),
+                _field("quantity", "DOUBLE"),  # negative on sales lines, as in NetSuite
+                _field("rate", "DOUBLE"),  # in the transaction currency
                 _c(
                     "foreignamount", "DOUBLE", "amount"
                 ),  # transaction currency; negative on sales lines
@@ -781,7 +786,7 @@ NS_TABLES: dict[str, NsTable] = {
                 # SuiteQL keeps the subsidiary on the lines (the mainline's is the transaction's)
                 _c("subsidiary", "BIGINT"),
                 _c("createdfrom", "BIGINT"),
-                _c("isclosed", "VARCHAR", "isClosed"),
+                _field("isClosed"),
                 _c("linelastmodifieddate", "TIMESTAMP"),
             ),
             primary_key=("transaction", "id"),
