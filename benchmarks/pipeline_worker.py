@@ -44,11 +44,11 @@ def _cpu_seconds() -> float:
 def run(request: dict[str, Any]) -> dict[str, Any]:
     from o2c_pipeline.assets.extract import EXTRACT_ASSETS
     from o2c_pipeline.assets.partition_figures import merged_metadata
-    from o2c_pipeline.cli.run import earliest_partition, execute
-    from o2c_pipeline.definitions import build_resources
+    from o2c_pipeline.cli.run import earliest_partition, execute, instance_for_run
     from o2c_pipeline.partitions import open_partition_key
+    from o2c_pipeline.resources.factory import build_resources
 
-    resources = build_resources()
+    resources = dict(build_resources(check=False))
     wanted = set(request["entities"])
     keys = [k for a in EXTRACT_ASSETS for k in a.keys if ".".join(k.path) in wanted]
     missing = wanted - {".".join(k.path) for k in keys}
@@ -72,7 +72,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             request["reset_counters_url"], verify=os.environ.get("O2C_CA_BUNDLE"), timeout=60
         )
     started = time.perf_counter()
-    with dg.DagsterInstance.ephemeral() as instance:
+    with instance_for_run() as instance:  # as `o2c run` without DAGSTER_HOME
         result = execute(
             job_def, instance, start=start, end=end, run_config=run_config, progress=False
         )

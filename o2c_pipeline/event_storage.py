@@ -28,7 +28,8 @@ from typing import Any
 
 from dagster import Field, StringSource
 from dagster._core.events import ASSET_EVENTS
-from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log import InMemoryEventLogStorage, SqliteEventLogStorage
+from dagster._core.storage.event_log.base import EventLogCursor
 from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
 from dagster._serdes import ConfigurableClassData
@@ -94,3 +95,56 @@ class BatchedSqliteStorage(DagsterSqliteStorage):
     ) -> BatchedSqliteStorage:
         base_dir = config_value.get("base_dir") or str(settings.dagster_home())
         return cls.from_local(inst_data=inst_data, base_dir=base_dir)
+
+
+class BatchedInMemoryEventLogStorage(InMemoryEventLogStorage):
+    """Dagster's in-memory event log (one database for runs and index); a batch of asset events
+    is one transaction, with the rows, tags and asset rows its ``store_event`` writes."""
+
+    def store_event_batch(self, events: Sequence[Any]) -> None:
+        for event in (e for e in events if not _is_asset_event(e)):
+            self.store_event(event)
+        events = [e for e in events if _is_asset_event(e)]
+        if not events:
+            return
+        with self.index_transaction() as conn:
+            ids = []
+            for event in events:
+                with db_result(conn, self.prepare_insert_event(event)) as result:
+                    ids.append(result.inserted_primary_key[0])
+            self._store_asset_event_tags(conn, list(events), ids)
+            last: dict[tuple[Any, Any], tuple[Any, int]] = {}
+            for event, event_id in zip(events, ids, strict=True):
+                kind = (event.dagster_event.asset_key, event.dagster_event_type)
+                last.pop(kind, None)
+                last[kind] = (event, event_id)
+            for event, event_id in last.values():
+                self._store_asset_event(conn, event, event_id)
+        for event in events:  # as store_event: the storage id advances, watchers are told
+            self._storage_id += 1
+            for handler in list(self._handlers[event.run_id]):
+                handler(event, str(EventLogCursor.from_storage_id(self._storage_id)))
+
+
+def ephemeral_instance() -> Any:
+    """Dagster's ephemeral instance (in memory, gone with the process) with
+    :class:`BatchedInMemoryEventLogStorage`: what a run without ``DAGSTER_HOME`` uses. A range run
+    over a few small tables otherwise spends most of its time storing per-partition events."""
+    from dagster import DagsterInstance
+    from dagster._core.instance import InstanceType
+    from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
+    from dagster._core.run_coordinator import DefaultRunCoordinator
+    from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
+    from dagster._core.storage.root import TemporaryLocalArtifactStorage
+    from dagster._core.storage.runs import InMemoryRunStorage
+
+    settings.enable_event_batching()
+    return DagsterInstance(
+        instance_type=InstanceType.EPHEMERAL,
+        local_artifact_storage=TemporaryLocalArtifactStorage(),
+        run_storage=InMemoryRunStorage(),
+        event_storage=BatchedInMemoryEventLogStorage(),
+        compute_log_manager=NoOpComputeLogManager(),
+        run_coordinator=DefaultRunCoordinator(),
+        run_launcher=SyncInMemoryRunLauncher(),
+    )

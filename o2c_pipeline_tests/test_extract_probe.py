@@ -10,6 +10,7 @@ from o2c_pipeline.extract.plan import FetchTuning, probe_table
 from o2c_pipeline.extract.runner import extract
 from o2c_pipeline.extract.windows import Window
 from o2c_pipeline.netsuite.queries import probe_query as suiteql_probe_query
+from o2c_pipeline.netsuite.queries import probes_query as suiteql_probes_query
 from o2c_pipeline.salesforce.source import SalesforceSource
 from o2c_pipeline.warehouse import Warehouse
 from o2c_pipeline_tests.test_warehouse import acct, stage
@@ -100,3 +101,17 @@ def test_the_netsuite_probe_is_one_statement_of_groups_and_deletions() -> None:
     assert " UNION ALL SELECT recordid AS g" in sql and "recordtypeid IN ('salesOrder')" in sql
     assert sql.count("TO_TIMESTAMP('2024-01-01 00:00:00'") == 2
     assert "DISTINCT" not in suiteql_probe_query(entity("netsuite.customers"), WINDOW)
+
+
+def test_the_netsuite_probes_of_several_entities_are_one_union_naming_each() -> None:
+    customers = entity("netsuite.customers")
+    sql = suiteql_probes_query([(customers, WINDOW), (LINES, WINDOW)])
+    assert sql == " UNION ALL ".join(
+        [
+            suiteql_probe_query(customers, WINDOW, tag="netsuite.customers"),
+            suiteql_probe_query(LINES, WINDOW, tag="netsuite.sales_order_lines"),
+        ]
+    )
+    assert sql.startswith("SELECT 'netsuite.customers' AS e, c.id AS g")
+    assert "SELECT DISTINCT 'netsuite.sales_order_lines' AS e, tl.transaction AS g" in sql
+    assert "SELECT 'netsuite.sales_order_lines' AS e, recordid AS g" in sql

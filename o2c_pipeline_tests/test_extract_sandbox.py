@@ -388,21 +388,19 @@ def test_a_delta_run_with_nothing_changed_makes_one_call_per_entity(pipeline: Pi
     result = pipeline.run(TODAY)
     seconds = time.monotonic() - started
     after = _api_calls(pipeline.env)
-    assert {system: after.get(system, 0) - calls.get(system, 0) for system in after} == {
-        "salesforce": len(SALESFORCE_ENTITIES),
-        "netsuite": len(NETSUITE_ENTITIES),
-    }
+    # every entity's probe at once: Salesforce's Composite API takes five queries a call,
+    # NetSuite's one SuiteQL UNION ALL all of them
+    expected = {"salesforce": -(-len(SALESFORCE_ENTITIES) // 5), "netsuite": 1}
+    assert {system: after.get(system, 0) - calls.get(system, 0) for system in after} == expected
+    counted = {"salesforce": 0, "netsuite": 0}
     for ent in ENTITIES:
         meta = pipeline.metadata(result, ent)
-        assert (meta["mode"], meta["api_calls"], meta["rows"], meta["written"]) == (
-            "probe",
-            1,
-            0,
-            0,
-        ), (ent.table, meta)
+        counted[ent.system] += meta["api_calls"]
+        assert (meta["mode"], meta["rows"], meta["written"]) == ("probe", 0, 0), (ent.table, meta)
         assert meta["table_rows"] == len(versions[ent.table])
         assert meta["current_rows"] > 0 or ent.table in SETUP_TABLES, ent.table
         assert meta["watermark"] == marks[ent.table].timestamp()  # timestamp metadata
+    assert counted == expected  # each call on one entity's figures
     assert seconds < 10, f"a quiet delta run of {len(ENTITIES)} entities took {seconds:.1f}s"
     assert {ent.table: pipeline.versions(ent) for ent in ENTITIES} == versions
     assert _watermarks() == marks
@@ -535,3 +533,46 @@ def test_the_postgres_checkpoint_store_carries_the_delta_loads(sandbox_env, tmp_
     finally:
         with sa.create_engine(url).begin() as con:
             con.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+def _identities(probe: Any) -> list[tuple]:
+    return sorted(map(tuple, probe.identities.to_pylist()))
+
+
+@pytest.mark.parametrize("days", [0.1, 3])
+def test_probes_asked_at_once_answer_as_each_probe_alone(pipeline_env, days: float) -> None:
+    """Salesforce's Composite call (five queries each) and NetSuite's one ``UNION ALL`` answer
+    every entity as its own probe does, over the real clients; NetSuite leaves all of them to
+    their own probes when together they hold more than a page."""
+    from o2c_pipeline.extract.plan import PROBE_MAX_VERSIONS
+    from o2c_pipeline.extract.windows import Window
+    from o2c_pipeline.systems import source_of
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    window = Window(now - dt.timedelta(days=days), now + dt.timedelta(days=1))
+    with dg.build_resources(build_resources()) as live:
+        for system, entities in (
+            ("salesforce", SALESFORCE_ENTITIES),
+            ("netsuite", NETSUITE_ENTITIES),
+        ):
+            together = source_of(live, system)
+            answers = together.probe_many([(e, window) for e in entities])
+            calls = together.api_calls
+            alone = {e.table: source_of(live, system).probe(e, window) for e in entities}
+            if system == "salesforce":
+                assert calls == -(-len(entities) // 5)
+            else:
+                assert calls == 1
+            if system == "netsuite" and not answers:
+                held = sum(
+                    len(p.identities) if p else PROBE_MAX_VERSIONS + 1 for p in alone.values()
+                )
+                assert held > PROBE_MAX_VERSIONS, "left to their own probes without need"
+                continue
+            assert set(answers) == {e.table for e in entities}
+            for table, probe in alone.items():
+                mine = answers[table]
+                assert (probe is None) == (mine is None), table
+                if probe is not None:
+                    assert _identities(mine) == _identities(probe), table
+                    assert mine.rows == probe.rows, table

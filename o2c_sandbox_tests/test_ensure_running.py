@@ -41,9 +41,7 @@ def two_checkouts(tmp_path):
     for name in ("one", "two"):
         state = tmp_path / name / ".o2c" / "sandbox"
         ports[name] = (free_port(), free_port())
-        done = run_ensure(
-            state, O2C_SF_PORT=str(ports[name][0]), O2C_NS_PORT=str(ports[name][1])
-        )
+        done = run_ensure(state, O2C_SF_PORT=str(ports[name][0]), O2C_NS_PORT=str(ports[name][1]))
         assert done.returncode == 0, done.stdout + done.stderr
         started.append(state)
     yield started, ports

@@ -274,8 +274,10 @@ def test_sales_order_validation(ns, tag, customer, items):
         detail = response.json()["o:errorDetails"][0]
         assert (detail["o:errorCode"], detail["o:errorPath"]) == (code, path), body
         if code == "INVALID_KEY_OR_REF":  # SuiteTalk's wording: "Invalid item reference key 9."
-            assert re.match(r"Invalid (item|entity) reference key \S+( for subsidiary \d+)?\.$",
-                            detail["detail"]), detail
+            assert re.match(
+                r"Invalid (item|entity) reference key \S+( for subsidiary \d+)?\.$",
+                detail["detail"],
+            ), detail
     none_created = ns.suiteql(
         f"SELECT COUNT(*) AS n FROM transaction WHERE entity = {customer}"
     ).json()

@@ -81,9 +81,13 @@ def test_describe_reports_calculated_fields_and_the_org_currencies(sf):
     assert formula["calculated"] is True and "CURRENCYRATE" in formula["calculatedFormula"]
     assert opportunity["IsWon"]["createable"] is False
     assert opportunity["Probability"]["type"] == "percent"
-    assert [v["value"] for v in opportunity["CurrencyIsoCode"]["picklistValues"]] == list(CURRENCY_CODES)
+    assert [v["value"] for v in opportunity["CurrencyIsoCode"]["picklistValues"]] == list(
+        CURRENCY_CODES
+    )
     order = {f["name"]: f for f in sf.Order.describe()["fields"]}
-    assert order["Days_Since_Activation__c"]["calculatedFormula"].startswith("IF(ISBLANK(ActivatedDate)")
+    assert order["Days_Since_Activation__c"]["calculatedFormula"].startswith(
+        "IF(ISBLANK(ActivatedDate)"
+    )
     children = {c["relationshipName"] for c in sf.Opportunity.describe()["childRelationships"]}
     assert {"OpportunityLineItems", "Orders"} <= children
 
@@ -129,7 +133,12 @@ def test_opportunity_automation_currency_and_formula_on_write(sf, tag):
         f"SELECT Id FROM PricebookEntry WHERE CurrencyIsoCode = 'EUR' AND Product2Id = '{entry['Product2Id']}'"
     )["records"][0]["Id"]
     opp = sf.Opportunity.create(
-        {"AccountId": account, "Name": f"{tag} deal", "StageName": "Closed Won", "CloseDate": "2025-03-01"}
+        {
+            "AccountId": account,
+            "Name": f"{tag} deal",
+            "StageName": "Closed Won",
+            "CloseDate": "2025-03-01",
+        }
     )["id"]
     created = sf.Opportunity.get(opp)
     # the deal takes the user's currency, not the account's; the stage decides won/closed
@@ -146,13 +155,20 @@ def test_opportunity_automation_currency_and_formula_on_write(sf, tag):
         "USD",
     )
     after = sf.Opportunity.get(opp)
-    assert (after["Amount"], after["HasOpportunityLineItem"], after["Amount_Corporate__c"]) == (30, True, 30)
+    assert (after["Amount"], after["HasOpportunityLineItem"], after["Amount_Corporate__c"]) == (
+        30,
+        True,
+        30,
+    )
     with pytest.raises(SalesforceMalformedRequest) as mismatch:
         sf.OpportunityLineItem.create(
             {"OpportunityId": opp, "PricebookEntryId": euro_entry, "Quantity": 1, "UnitPrice": 5}
         )
     assert mismatch.value.content[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
-    assert "currency code does not match opportunity currency code" in mismatch.value.content[0]["message"]
+    assert (
+        "currency code does not match opportunity currency code"
+        in mismatch.value.content[0]["message"]
+    )
     with pytest.raises(SalesforceMalformedRequest) as formula:
         sf.Opportunity.update(opp, {"Amount_Corporate__c": 1})
     assert formula.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
@@ -167,12 +183,22 @@ def test_rollup_moves_with_orders_and_stamps_only_systemmodstamp(sf, tag):
         "SELECT Id FROM PricebookEntry WHERE CurrencyIsoCode = 'EUR' AND IsActive = true LIMIT 1"
     )["records"][0]["Id"]
     order = sf.Order.create(
-        {"AccountId": account, "Status": "Draft", "EffectiveDate": "2025-03-01", "CurrencyIsoCode": "EUR"}
+        {
+            "AccountId": account,
+            "Status": "Draft",
+            "EffectiveDate": "2025-03-01",
+            "CurrencyIsoCode": "EUR",
+        }
     )["id"]
-    sf.OrderItem.create({"OrderId": order, "PricebookEntryId": entry, "Quantity": 2, "UnitPrice": 50})
-    assert sf.OrderItem.get(sf.query(f"SELECT Id FROM OrderItem WHERE OrderId = '{order}'")["records"][0]["Id"])[
-        "CurrencyIsoCode"
-    ] == "EUR"
+    sf.OrderItem.create(
+        {"OrderId": order, "PricebookEntryId": entry, "Quantity": 2, "UnitPrice": 50}
+    )
+    assert (
+        sf.OrderItem.get(
+            sf.query(f"SELECT Id FROM OrderItem WHERE OrderId = '{order}'")["records"][0]["Id"]
+        )["CurrencyIsoCode"]
+        == "EUR"
+    )
     before = sf.Account.get(account)
     assert before["Total_Order_Amount__c"] == 0  # drafts do not count
     sf.Order.update(order, {"Status": "Activated"})
@@ -203,7 +229,10 @@ def test_rate_changes_move_formulas_but_no_stamps(private_sandbox):
     moved = 0
     for deal in deals:
         now = sf.Opportunity.get(deal["Id"])
-        assert abs(now["Amount_Corporate__c"] - round(now["Amount"] / rate["ConversionRate"], 2)) < 0.01
+        assert (
+            abs(now["Amount_Corporate__c"] - round(now["Amount"] / rate["ConversionRate"], 2))
+            < 0.01
+        )
         if now["SystemModstamp"] == deal["SystemModstamp"]:
             assert now["LastModifiedDate"] == deal["LastModifiedDate"]
             moved += now["Amount_Corporate__c"] != deal["Amount_Corporate__c"]
@@ -212,7 +241,9 @@ def test_rate_changes_move_formulas_but_no_stamps(private_sandbox):
         "SELECT StartDate, NextStartDate, ConversionRate FROM DatedConversionRate "
         "WHERE IsoCode = 'EUR' ORDER BY StartDate"
     )["records"]
-    assert dated[-1]["NextStartDate"] is None and dated[-1]["ConversionRate"] == rate["ConversionRate"]
+    assert (
+        dated[-1]["NextStartDate"] is None and dated[-1]["ConversionRate"] == rate["ConversionRate"]
+    )
     assert dated[-2]["NextStartDate"] == dated[-1]["StartDate"]
 
 
@@ -222,7 +253,9 @@ def test_rate_changes_move_formulas_but_no_stamps(private_sandbox):
 def test_items_are_served_under_their_record_types(ns):
     found = {
         r["itemtype"]: r["id"]
-        for r in rows(ns, "SELECT itemtype, MIN(id) AS id FROM item WHERE isinactive = 'F' GROUP BY itemtype")
+        for r in rows(
+            ns, "SELECT itemtype, MIN(id) AS id FROM item WHERE isinactive = 'F' GROUP BY itemtype"
+        )
     }
     for record_type, itemtype in [
         ("inventoryItem", "InvtPart"),
@@ -255,13 +288,19 @@ def test_sales_order_references_items_by_internal_id_in_the_customer_currency(ns
     assert ns.get(f"customer/{customer}").json()["currency"]["id"] == "2"
     order_id = ns.create(
         "salesOrder",
-        {"entity": {"id": customer}, "item": {"items": [{"item": {"id": item["id"]}, "quantity": 2}]}},
+        {
+            "entity": {"id": customer},
+            "item": {"items": [{"item": {"id": item["id"]}, "quantity": 2}]},
+        },
     )
     order = ns.get(f"salesOrder/{order_id}", params={"expandSubResources": "true"}).json()
     assert order["subsidiary"]["id"] == "2" and order["currency"]["id"] == "2"
     assert order["exchangeRate"] == 1.0
     line = order["item"]["items"][0]
-    assert line["item"]["id"] == item["id"] and "/nonInventorySaleItem/" in line["item"]["links"][0]["href"]
+    assert (
+        line["item"]["id"] == item["id"]
+        and "/nonInventorySaleItem/" in line["item"]["links"][0]["href"]
+    )
     assert line["rate"] == float(item["unitprice"])  # the EUR base price, not the USD one
     stored = rows(
         ns,
@@ -275,14 +314,20 @@ def test_sales_order_references_items_by_internal_id_in_the_customer_currency(ns
 def test_netsuite_refuses_lines_and_currencies_it_cannot_book(ns, tag):
     customer = _customer(ns, tag, subsidiary={"id": "1"})
     active, inactive = (
-        rows(ns, f"SELECT MIN(id) AS id FROM item WHERE isinactive = '{flag}'")[0]["id"] for flag in "FT"
+        rows(ns, f"SELECT MIN(id) AS id FROM item WHERE isinactive = '{flag}'")[0]["id"]
+        for flag in "FT"
     )
 
     def order(*lines, **extra) -> requests.Response:
-        return ns.post("salesOrder", {"entity": {"id": customer}, "item": {"items": list(lines)}, **extra})
+        return ns.post(
+            "salesOrder", {"entity": {"id": customer}, "item": {"items": list(lines)}, **extra}
+        )
 
     zero = detail(order({"item": {"id": active}, "quantity": 0}))
-    assert (zero["o:errorCode"], zero["o:errorPath"]) == ("INVALID_FLD_VALUE", "item.items[0].quantity")
+    assert (zero["o:errorCode"], zero["o:errorPath"]) == (
+        "INVALID_FLD_VALUE",
+        "item.items[0].quantity",
+    )
     for item in (inactive, "99999999"):
         refused = detail(order({"item": {"id": item}, "quantity": 1}))
         assert refused["o:errorCode"] == "INVALID_KEY_OR_REF"
@@ -291,7 +336,12 @@ def test_netsuite_refuses_lines_and_currencies_it_cannot_book(ns, tag):
     other = detail(order({"item": {"id": active}, "quantity": 1}, subsidiary={"id": "3"}))
     assert other["detail"] == f"Invalid entity reference key {customer} for subsidiary 3."
     # Australia has no rates for yen: neither a customer nor an order can use it there
-    aussie = detail(ns.post("customer", {"companyName": f"{tag} AU", "subsidiary": {"id": "6"}, "currency": {"id": "5"}}))
+    aussie = detail(
+        ns.post(
+            "customer",
+            {"companyName": f"{tag} AU", "subsidiary": {"id": "6"}, "currency": {"id": "5"}},
+        )
+    )
     assert (aussie["o:errorCode"], aussie["detail"]) == (
         "INVALID_KEY_OR_REF",
         "Invalid currency reference key 5 for subsidiary 6.",
@@ -300,21 +350,42 @@ def test_netsuite_refuses_lines_and_currencies_it_cannot_book(ns, tag):
     yen = detail(
         ns.post(
             "salesOrder",
-            {"entity": {"id": au}, "currency": {"id": "5"}, "item": {"items": [{"item": {"id": active}, "quantity": 1}]}},
+            {
+                "entity": {"id": au},
+                "currency": {"id": "5"},
+                "item": {"items": [{"item": {"id": active}, "quantity": 1}]},
+            },
         )
     )
     assert yen["detail"] == "Invalid currency reference key 5 for subsidiary 6."
     # the deactivated currency, the elimination subsidiary
-    assert error_code(ns.post("customer", {"companyName": f"{tag} CHF", "subsidiary": {"id": "1"}, "currency": {"id": "7"}})) == "INVALID_KEY_OR_REF"
-    assert error_code(ns.post("customer", {"companyName": f"{tag} Elim", "subsidiary": {"id": "7"}})) == "INVALID_KEY_OR_REF"
+    assert (
+        error_code(
+            ns.post(
+                "customer",
+                {"companyName": f"{tag} CHF", "subsidiary": {"id": "1"}, "currency": {"id": "7"}},
+            )
+        )
+        == "INVALID_KEY_OR_REF"
+    )
+    assert (
+        error_code(ns.post("customer", {"companyName": f"{tag} Elim", "subsidiary": {"id": "7"}}))
+        == "INVALID_KEY_OR_REF"
+    )
 
 
 def test_orders_need_an_exchange_rate_on_their_date(ns, tag):
     active = rows(ns, "SELECT MIN(id) AS id FROM item WHERE isinactive = 'F'")[0]["id"]
     canadian = _customer(ns, tag, subsidiary={"id": "4"}, currency={"id": "1"})  # USD in Canada
-    first = rows(ns, "SELECT TO_CHAR(MIN(effectivedate), 'YYYY-MM-DD') AS d FROM currencyrate WHERE basecurrency = 4 AND transactioncurrency = 1")[0]["d"]
+    first = rows(
+        ns,
+        "SELECT TO_CHAR(MIN(effectivedate), 'YYYY-MM-DD') AS d FROM currencyrate WHERE basecurrency = 4 AND transactioncurrency = 1",
+    )[0]["d"]
     before = (dt.date.fromisoformat(first) - dt.timedelta(days=5)).isoformat()
-    body = {"entity": {"id": canadian}, "item": {"items": [{"item": {"id": active}, "quantity": 1, "rate": 10}]}}
+    body = {
+        "entity": {"id": canadian},
+        "item": {"items": [{"item": {"id": active}, "quantity": 1, "rate": 10}]},
+    }
     missing = detail(ns.post("salesOrder", {**body, "tranDate": before}))
     assert missing["o:errorCode"] == "USER_ERROR" and "exchange rate" in missing["detail"]
     order_id = ns.create("salesOrder", body)
@@ -325,14 +396,25 @@ def test_orders_need_an_exchange_rate_on_their_date(ns, tag):
         "ORDER BY effectivedate DESC",
     )[0]
     assert order["exchangeRate"] == float(latest["exchangerate"]) and order["currency"]["id"] == "1"
-    line = rows(ns, f"SELECT foreignamount, netamount FROM transactionline WHERE transaction = {order_id} AND mainline = 'T'")[0]
+    line = rows(
+        ns,
+        f"SELECT foreignamount, netamount FROM transactionline WHERE transaction = {order_id} AND mainline = 'T'",
+    )[0]
     assert float(line["netamount"]) == round(10 * float(latest["exchangerate"]), 2)
 
 
 def test_contacts_upsert_by_external_id_under_their_company(ns, tag):
     customer = _customer(ns, tag, subsidiary={"id": "3"})
     eid = f"SF_CONTACT_{tag}"
-    first = ns.put(f"contact/eid:{eid}", {"company": {"id": customer}, "firstName": "Ada", "lastName": "-", "email": f"{tag}@example.com"})
+    first = ns.put(
+        f"contact/eid:{eid}",
+        {
+            "company": {"id": customer},
+            "firstName": "Ada",
+            "lastName": "-",
+            "email": f"{tag}@example.com",
+        },
+    )
     assert first.status_code == 204, first.text
     contact = ns.get(f"contact/eid:{eid}").json()
     assert contact["company"]["id"] == customer and contact["subsidiary"]["id"] == "3"
@@ -344,7 +426,9 @@ def test_contacts_upsert_by_external_id_under_their_company(ns, tag):
     orphan = detail(ns.post("contact", {"lastName": "Alone"}))
     assert orphan["o:errorPath"] == "subsidiary"
     by_suiteql = rows(ns, f"SELECT id, company, externalid FROM contact WHERE externalid = '{eid}'")
-    assert by_suiteql == [{"links": [], "id": contact["id"], "company": customer, "externalid": eid}]
+    assert by_suiteql == [
+        {"links": [], "id": contact["id"], "company": customer, "externalid": eid}
+    ]
     # entities share one id sequence: a new customer never takes a contact's id
     newer = _customer(ns, tag, subsidiary={"id": "1"})
     assert int(newer) > int(contact["id"])
@@ -359,19 +443,31 @@ def test_setup_records_read_through_the_record_api(ns):
     assert ns.patch("currency/5", {"exchangeRate": 1}).status_code == 403
     level = ns.get("priceLevel/4").json()
     assert level["name"] == "Wholesale" and level["discountPct"] == -10
-    shared = rows(ns, "SELECT entity FROM customersubsidiaryrelationship WHERE isprimarysub = 'F' ORDER BY id")[0]
-    listed = ns.get("customerSubsidiaryRelationship", params={"q": f"entity EQUAL {shared['entity']}"}).json()
+    shared = rows(
+        ns, "SELECT entity FROM customersubsidiaryrelationship WHERE isprimarysub = 'F' ORDER BY id"
+    )[0]
+    listed = ns.get(
+        "customerSubsidiaryRelationship", params={"q": f"entity EQUAL {shared['entity']}"}
+    ).json()
     assert listed["totalResults"] == 2
     orders = ns.get("salesOrder", params={"q": "subsidiary EQUAL 3", "limit": 5}).json()
     assert orders["totalResults"] > 0
     first = ns.get(f"salesOrder/{orders['items'][0]['id']}").json()
-    assert first["subsidiary"]["id"] == "3" and first["subsidiary"]["refName"].endswith("O2C UK Ltd")
+    assert first["subsidiary"]["id"] == "3" and first["subsidiary"]["refName"].endswith(
+        "O2C UK Ltd"
+    )
 
 
 def test_suiteql_serves_the_oneworld_and_currency_tables(ns):
     base = rows(ns, "SELECT symbol, exchangerate FROM currency WHERE isbasecurrency = 'T'")
     assert base == [{"links": [], "symbol": "USD", "exchangerate": "1"}]
-    assert rows(ns, "SELECT COUNT(*) AS n FROM currencyrate WHERE basecurrency = 6 AND transactioncurrency = 5")[0]["n"] == "0"
+    assert (
+        rows(
+            ns,
+            "SELECT COUNT(*) AS n FROM currencyrate WHERE basecurrency = 6 AND transactioncurrency = 5",
+        )[0]["n"]
+        == "0"
+    )
     subs = rows(ns, "SELECT id, parent, currency, iselimination FROM subsidiary ORDER BY id")
     assert subs[0] == {"links": [], "id": "1", "currency": "1", "iselimination": "F"}
     shared = rows(
@@ -388,5 +484,7 @@ def test_suiteql_serves_the_oneworld_and_currency_tables(ns):
     assert so["recordtype"] == "salesorder" and so["ship"] and so["subsidiary"]
     levels = rows(ns, "SELECT id, name, isinactive FROM pricelevel ORDER BY id")
     assert levels[0]["name"] == "Base Price" and any(level["isinactive"] == "T" for level in levels)
-    kit = rows(ns, "SELECT parentitem, item, quantity FROM itemmember ORDER BY parentitem, linenumber")[0]
+    kit = rows(
+        ns, "SELECT parentitem, item, quantity FROM itemmember ORDER BY parentitem, linenumber"
+    )[0]
     assert int(kit["quantity"]) >= 1

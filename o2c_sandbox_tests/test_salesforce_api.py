@@ -424,6 +424,78 @@ def test_composite_collections(sf, marker):
         )
 
 
+def test_composite_runs_query_subrequests_in_one_call(sandbox, sf, marker, bulk_accounts):
+    """``POST composite``: queries and queryAll side by side, a reference to an earlier answer,
+    one counted call; more than five query operations or 25 subrequests are refused."""
+    base = f"/services/data/v{sf.sf_version}"
+    soql = f"SELECT Id, Name FROM Account WHERE Name LIKE '{marker} %' ORDER BY Name LIMIT 2"
+    before = sandbox.ctx.counters.snapshot()["calls"]["salesforce"].get("composite", 0)
+    answer = sf.restful(
+        "composite",
+        method="POST",
+        json={
+            "compositeRequest": [
+                {"method": "GET", "url": f"{base}/query/?q={soql}", "referenceId": "first"},
+                {
+                    "method": "GET",
+                    "url": f"{base}/queryAll/?q=SELECT Id FROM Contact WHERE IsDeleted = true",
+                    "referenceId": "gone",
+                },
+                {
+                    "method": "GET",
+                    "url": f"{base}/sobjects/Account/@{{first.records[0].Id}}?fields=Name",
+                    "referenceId": "one",
+                },
+                {
+                    "method": "GET",
+                    "url": f"{base}/query/?q=SELECT Nope FROM Account",
+                    "referenceId": "bad",
+                },
+            ]
+        },
+    )
+    results = {r["referenceId"]: r for r in answer["compositeResponse"]}
+    assert list(results) == ["first", "gone", "one", "bad"]
+    first = results["first"]
+    assert first["httpStatusCode"] == 200 and first["body"]["done"] is True
+    assert [r["Name"] for r in first["body"]["records"]] == sorted(
+        r["Name"] for r in first["body"]["records"]
+    )
+    assert len(first["body"]["records"]) == 2
+    assert results["gone"]["httpStatusCode"] == 200
+    assert results["one"]["body"]["Name"] == first["body"]["records"][0]["Name"]
+    assert results["bad"]["httpStatusCode"] == 400
+    assert results["bad"]["body"][0]["errorCode"] == "INVALID_FIELD"
+    assert sandbox.ctx.counters.snapshot()["calls"]["salesforce"]["composite"] == before + 1
+
+    query = {"method": "GET", "url": f"{base}/query/?q=SELECT Id FROM Account LIMIT 1"}
+    six = [{**query, "referenceId": f"q{i}"} for i in range(6)]
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.restful("composite", method="POST", json={"compositeRequest": six})
+    many = [
+        {"method": "GET", "url": f"{base}/sobjects/Account/", "referenceId": f"d{i}"}
+        for i in range(26)
+    ]
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.restful("composite", method="POST", json={"compositeRequest": many})
+    halted = sf.restful(
+        "composite",
+        method="POST",
+        json={
+            "allOrNone": True,
+            "compositeRequest": [
+                {
+                    "method": "GET",
+                    "url": f"{base}/query/?q=SELECT Nope FROM Account",
+                    "referenceId": "bad",
+                },
+                {**query, "referenceId": "after"},
+            ],
+        },
+    )["compositeResponse"]
+    assert halted[1]["body"][0]["errorCode"] == "PROCESSING_HALTED"
+
+
 # -- Bulk API 2.0 ------------------------------------------------------------------------------
 def test_bulk2_query_returns_every_row(sf, marker, bulk_accounts, tmp_path):
     soql = f"SELECT Id, Name, BillingCountry, CreatedDate FROM Account WHERE Name LIKE '{marker} bulk%'"

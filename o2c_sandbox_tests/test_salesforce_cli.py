@@ -89,6 +89,8 @@ def test_sfdx_url_login_uses_the_refresh_token_flow(sandbox, sf_cli):
     c = sandbox.credentials_
     auth_file = Path(sf_cli.home) / "auth-url.txt"
     host = sandbox.sf_url.removeprefix("https://")
-    auth_file.write_text(f"force://{c.sf_client_id}:{c.sf_client_secret}:{c.sf_refresh_token}@{host}")
+    auth_file.write_text(
+        f"force://{c.sf_client_id}:{c.sf_client_secret}:{c.sf_refresh_token}@{host}"
+    )
     result = sf_cli("org", "login", "sfdx-url", "--sfdx-url-file", str(auth_file), "--alias", "rt")
     assert result["username"] == c.sf_username and result["instanceApiVersion"] == "62.0"

@@ -97,7 +97,10 @@ def test_refresh_token_grant_renews_the_session_without_issuing_a_new_refresh_to
     wrong = _token(http, sandbox, grant_type="refresh_token", refresh_token="5Aep861nope",
                    client_id=c.sf_client_id)  # fmt: skip
     assert wrong.status_code == 400
-    assert wrong.json() == {"error": "invalid_grant", "error_description": "expired access/refresh token"}
+    assert wrong.json() == {
+        "error": "invalid_grant",
+        "error_description": "expired access/refresh token",
+    }
     other_app = _token(http, sandbox, grant_type="refresh_token",
                        refresh_token=c.sf_refresh_token, client_id="someone-else")  # fmt: skip
     assert other_app.status_code == 400 and other_app.json()["error"] == "invalid_client_id"
@@ -127,8 +130,13 @@ def test_only_the_web_server_flow_issues_refresh_tokens(http, sandbox):
     location = urlparse(approve.headers["Location"])
     query = parse_qs(location.query)
     assert approve.headers["Location"].startswith(redirect) and query["state"] == ["xyz"]
-    form = {"grant_type": "authorization_code", "code": query["code"][0],
-            "client_id": c.sf_client_id, "redirect_uri": redirect, "code_verifier": verifier}
+    form = {
+        "grant_type": "authorization_code",
+        "code": query["code"][0],
+        "client_id": c.sf_client_id,
+        "redirect_uri": redirect,
+        "code_verifier": verifier,
+    }
     issued = _token(http, sandbox, **form)
     assert issued.status_code == 200, issued.text
     refresh = issued.json()["refresh_token"]
@@ -207,15 +215,17 @@ def test_collections_retrieve_answers_in_the_order_of_ids_with_nulls(api):
     assert got.status_code == 200, got.text
     records = got.json()
     assert records[1] is None
-    assert [r["attributes"]["url"].rsplit("/", 1)[1] for r in (records[0], records[2], records[3])] == [
-        ids[2], ids[0], ids[1]
-    ]
+    assert [
+        r["attributes"]["url"].rsplit("/", 1)[1] for r in (records[0], records[2], records[3])
+    ] == [ids[2], ids[0], ids[1]]
     assert set(records[0]) == {"attributes", "Name", "BillingCity"}
     posted = api("POST", f"/services/data/v{V}/composite/sobjects/Account",
                  json={"ids": ids, "fields": ["Id", "Name", "OwnerId"]})  # fmt: skip
     assert [r["Id"] for r in posted.json()] == ids
     assert all(r["OwnerId"].startswith("005") for r in posted.json())
-    no_fields = api("GET", f"/services/data/v{V}/composite/sobjects/Account", params={"ids": ids[0]})
+    no_fields = api(
+        "GET", f"/services/data/v{V}/composite/sobjects/Account", params={"ids": ids[0]}
+    )
     assert no_fields.status_code == 400 and no_fields.json()[0]["errorCode"] == "MISSING_ARGUMENT"
 
 
@@ -226,15 +236,27 @@ def test_columns_true_describes_the_select_list_without_rows(api):
     body = api("GET", f"/services/data/v{V}/query", params={"q": soql, "columns": "true"}).json()
     assert "records" not in body
     assert (body["entityName"], body["keyPrefix"], body["idSelected"], body["groupBy"]) == (
-        "Order", "801", True, False
+        "Order",
+        "801",
+        True,
+        False,
     )
     cols = body["columnMetadata"]
-    assert [c["columnName"] for c in cols] == ["Id", "OrderNumber", "Account", "Account", "OrderItems"]
+    assert [c["columnName"] for c in cols] == [
+        "Id",
+        "OrderNumber",
+        "Account",
+        "Account",
+        "OrderItems",
+    ]
     assert cols[0]["apexType"] == "Id" and not cols[0]["insertable"]
     assert cols[2]["joinColumns"][0]["columnName"] == "Name"
     assert cols[2]["joinColumns"][0]["displayName"] == "Account.Name"
     owner = cols[3]["joinColumns"][0]
-    assert owner["columnName"] == "Owner" and owner["joinColumns"][0]["displayName"] == "Account.Owner.Name"
+    assert (
+        owner["columnName"] == "Owner"
+        and owner["joinColumns"][0]["displayName"] == "Account.Owner.Name"
+    )
     assert cols[4]["aggregate"] is True
     assert [c["columnName"] for c in cols[4]["joinColumns"]] == ["Id", "Quantity"]
     assert cols[4]["joinColumns"][1]["numberType"] is True
@@ -247,12 +269,16 @@ def test_columns_true_describes_the_select_list_without_rows(api):
         "columns": "true"}).json()  # fmt: skip
     assert agg["groupBy"] is True
     assert [(c["columnName"], c["displayName"], c["aggregate"]) for c in agg["columnMetadata"]] == [
-        ("Type", "Type", False), ("expr0", "COUNT(Id)", True), ("latest", "MAX(CreatedDate)", True)
+        ("Type", "Type", False),
+        ("expr0", "COUNT(Id)", True),
+        ("latest", "MAX(CreatedDate)", True),
     ]
 
 
 def test_explain_reports_the_plan_and_cardinalities(api):
-    total = api("GET", f"/services/data/v{V}/query", params={"q": "SELECT COUNT() FROM Account"}).json()
+    total = api(
+        "GET", f"/services/data/v{V}/query", params={"q": "SELECT COUNT() FROM Account"}
+    ).json()
     scan = api("GET", f"/services/data/v{V}/query",
                params={"explain": "SELECT Id FROM Account WHERE Name LIKE 'A%'"}).json()  # fmt: skip
     plan = scan["plans"][0]
@@ -274,7 +300,9 @@ def test_describe_has_every_key_a_real_org_gives(api):
         assert set(entry) == GLOBAL_KEYS, entry["name"]
     for name in ("Account", "Order", "OrderItem", "Invoice__c", "User"):
         described = api("GET", f"/services/data/v{V}/sobjects/{name}/describe").json()
-        assert {"childRelationships", "recordTypeInfos", "supportedScopes", "urls"} <= set(described)
+        assert {"childRelationships", "recordTypeInfos", "supportedScopes", "urls"} <= set(
+            described
+        )
         for fld in described["fields"]:
             assert set(fld) == FIELD_KEYS, (name, fld["name"], set(fld) ^ FIELD_KEYS)
         assert sum(f["nameField"] for f in described["fields"]) == 1, name
@@ -284,28 +312,49 @@ def test_describe_shows_compound_addresses_owners_and_type_rules(api):
     account = api("GET", f"/services/data/v{V}/sobjects/Account/describe").json()
     fields = {f["name"]: f for f in account["fields"]}
     address = fields["BillingAddress"]
-    assert (address["type"], address["soapType"], address["createable"]) == ("address", "urn:address", False)
+    assert (address["type"], address["soapType"], address["createable"]) == (
+        "address",
+        "urn:address",
+        False,
+    )
     assert not address["filterable"] and not address["groupable"] and not address["sortable"]
     parts = {n for n, f in fields.items() if f["compoundFieldName"] == "BillingAddress"}
-    assert parts == {"BillingStreet", "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry"}
+    assert parts == {
+        "BillingStreet",
+        "BillingCity",
+        "BillingState",
+        "BillingPostalCode",
+        "BillingCountry",
+    }
     owner = fields["OwnerId"]
     assert (owner["referenceTo"], owner["relationshipName"], owner["defaultedOnCreate"]) == (
-        ["User"], "Owner", True
+        ["User"],
+        "Owner",
+        True,
     )
     assert fields["Name"]["nameField"] and fields["Name"]["byteLength"] == 255 * 3
     assert fields["Id"]["soapType"] == "tns:ID" and fields["Id"]["idLookup"]
     assert fields["Type"]["picklistValues"][0] == {
-        "active": True, "defaultValue": False, "label": "Prospect", "validFor": None, "value": "Prospect"
+        "active": True,
+        "defaultValue": False,
+        "label": "Prospect",
+        "validFor": None,
+        "value": "Prospect",
     }
     assert not fields["CreatedDate"]["groupable"] and fields["CreatedDate"]["sortable"]
     assert any(c["childSObject"] == "Contact" and c["relationshipName"] == "Contacts"
                for c in account["childRelationships"])  # fmt: skip
-    order = {f["name"]: f for f in api("GET", f"/services/data/v{V}/sobjects/Order/describe").json()["fields"]}
+    order = {
+        f["name"]: f
+        for f in api("GET", f"/services/data/v{V}/sobjects/Order/describe").json()["fields"]
+    }
     assert order["OrderNumber"]["autoNumber"] and order["OrderNumber"]["nameField"]
     amount = order["TotalAmount"]
     assert (amount["precision"], amount["scale"], amount["groupable"]) == (18, 2, False)
     # the way dlt's source reads describe: every field carries compoundFieldName
-    compound = {f["compoundFieldName"] for f in account["fields"] if f["compoundFieldName"]} - {"Name"}
+    compound = {f["compoundFieldName"] for f in account["fields"] if f["compoundFieldName"]} - {
+        "Name"
+    }
     assert compound == {"BillingAddress"}
 
 
@@ -351,11 +400,21 @@ def test_bulk_v1_xml_query_job_batches_results(api, sandbox, login):
     session = {"X-SFDC-Session": login["access_token"], "Authorization": ""}
     xml = {**session, "Content-Type": "application/xml; charset=UTF-8"}
     created = api("POST", f"{base}/job", data=_xml_job("query", "Account"), headers=xml)
-    assert created.status_code == 201 and created.headers["Content-Type"].startswith("application/xml")
+    assert created.status_code == 201 and created.headers["Content-Type"].startswith(
+        "application/xml"
+    )
     info = ET.fromstring(created.content)
     assert info.tag == f"{NS}jobInfo"
     keys = [e.tag.replace(NS, "") for e in info]
-    assert keys[:7] == ["id", "operation", "object", "createdById", "createdDate", "systemModstamp", "state"]
+    assert keys[:7] == [
+        "id",
+        "operation",
+        "object",
+        "createdById",
+        "createdDate",
+        "systemModstamp",
+        "state",
+    ]
     assert info.findtext(f"{NS}state") == "Open" and info.findtext(f"{NS}apiVersion") == V
     job = info.findtext(f"{NS}id")
     batch = api("POST", f"{base}/job/{job}/batch", headers={**session, "Content-Type": "text/csv"},
@@ -368,7 +427,9 @@ def test_bulk_v1_xml_query_job_batches_results(api, sandbox, login):
     assert ET.fromstring(closed.content).findtext(f"{NS}state") == "Closed"
     done = _wait_batch(api, base, job, batch_id)
     assert done["state"] == "Completed" and done["numberRecordsProcessed"] == "5"
-    result_list = ET.fromstring(api("GET", f"{base}/job/{job}/batch/{batch_id}/result", headers=session).content)
+    result_list = ET.fromstring(
+        api("GET", f"{base}/job/{job}/batch/{batch_id}/result", headers=session).content
+    )
     assert result_list.tag == f"{NS}result-list"
     result_id = result_list.findtext(f"{NS}result")
     data = api("GET", f"{base}/job/{job}/batch/{batch_id}/result/{result_id}", headers=session)
@@ -389,28 +450,42 @@ def test_bulk_v1_json_ingest_and_pk_chunked_query(api, sandbox, login):
     headers = {"X-SFDC-Session": login["access_token"], "Content-Type": "application/json"}
     job = api("POST", f"{base}/job", headers=headers,
               json={"operation": "insert", "object": "Contact", "contentType": "JSON"}).json()  # fmt: skip
-    assert job["state"] == "Open" and job["apiVersion"] == float(V) and job["createdDate"].endswith("+0000")
+    assert (
+        job["state"] == "Open"
+        and job["apiVersion"] == float(V)
+        and job["createdDate"].endswith("+0000")
+    )
     batch = api("POST", f"{base}/job/{job['id']}/batch", headers=headers,
                 json=[{"LastName": "Bulk One"}, {"FirstName": "No last name"}]).json()  # fmt: skip
     assert batch["state"] == "Queued" and batch["jobId"] == job["id"]
     assert _wait_batch(api, base, job["id"], batch["id"], json_=True)["numberRecordsFailed"] == 1
-    results = api("GET", f"{base}/job/{job['id']}/batch/{batch['id']}/result", headers=headers).json()
+    results = api(
+        "GET", f"{base}/job/{job['id']}/batch/{batch['id']}/result", headers=headers
+    ).json()
     assert results[0]["success"] and results[0]["created"] and results[0]["id"].startswith("003")
     assert results[1]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
 
-    total = api("GET", f"/services/data/v{V}/query", params={"q": "SELECT COUNT() FROM Account"}).json()["totalSize"]
+    total = api(
+        "GET", f"/services/data/v{V}/query", params={"q": "SELECT COUNT() FROM Account"}
+    ).json()["totalSize"]
     chunked = api("POST", f"{base}/job", headers={**headers, "Sforce-Enable-PKChunking": "chunkSize=100"},
                   json={"operation": "query", "object": "Account", "contentType": "JSON"}).json()  # fmt: skip
     original = api("POST", f"{base}/job/{chunked['id']}/batch", headers={**headers, "Content-Type": "text/csv"},
                    data="SELECT Id, CreatedDate FROM Account").json()  # fmt: skip
-    assert _wait_batch(api, base, chunked["id"], original["id"], json_=True)["state"] == "NotProcessed"
+    assert (
+        _wait_batch(api, base, chunked["id"], original["id"], json_=True)["state"] == "NotProcessed"
+    )
     listed = api("GET", f"{base}/job/{chunked['id']}/batch", headers=headers).json()["batchInfo"]
     chunks = [b for b in listed if b["id"] != original["id"]]
     assert len(chunks) == -(-total // 100)
     seen: list[str] = []
     for chunk in chunks:
-        assert _wait_batch(api, base, chunked["id"], chunk["id"], json_=True)["state"] == "Completed"
-        result_ids = api("GET", f"{base}/job/{chunked['id']}/batch/{chunk['id']}/result", headers=headers).json()
+        assert (
+            _wait_batch(api, base, chunked["id"], chunk["id"], json_=True)["state"] == "Completed"
+        )
+        result_ids = api(
+            "GET", f"{base}/job/{chunked['id']}/batch/{chunk['id']}/result", headers=headers
+        ).json()
         for result_id in result_ids:
             records = api("GET", f"{base}/job/{chunked['id']}/batch/{chunk['id']}/result/{result_id}",
                           headers=headers).json()  # fmt: skip
@@ -423,7 +498,9 @@ def test_bulk_v1_refuses_what_bulk_queries_do_not_support(sandbox, login):
     sf = Salesforce(instance_url=sandbox.sf_url, session_id=login["access_token"], version=V,
                     session=_session(sandbox))  # fmt: skip
     # dlt's Salesforce source reads every object this way (simple-salesforce's Bulk API 1.0)
-    pages = list(sf.bulk.Account.query_all("SELECT Id, Name, CreatedDate FROM Account", lazy_operation=True))
+    pages = list(
+        sf.bulk.Account.query_all("SELECT Id, Name, CreatedDate FROM Account", lazy_operation=True)
+    )
     records = [r for page in pages for r in page]
     assert records and isinstance(records[0]["CreatedDate"], int)
     assert records[0]["attributes"]["type"] == "Account"
@@ -458,7 +535,9 @@ def _session(sandbox) -> requests.Session:
     ],
 )
 def test_bulk_v2_refuses_queries_it_does_not_support(api, soql):
-    response = api("POST", f"/services/data/v{V}/jobs/query", json={"operation": "query", "query": soql})
+    response = api(
+        "POST", f"/services/data/v{V}/jobs/query", json={"operation": "query", "query": soql}
+    )
     assert response.status_code == 400, response.text
     assert response.json()[0]["errorCode"] == "API_ERROR"
 
@@ -479,7 +558,11 @@ def test_bulk_v2_job_info_and_opaque_locators(api):
     assert info["isPkChunkingSupported"] is True and info["jobType"] == "V2Query"
     ids, locator = [], None
     while locator != "null":
-        page = api("GET", f"{path}/results", params={"maxRecords": 100, **({"locator": locator} if locator else {})})
+        page = api(
+            "GET",
+            f"{path}/results",
+            params={"maxRecords": 100, **({"locator": locator} if locator else {})},
+        )
         locator = page.headers["Sforce-Locator"]
         assert not locator.isdigit()  # opaque, as Salesforce's (base64) locators
         ids += page.text.splitlines()[1:]

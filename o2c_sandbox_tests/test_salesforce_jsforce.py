@@ -61,7 +61,11 @@ def test_bulk_v1_load_update_and_query(sandbox):
     assert inserted[3]["errors"][0].startswith("REQUIRED_FIELD_MISSING")
     assert all(r["success"] and not r["created"] for r in result["updated"])
     assert result["jobInfo"]["state"] == "Open" and result["jobInfo"]["apiVersion"] == "62.0"
-    queried = jsforce(sandbox, "bulkQuery", soql=f"SELECT Id, Name, Phone FROM Account WHERE Name LIKE '{marker}%'")
+    queried = jsforce(
+        sandbox,
+        "bulkQuery",
+        soql=f"SELECT Id, Name, Phone FROM Account WHERE Name LIKE '{marker}%'",
+    )
     assert sorted(r["Name"] for r in queried["records"]) == [f"{marker} {i}" for i in range(3)]
     assert {r["Phone"] for r in queried["records"]} == {"+1 555 0100"}
 
@@ -70,7 +74,11 @@ def test_bulk_v1_load_update_and_query(sandbox):
     ("op", "soql", "message"),
     [
         ("bulkQueryError", "SELECT COUNT() FROM Account", "Aggregate functions"),
-        ("bulk2QueryError", "SELECT Id, (SELECT Id FROM Contacts) FROM Account", "Aggregate Relationships"),
+        (
+            "bulk2QueryError",
+            "SELECT Id, (SELECT Id FROM Contacts) FROM Account",
+            "Aggregate Relationships",
+        ),
     ],
 )
 def test_bulk_queries_refuse_unsupported_soql(sandbox, op, soql, message):

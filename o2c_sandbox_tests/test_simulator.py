@@ -249,7 +249,9 @@ def test_new_orders_are_drafts_of_active_products(store):
     ]
     counts = summary["counts"]
     assert len(new) == counts["new_orders"] + counts.get("opportunity_orders", 0)
-    assert set(new) - set(summary["deleted"].get("sf.Order", [])) <= set(summary["changed"]["sf.Order"])
+    assert set(new) - set(summary["deleted"].get("sf.Order", [])) <= set(
+        summary["changed"]["sf.Order"]
+    )
     bad = cur.execute(
         """SELECT count(*) FROM sf."OrderItem" i JOIN sf."Product2" p ON p."Id" = i."Product2Id"
         WHERE i."OrderId" IN (SELECT unnest(?)) AND (NOT p."IsActive" OR i."Quantity" <= 0)""",

@@ -47,8 +47,12 @@ def calculated_values(cur) -> dict[str, list[tuple]]:
             r.field for r in ROLLUPS if r.parent == obj.name
         ]
         if fields:
-            cols = ", ".join(f'"{f}"' for f in ["Id", *fields, "LastModifiedDate", "SystemModstamp"])
-            out[obj.name] = cur.execute(f'SELECT {cols} FROM sf."{obj.name}" ORDER BY "Id"').fetchall()
+            cols = ", ".join(
+                f'"{f}"' for f in ["Id", *fields, "LastModifiedDate", "SystemModstamp"]
+            )
+            out[obj.name] = cur.execute(
+                f'SELECT {cols} FROM sf."{obj.name}" ORDER BY "Id"'
+            ).fetchall()
     return out
 
 
@@ -79,7 +83,9 @@ def test_opportunities_follow_the_sales_process(cur):
     anchor_day = ANCHOR.date()
     assert one(cur, 'SELECT max("CloseDate") FROM sf."Opportunity" WHERE "IsClosed"') <= anchor_day
     overdue = one(
-        cur, 'SELECT count(*) FROM sf."Opportunity" WHERE NOT "IsClosed" AND "CloseDate" < ?', [anchor_day]
+        cur,
+        'SELECT count(*) FROM sf."Opportunity" WHERE NOT "IsClosed" AND "CloseDate" < ?',
+        [anchor_day],
     )
     assert overdue > 0  # open deals past their close date, as in every pipeline
 
@@ -102,7 +108,8 @@ def test_amount_is_the_sum_of_the_products_when_there_are_any(cur):
         == 0
     )
     without = one(
-        cur, 'SELECT count(*) FROM sf."Opportunity" WHERE NOT "HasOpportunityLineItem" AND "Amount" > 0'
+        cur,
+        'SELECT count(*) FROM sf."Opportunity" WHERE NOT "HasOpportunityLineItem" AND "Amount" > 0',
     )
     assert without > 0  # amounts typed by hand, no products
 
@@ -119,7 +126,10 @@ def test_opportunity_lines_come_from_the_deal_currency_price_book(cur):
               OR l."ListPrice" <> e."UnitPrice" OR abs(l."TotalPrice" - l."Quantity" * l."UnitPrice") > 0.005""",
     )
     assert bad == 0
-    assert one(cur, 'SELECT count(*) FROM sf."OpportunityLineItem" WHERE "UnitPrice" < "ListPrice"') > 0
+    assert (
+        one(cur, 'SELECT count(*) FROM sf."OpportunityLineItem" WHERE "UnitPrice" < "ListPrice"')
+        > 0
+    )
     assert one(cur, 'SELECT count(*) FROM sf."OpportunityLineItem" WHERE "Quantity" = 0') > 0
     unknown_to_netsuite = one(
         cur,
@@ -155,14 +165,23 @@ def test_some_won_deals_became_orders_most_did_not(cur):
            SELECT count(*) FROM ((SELECT * FROM o EXCEPT ALL SELECT * FROM l) UNION ALL (SELECT * FROM l EXCEPT ALL SELECT * FROM o))""",
     )
     assert mismatched == 0
-    assert one(cur, 'SELECT count(*) FROM sf."Opportunity" WHERE "NetSuite_Sales_Order_ID__c" IS NOT NULL') == 0
+    assert (
+        one(
+            cur,
+            'SELECT count(*) FROM sf."Opportunity" WHERE "NetSuite_Sales_Order_ID__c" IS NOT NULL',
+        )
+        == 0
+    )
 
 
 # -- contacts ----------------------------------------------------------------------------------
 
 
 def test_contacts_as_real_orgs_hold_them(cur):
-    assert one(cur, 'SELECT count(*) FROM sf."Contact" WHERE "LastName" IS NULL OR "LastName" = \'\'') == 0
+    assert (
+        one(cur, 'SELECT count(*) FROM sf."Contact" WHERE "LastName" IS NULL OR "LastName" = \'\'')
+        == 0
+    )
     placeholders = {
         r[0]
         for r in cur.execute(
@@ -172,7 +191,13 @@ def test_contacts_as_real_orgs_hold_them(cur):
     }
     assert len(placeholders) >= 3 and "[not provided]" in placeholders
     # a name-only import: everything in LastName, no FirstName
-    assert one(cur, """SELECT count(*) FROM sf."Contact" WHERE "FirstName" IS NULL AND "LastName" LIKE '% %'""") > 0
+    assert (
+        one(
+            cur,
+            """SELECT count(*) FROM sf."Contact" WHERE "FirstName" IS NULL AND "LastName" LIKE '% %'""",
+        )
+        > 0
+    )
     assert one(cur, 'SELECT count(*) FROM sf."Contact" WHERE "Email" IS NULL') > 0
     twins = one(
         cur,
@@ -196,7 +221,10 @@ def test_netsuite_contacts_partly_linked_partly_typed_in(cur):
            JOIN ns.customer cu ON cu.externalid = 'SF_ACCT_' || c."AccountId" """
     ).fetchall()[0]
     assert linked[0] > 0 and linked[0] == linked[1]
-    assert one(cur, "SELECT count(*) FROM ns.contact WHERE externalid LIKE 'SF_CONTACT_%'") == linked[0]
+    assert (
+        one(cur, "SELECT count(*) FROM ns.contact WHERE externalid LIKE 'SF_CONTACT_%'")
+        == linked[0]
+    )
     same_person_unlinked = one(
         cur,
         """SELECT count(*) FROM ns.contact n JOIN sf."Contact" c ON c."Email" = n.email
@@ -212,7 +240,9 @@ def test_netsuite_contacts_partly_linked_partly_typed_in(cur):
         == 0
     )
     first_contact = one(cur, "SELECT min(id) FROM ns.contact")
-    assert first_contact > one(cur, "SELECT max(recordid) FROM ns.deletedrecord WHERE recordtypeid = 'customer'")
+    assert first_contact > one(
+        cur, "SELECT max(recordid) FROM ns.deletedrecord WHERE recordtypeid = 'customer'"
+    )
 
 
 # -- currencies --------------------------------------------------------------------------------
@@ -234,12 +264,24 @@ def test_every_salesforce_record_carries_an_org_currency(cur):
         'SELECT "IsoCode", "ConversionRate" FROM sf."CurrencyType" WHERE "IsCorporate"'
     ).fetchall()
     assert corporate == [("USD", 1.0)]
-    assert one(cur, """SELECT count(*) FROM sf."Account" a JOIN sf."CurrencyType" t ON t."IsoCode" = a."CurrencyIsoCode"
-                       WHERE NOT t."IsActive" """) > 0  # still on a deactivated currency
+    assert (
+        one(
+            cur,
+            """SELECT count(*) FROM sf."Account" a JOIN sf."CurrencyType" t ON t."IsoCode" = a."CurrencyIsoCode"
+                       WHERE NOT t."IsActive" """,
+        )
+        > 0
+    )  # still on a deactivated currency
     # accounts billed in another currency than their country's
     iso_currency = " ".join(f"WHEN '{iso}' THEN '{c}'" for iso, c in CURRENCY_BY_ISO.items())
-    assert one(cur, f"""SELECT count(*) FROM sf."Account" WHERE length("BillingCountry") = 2
-                        AND "CurrencyIsoCode" <> CASE "BillingCountry" {iso_currency} END""") > 0
+    assert (
+        one(
+            cur,
+            f"""SELECT count(*) FROM sf."Account" WHERE length("BillingCountry") = 2
+                        AND "CurrencyIsoCode" <> CASE "BillingCountry" {iso_currency} END""",
+        )
+        > 0
+    )
 
 
 def test_dated_rates_chain_and_the_static_rate_is_the_latest(cur):
@@ -260,7 +302,9 @@ def test_dated_rates_chain_and_the_static_rate_is_the_latest(cur):
 
 
 def test_netsuite_currencies_and_exchange_rates(cur):
-    assert cur.execute("SELECT symbol FROM ns.currency WHERE isbasecurrency = 'T'").fetchall() == [("USD",)]
+    assert cur.execute("SELECT symbol FROM ns.currency WHERE isbasecurrency = 'T'").fetchall() == [
+        ("USD",)
+    ]
     assert one(cur, "SELECT currencyprecision FROM ns.currency WHERE symbol = 'JPY'") == 0
     for base, txn in RATE_PAIRS_MISSING:
         rows = one(
@@ -319,7 +363,10 @@ def test_subsidiaries_and_who_may_trade_where(cur):
         )
         == 0
     )
-    assert one(cur, "SELECT count(*) FROM ns.customersubsidiaryrelationship WHERE isprimarysub = 'F'") > 0
+    assert (
+        one(cur, "SELECT count(*) FROM ns.customersubsidiaryrelationship WHERE isprimarysub = 'F'")
+        > 0
+    )
     # a customer's currency is one its subsidiary has rates for
     assert (
         one(
@@ -330,7 +377,13 @@ def test_subsidiaries_and_who_may_trade_where(cur):
         )
         == 0
     )
-    assert one(cur, "SELECT count(*) FROM ns.customer c JOIN ns.subsidiary s ON s.id = c.subsidiary WHERE c.currency <> s.currency") > 0
+    assert (
+        one(
+            cur,
+            "SELECT count(*) FROM ns.customer c JOIN ns.subsidiary s ON s.id = c.subsidiary WHERE c.currency <> s.currency",
+        )
+        > 0
+    )
     # CRM currency NetSuite could not take (yen in Australia): the ERP customer got the base currency
     refused = one(
         cur,
@@ -367,8 +420,20 @@ def test_transactions_carry_currency_rate_subsidiary_and_record_type(cur):
         )
         == 0
     )
-    assert one(cur, "SELECT count(*) FROM ns.transaction WHERE type = 'SalesOrd' AND (shipdate IS NULL OR shipdate <= trandate)") == 0
-    assert one(cur, "SELECT count(*) FROM ns.transaction WHERE type = 'ItemShip' AND shipdate <> trandate") == 0
+    assert (
+        one(
+            cur,
+            "SELECT count(*) FROM ns.transaction WHERE type = 'SalesOrd' AND (shipdate IS NULL OR shipdate <= trandate)",
+        )
+        == 0
+    )
+    assert (
+        one(
+            cur,
+            "SELECT count(*) FROM ns.transaction WHERE type = 'ItemShip' AND shipdate <> trandate",
+        )
+        == 0
+    )
     # every sales order is in its Salesforce order's currency
     assert (
         one(
@@ -406,7 +471,9 @@ def test_orders_netsuite_cannot_book_never_synced(cur):
 
 
 def test_items_of_several_types_most_without_external_id(cur):
-    kinds = {(t, s) for t, s in cur.execute("SELECT DISTINCT itemtype, subtype FROM ns.item").fetchall()}
+    kinds = {
+        (t, s) for t, s in cur.execute("SELECT DISTINCT itemtype, subtype FROM ns.item").fetchall()
+    }
     assert kinds == {(f["itemtype"], f.get("subtype")) for f in NS_ITEM_TYPES.values()}
     with_eid = one(cur, "SELECT avg((externalid IS NOT NULL)::INT) FROM ns.item")
     assert 0 < with_eid < 0.3
@@ -435,7 +502,9 @@ def test_price_levels_and_the_pricing_matrix(cur):
         )
         == 0
     )
-    assert one(cur, "SELECT count(*) FROM ns.pricing WHERE pricelevel = 1 AND quantity > 0") > 0  # breaks
+    assert (
+        one(cur, "SELECT count(*) FROM ns.pricing WHERE pricelevel = 1 AND quantity > 0") > 0
+    )  # breaks
     assert one(cur, "SELECT count(DISTINCT pricelevel) FROM ns.pricing") >= 2
     # NetSuite's prices in each currency are the Salesforce price book's
     mismatched = one(
@@ -447,8 +516,14 @@ def test_price_levels_and_the_pricing_matrix(cur):
            WHERE x.unitprice <> e."UnitPrice" """,
     )
     assert mismatched == 0
-    assert one(cur, """SELECT count(*) FROM ns.customer c JOIN ns.pricelevel l ON l.id = c.pricelevel
-                       WHERE l.isinactive = 'T'""") > 0
+    assert (
+        one(
+            cur,
+            """SELECT count(*) FROM ns.customer c JOIN ns.pricelevel l ON l.id = c.pricelevel
+                       WHERE l.isinactive = 'T'""",
+        )
+        > 0
+    )
     entries = one(cur, 'SELECT count(*) FROM sf."PricebookEntry"')
     assert entries == len(CURRENCY_CODES) * one(cur, 'SELECT count(*) FROM sf."Product2"')
 
@@ -488,9 +563,7 @@ def test_formula_and_rollup_fields_hold_what_salesforce_computes(cur):
         )
         == 0
     )
-    calculated = {
-        (o.name, f.name) for o in SF_OBJECTS.values() for f in o.fields if f.calculated
-    }
+    calculated = {(o.name, f.name) for o in SF_OBJECTS.values() for f in o.fields if f.calculated}
     assert ("Account", "Total_Order_Amount__c") in calculated and len(calculated) == 4
 
 
@@ -509,6 +582,8 @@ def test_the_orgs_own_formula_and_rollup_code_agrees_with_the_world(tmp_path):
         assert len(rows) == len(after[name])
         for old, new in zip(rows, after[name], strict=True):
             for a, b in zip(old, new, strict=True):
-                same = a == b or (isinstance(a, float) and isinstance(b, float) and abs(a - b) < 0.011)
+                same = a == b or (
+                    isinstance(a, float) and isinstance(b, float) and abs(a - b) < 0.011
+                )
                 assert same, (name, old, new)
     store.close()

@@ -19,10 +19,12 @@ ones it dropped, and the materialization tells both (``columns_added``, ``column
 """
 
 # No `from __future__ import annotations`: Dagster reads the config annotation at definition time.
+import contextvars
 import datetime as dt
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -96,15 +98,24 @@ def plan_window(
     return partition_window, False
 
 
-def run_extraction(
+@dataclass(frozen=True)
+class Delta:
+    """What an extraction reads, decided before it fetches: the partition's window, the
+    watermark, the fetch window and whether it is an incremental delta."""
+
+    now: dt.datetime
+    partition_window: Window
+    mark: Any
+    window: Window
+    incremental: bool
+
+
+def delta_of(
     context: dg.AssetExecutionContext,
     config: ExtractConfig,
     entity: Entity,
-    source: Source,
     checkpoints: CheckpointStore,
-    warehouse: Warehouse,
-) -> StagedLoad:
-    """Fetch one entity's partition (range) into staging files; commit happens in the IO manager."""
+) -> Delta:
     now = dt.datetime.now(dt.UTC)
     time_window = context.partition_time_window
     partition_window = Window(time_window.start, time_window.end)
@@ -112,6 +123,56 @@ def run_extraction(
     window, incremental = plan_window(
         partition_window, mark.modstamp if mark else None, config, now
     )
+    return Delta(now, partition_window, mark, window, incremental)
+
+
+def shared_probes(
+    context: dg.AssetExecutionContext,
+    config: ExtractConfig,
+    new_source: Callable[[], Source],
+    deltas: Mapping[str, tuple[Entity, Delta]],
+) -> dict[str, tuple[Any, int]]:
+    """The probes of every incremental entity in as few calls as the source's API allows
+    (Salesforce: Composite, five queries a call; NetSuite: one SuiteQL ``UNION ALL``), by table,
+    each with the calls to count on it (all on the first). Entities left out probe on their own."""
+    items = [(e, d.window) for e, d in deltas.values() if d.incremental]
+    if not config.probe or len(items) < 2:
+        return {}
+
+    def ask() -> tuple[dict[str, Any], int]:
+        source = new_source()  # in this copied context: its call tally stays here
+        if not hasattr(source, "probe_many"):
+            return {}, 0
+        answers = source.probe_many(items)
+        return answers, source.api_calls
+
+    try:
+        answers, calls = contextvars.copy_context().run(ask)
+    except Exception as exc:  # noqa: BLE001 - each entity then probes (and fails) on its own
+        context.log.warning(f"probing {len(items)} entities at once failed: {exc}")
+        return {}
+    shared: dict[str, tuple[Any, int]] = {}
+    for table, probe in answers.items():
+        shared[table] = (probe, calls)
+        calls = 0
+    return shared
+
+
+def run_extraction(
+    context: dg.AssetExecutionContext,
+    config: ExtractConfig,
+    entity: Entity,
+    source: Source,
+    checkpoints: CheckpointStore,
+    warehouse: Warehouse,
+    delta: Delta | None = None,
+    probed: tuple[Any, int] | None = None,
+) -> StagedLoad:
+    """Fetch one entity's partition (range) into staging files; commit happens in the IO manager.
+    ``delta`` and ``probed``: decided and asked already, for several entities at once."""
+    delta = delta or delta_of(context, config, entity, checkpoints)
+    now, partition_window, mark = delta.now, delta.partition_window, delta.mark
+    window, incremental = delta.window, delta.incremental
     staging_dir = warehouse.staging_dir(f"{context.run.run_id}/{entity.table}")
     tuning = FetchTuning(
         rows_per_window=config.rows_per_window,
@@ -153,6 +214,7 @@ def run_extraction(
             max_workers=config.max_workers,
             all_held=(lambda ids: warehouse.holds_all(entity, ids, window)) if probe else None,
             widen=widen,
+            probed=probed if probe else None,
         )
     except BaseException:
         shutil.rmtree(staging_dir, ignore_errors=True)  # nothing was committed; leave no debris
@@ -279,10 +341,21 @@ def build_shared_extract_asset(system_name: str, entities: list[Entity]) -> dg.A
         checkpoints = getattr(resources, keys.CHECKPOINTS)
         warehouse = getattr(resources, keys.WAREHOUSE).warehouse()
         selected = [e for key, e in by_key.items() if key in context.selected_asset_keys]
+        deltas = {e.table: (e, delta_of(context, config, e, checkpoints)) for e in selected}
+        probes = shared_probes(context, config, lambda: source_of(resources, system_name), deltas)
 
         def one(entity: Entity) -> StagedLoad:
             source = source_of(resources, system_name)  # its own call tally, shared governor
-            return run_extraction(context, config, entity, source, checkpoints, warehouse)
+            return run_extraction(
+                context,
+                config,
+                entity,
+                source,
+                checkpoints,
+                warehouse,
+                deltas[entity.table][1],
+                probes.get(entity.table),
+            )
 
         failures: list[BaseException] = []
         with ThreadPoolExecutor(

@@ -269,11 +269,12 @@ def without_open_day_counts(job: dg.JobDefinition) -> dg.JobDefinition:
 
 
 def instance_for_run() -> dg.DagsterInstance:
-    return (
-        dg.DagsterInstance.get()
-        if settings.value("DAGSTER_HOME")
-        else dg.DagsterInstance.ephemeral()
-    )
+    """``$DAGSTER_HOME``'s instance, else an ephemeral one that stores event batches at once."""
+    if settings.value("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    from o2c_pipeline.event_storage import ephemeral_instance
+
+    return ephemeral_instance()
 
 
 @click.command("run")

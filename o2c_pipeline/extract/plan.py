@@ -97,6 +97,11 @@ class Source(Protocol):
         or ``None`` when there are more than fit in one answer."""
         ...
 
+    def probe_many(self, items: Sequence[tuple[Entity, Window]]) -> dict[str, Probe | None]:
+        """Several entities' probes in as few calls as the API allows, by entity table; an
+        entity left out was not answered and probes on its own (optional: see the runner)."""
+        ...
+
     def count(self, entity: Entity, window: Window) -> int:
         """The source's own count of live records stamped in ``window``."""
         ...

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from o2c_pipeline.entities import Entity
-from o2c_pipeline.extract.plan import FetchPlan, FetchTask, FetchTuning, Source
+from o2c_pipeline.extract.plan import FetchPlan, FetchTask, FetchTuning, Probe, Source
 from o2c_pipeline.extract.staging import Stager
 from o2c_pipeline.extract.windows import Window
 
@@ -70,19 +70,25 @@ def extract(
     max_workers: int = 4,
     all_held: Callable[[pa.Table], bool] | None = None,
     widen: Callable[[Entity], Entity] | None = None,
+    probed: tuple[Probe | None, int] | None = None,
 ) -> Extraction:
     """Plan and fetch ``entity`` over ``window`` into Parquet files under ``staging_dir``.
 
     With ``all_held`` (whether the warehouse holds every identity of a probe's answer), the source
     is probed first and nothing is fetched if it holds nothing new; the probe's call is counted
-    either way. ``widen`` gives the entity with every column to read (the source's fields): it is
+    either way; ``probed`` is its answer when already asked (with several entities in one call),
+    with the calls to count here. ``widen`` gives the entity with every column to read (the source's fields): it is
     asked only when there is something to fetch, so a quiet window costs the probe alone.
     """
     started = time.monotonic()
     calls_before = source.api_calls
     tuning = tuning or FetchTuning()
     if all_held is not None:
-        probe = source.probe(entity, window)
+        if probed is None:
+            probe = source.probe(entity, window)
+        else:
+            probe, shared_calls = probed
+            calls_before -= shared_calls
         if probe is not None and probe.rows is not None:
             tuning = dataclasses.replace(tuning, known_rows=probe.rows)
         if probe is not None and all_held(probe.identities):

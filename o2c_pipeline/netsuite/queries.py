@@ -108,22 +108,29 @@ def keyset_query(query: str, key: str, lower: int | None = None, upper: int | No
     return f"{query}{joiner + ' AND '.join(bounds) if bounds else ''} ORDER BY {key}"
 
 
-def probe_query(entity: Entity, window: Window) -> str:
+def probe_query(entity: Entity, window: Window, tag: str | None = None) -> str:
     """The identities of the records (per group: every save re-stamps a transaction and all its
-    lines) and of the ``deletedrecord`` rows in ``window``, as one statement."""
+    lines) and of the ``deletedrecord`` rows in ``window``, as one statement; with ``tag``, each
+    row also names it as ``e`` (several probes in one statement: :func:`probes_query`)."""
     stamp = f"TO_CHAR({cursor_expr(entity)}, '{STAMP_FORMAT}')"
     distinct = "DISTINCT " if entity.group else ""
+    named = f"'{tag}' AS e, " if tag else ""
     records = (
-        f"SELECT {distinct}{column_expr(entity, entity.group_column)} AS g, {stamp} AS m, 'F' AS d "
-        f"FROM {entity.source} WHERE {where(entity, window)}"
+        f"SELECT {distinct}{named}{column_expr(entity, entity.group_column)} AS g, {stamp} AS m, "
+        f"'F' AS d FROM {entity.source} WHERE {where(entity, window)}"
     )
     if not entity.deleted_record_types:
         return records
     return (
         f"{records} UNION ALL "
-        f"SELECT recordid AS g, TO_CHAR(deleteddate, '{STAMP_FORMAT}') AS m, 'T' AS d "
+        f"SELECT {named}recordid AS g, TO_CHAR(deleteddate, '{STAMP_FORMAT}') AS m, 'T' AS d "
         f"FROM deletedrecord WHERE {_deleted_in(f'IN ({_type_list(entity.deleted_record_types)})', window)}"
     )
+
+
+def probes_query(items: Sequence[tuple[Entity, Window]]) -> str:
+    """Every entity's probe as one ``UNION ALL``, each row naming its entity's table (``e``)."""
+    return " UNION ALL ".join(probe_query(e, w, tag=e.table) for e, w in items)
 
 
 def earliest_queries(entity: Entity) -> list[str]:

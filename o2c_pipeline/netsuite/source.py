@@ -104,6 +104,19 @@ class NetSuiteSource:
         items = answer.get("items") or []
         return Probe.of(entity, [(i.get("g"), i.get("m"), i.get("d") == "T") for i in items])
 
+    def probe_many(self, items: Sequence[tuple[Entity, Window]]) -> dict[str, Probe | None]:
+        """Every entity's probe in one SuiteQL ``UNION ALL`` (one page); when they hold more
+        versions than a page, none is answered (each probes on its own)."""
+        if not items:
+            return {}
+        answer = self._first(queries.probes_query(items), limit=PROBE_MAX_VERSIONS)
+        if answer.get("hasMore"):
+            return {}
+        found: dict[str, list[tuple[Any, Any, bool]]] = {e.table: [] for e, _ in items}
+        for i in answer.get("items") or []:
+            found[i["e"]].append((i.get("g"), i.get("m"), i.get("d") == "T"))
+        return {e.table: Probe.of(e, found[e.table]) for e, _ in items}
+
     def earliest(self, entity: Entity) -> dt.datetime | None:
         stamps = []
         for query in queries.earliest_queries(entity):

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote_plus
 
 import pyarrow as pa
 import requests
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COMPOSITE_BATCH = 200  # Salesforce's per-call limit for sObject collections
+COMPOSITE_QUERIES = 5  # query subrequests per Composite call (of its 25 subrequests)
 
 
 class _Runtime:
@@ -250,6 +252,39 @@ class SalesforceResource(ApiClientResource):
                 "query_more",
                 lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True, **options),
             )
+
+    def composite_queries(
+        self, soqls: list[str], *, include_deleted: bool = False
+    ) -> list[dict[str, Any] | None]:
+        """The first page of each query (``queryAll`` when ``include_deleted``), five to a
+        ``POST composite`` call (Salesforce's limit of query subrequests; the call counts once
+        toward the API limits); ``None`` for a query Salesforce refused, logged."""
+        resource = "queryAll" if include_deleted else "query"
+        pages: list[dict[str, Any] | None] = []
+        for start in range(0, len(soqls), COMPOSITE_QUERIES):
+            chunk = soqls[start : start + COMPOSITE_QUERIES]
+
+            def send(sf: Salesforce, chunk: list[str] = chunk) -> Any:
+                base = f"/services/data/v{sf.sf_version}/{resource}/?q="
+                body = {
+                    "compositeRequest": [
+                        {"method": "GET", "url": base + quote_plus(q), "referenceId": f"q{i}"}
+                        for i, q in enumerate(chunk)
+                    ]
+                }
+                return sf.restful("composite", method="POST", json=body)
+
+            answer = self._call("composite queries", send)["compositeResponse"]
+            for result in answer:
+                if result.get("httpStatusCode") == 200:
+                    body = result["body"]
+                    pages.append(
+                        {**body, "records": [_strip_attributes(r) for r in body["records"]]}
+                    )
+                else:
+                    log.warning("Salesforce refused a composite query: %s", result.get("body"))
+                    pages.append(None)
+        return pages
 
     def ping(self) -> None:
         """Log in and make one cheap call (the pinned API version's resource list): proves the

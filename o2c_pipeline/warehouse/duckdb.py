@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 from filelock import FileLock
 
@@ -133,6 +132,8 @@ class DuckDBWarehouse(Warehouse):
         columns: Sequence[str],
         rows: list[dict],
     ) -> None:
+        import pandas as pd  # only the sync's row inserts need it: not imported with the module
+
         schema, name = qualified.split(".", 1)
         s.con.register("_frame", pd.DataFrame(rows, columns=list(columns)))
         try:

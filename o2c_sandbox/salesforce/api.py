@@ -22,7 +22,7 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Request, Response
 
 from o2c_sandbox.core import ApiError, Routes, SandboxContext, Service, route_map
-from o2c_sandbox.salesforce import dml, org
+from o2c_sandbox.salesforce import composite, dml, org
 from o2c_sandbox.salesforce.auth import (
     OAuthError,
     Sessions,
@@ -96,6 +96,7 @@ ROUTES: Routes = {
     f"{_SOBJECT}/updated/": {"GET": "sobjects.updated"},
     f"{_SOBJECT}/<record_id>": {"GET PATCH DELETE": "sobjects.record"},
     f"{_SOBJECT}/<ext_field>/<path:value>": {"GET PATCH DELETE": "sobjects.external"},
+    f"{_DATA}/composite": {"POST": "composite.composite"},
     f"{_DATA}/composite/sobjects": {"POST PATCH DELETE": "composite.collection"},
     f"{_DATA}/composite/sobjects/<obj>": {"GET POST": "composite.retrieve"},
     f"{_DATA}/composite/sobjects/<obj>/<ext_field>": {"PATCH": "composite.upsert"},
@@ -418,6 +419,12 @@ class SalesforceService(Service):
         if outcome.error:
             raise outcome.error
         return outcome
+
+    # -- composite -----------------------------------------------------------------------------
+    def composite_composite(self, request: Request, version: str) -> Response:
+        """Several requests in one call (:mod:`o2c_sandbox.salesforce.composite`)."""
+        answers = composite.run(self, request, version, _json_object(request))
+        return self.json({"compositeResponse": answers})
 
     # -- composite sObject collections ---------------------------------------------------------
     def composite_collection(self, request: Request, version: str) -> Response:
