@@ -44,32 +44,6 @@ PK_CHUNK_DEFAULT, PK_CHUNK_MAX = 100_000, 250_000
 NO_RECORDS = b"Records not found for this query"
 MAX_JOBS = 200
 
-#: jobInfo keys in Salesforce's order (XML elements and JSON keys alike)
-_JOB_KEYS = (
-    "id",
-    "operation",
-    "object",
-    "createdById",
-    "createdDate",
-    "systemModstamp",
-    "state",
-    "externalIdFieldName",
-    "concurrencyMode",
-    "contentType",
-    "numberBatchesQueued",
-    "numberBatchesInProgress",
-    "numberBatchesCompleted",
-    "numberBatchesFailed",
-    "numberBatchesTotal",
-    "numberRecordsProcessed",
-    "numberRetries",
-    "apiVersion",
-    "numberRecordsFailed",
-    "totalProcessingTime",
-    "apiActiveProcessingTime",
-    "apexProcessingTime",
-)
-
 
 class AsyncApiError(ApiError):
     """A Bulk API 1.0 error: ``<error><exceptionCode/><exceptionMessage/></error>`` (or JSON)."""
@@ -149,6 +123,7 @@ class Job:
             return sum(1 for b in batches if b.state in states)
 
         finished = [b for b in batches if b.finished]
+        # in Salesforce's order, XML elements and JSON keys alike
         values: dict[str, Any] = {
             **job_info_head(self),
             "externalIdFieldName": self.external_id_field,
@@ -167,7 +142,7 @@ class Job:
             "apiActiveProcessingTime": sum(b.info()["apiActiveProcessingTime"] for b in finished),
             "apexProcessingTime": 0,
         }
-        return {k: values[k] for k in _JOB_KEYS if k != "externalIdFieldName" or values[k]}
+        return {k: v for k, v in values.items() if k != "externalIdFieldName" or v}
 
 
 class Bulk1:
