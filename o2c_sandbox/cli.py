@@ -8,6 +8,7 @@ import shlex
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 import requests
@@ -88,20 +89,16 @@ def sandbox() -> None:
 )
 @click.option("--rebuild", is_flag=True, help="Discard the saved world and build a new one.")
 def serve(
-    state_dir,
-    scale,
-    seed,
-    host,
-    sf_port,
-    ns_port,
-    latency_ms,
-    jitter_ms,
-    ns_concurrency,
-    ns_rate,
-    knob_pairs,
-    rebuild,
+    state_dir: Path | None,
+    latency_ms: float,
+    jitter_ms: float,
+    ns_concurrency: int,
+    ns_rate: int,
+    knob_pairs: tuple[str, ...],
+    **sandbox_options: Any,
 ) -> None:
     """Start both servers and block until interrupted."""
+    # sandbox_options: --scale, --seed, --host, the ports and --rebuild, as Sandbox takes them
     knobs = Knobs(
         latency_ms=latency_ms,
         jitter_ms=jitter_ms,
@@ -113,16 +110,7 @@ def serve(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--knob") from exc
     state_dir = (state_dir or sandbox_home()).resolve()
-    box = Sandbox(
-        state_dir=state_dir,
-        scale=scale,
-        seed=seed,
-        host=host,
-        sf_port=sf_port,
-        ns_port=ns_port,
-        knobs=knobs,
-        rebuild=rebuild,
-    )
+    box = Sandbox(state_dir=state_dir, knobs=knobs, **sandbox_options)
     box.start()
     creds = box.credentials()
     (state_dir / "server.json").write_text(json.dumps({"pid": os.getpid(), "env": creds}, indent=2))

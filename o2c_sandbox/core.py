@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from o2c_sandbox.schema import NS_TABLES, SF_OBJECTS, Credentials, ns_ddl, sf_ddl
@@ -218,6 +218,22 @@ class SandboxContext:
     def draw(self) -> float:
         with self._rng_lock:
             return self.rng.random()
+
+
+#: A service's routes: path -> {methods: endpoint}; several methods are space-separated, and an
+#: endpoint may come with the defaults its handler is called with. A handler is the endpoint
+#: with the dot replaced by an underscore.
+Routes = dict[str, dict[str, str | tuple[str, dict[str, Any]]]]
+
+
+def route_map(routes: Routes, **options: Any) -> Map:
+    """The werkzeug ``Map`` of ``routes``, a trailing slash optional everywhere."""
+    rules = []
+    for path, endpoints in routes.items():
+        for methods, target in endpoints.items():
+            endpoint, defaults = target if isinstance(target, tuple) else (target, None)
+            rules.append(Rule(path, endpoint=endpoint, methods=methods.split(), defaults=defaults))
+    return Map(rules, strict_slashes=False, **options)
 
 
 class Service:

@@ -12,6 +12,7 @@ import logging
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,12 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+def _state_file(name: str | Callable[[Sandbox], str]) -> property:
+    """A file of the state directory as a read-only ``Path`` attribute of the sandbox; ``name``
+    may depend on the sandbox (its credentials name the NetSuite key files)."""
+    return property(lambda box: box.state_dir / (name if isinstance(name, str) else name(box)))
+
+
 @dataclass
 class Sandbox:
     state_dir: Path
@@ -69,33 +76,13 @@ class Sandbox:
         self.ctx: SandboxContext | None = None
 
     # -- paths ---------------------------------------------------------------------------------
-    @property
-    def ca_path(self) -> Path:
-        return self.state_dir / "ca.pem"
-
-    @property
-    def server_pem_path(self) -> Path:
-        return self.state_dir / "server.pem"
-
-    @property
-    def jwt_key_path(self) -> Path:
-        return self.state_dir / "jwt_private_key.pem"
-
-    @property
-    def jwt_cert_path(self) -> Path:
-        return self.state_dir / "jwt_cert.pem"
-
-    @property
-    def ns_m2m_key_path(self) -> Path:
-        return self.state_dir / self.credentials_.ns_private_key_file
-
-    @property
-    def ns_m2m_cert_path(self) -> Path:
-        return self.state_dir / self.credentials_.ns_certificate_file
-
-    @property
-    def world_path(self) -> Path:
-        return self.state_dir / "world.duckdb"
+    ca_path = _state_file("ca.pem")
+    server_pem_path = _state_file("server.pem")
+    jwt_key_path = _state_file("jwt_private_key.pem")
+    jwt_cert_path = _state_file("jwt_cert.pem")
+    ns_m2m_key_path = _state_file(lambda box: box.credentials_.ns_private_key_file)
+    ns_m2m_cert_path = _state_file(lambda box: box.credentials_.ns_certificate_file)
+    world_path = _state_file("world.duckdb")
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -248,9 +235,17 @@ def _ensure_key_pair(
     key_path.chmod(0o600)
     if cert_path is None:
         return
+    cert = self_signed_certificate(key, common_name, valid_days)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def self_signed_certificate(
+    key: rsa.RSAPrivateKey, common_name: str, valid_days: int
+) -> x509.Certificate:
+    """A certificate for ``key``, issued by itself, valid from a day ago for ``valid_days``."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -260,7 +255,6 @@ def _ensure_key_pair(
         .not_valid_after(now + dt.timedelta(days=valid_days))
         .sign(key, hashes.SHA256())
     )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def credentials_env(

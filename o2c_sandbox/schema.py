@@ -11,7 +11,8 @@ exposes them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from o2c_pipeline.netsuite.statuses import TRANSACTION_STATUSES
 
@@ -51,6 +52,7 @@ class SfField:
     length: int = 0
     reference_to: str | None = None
     relationship_name: str | None = None  # parent relationship, e.g. AccountId -> "Account"
+    child_relationship: str | None = None  # the parent's name for them, e.g. "Contacts"
     external_id: bool = False
     unique: bool = False
     custom: bool = False
@@ -114,30 +116,53 @@ _UNOWNED = frozenset(
 )
 
 
-def _user_ref(name: str, relationship: str, **kwargs) -> SfField:
+def _reference(
+    name: str,
+    to: str,
+    relationship: str | None = None,
+    children: str | None = None,
+    **options: Any,
+) -> SfField:
+    """A lookup to ``to``, its relationship named after the object unless given (``…__r``);
+    ``children`` names the child relationship the parent lists, as the lookup defines it."""
     return SfField(
         name,
         "reference",
         18,
-        reference_to="User",
-        relationship_name=relationship,
-        nillable=False,
-        default_value=SF_INTEGRATION_USER_ID,
-        **kwargs,
+        reference_to=to,
+        relationship_name=relationship or to,
+        child_relationship=children,
+        **options,
+    )
+
+
+def _read_only(name: str, type: str, length: int = 0, **options: Any) -> SfField:
+    """A field the org sets: neither createable nor updateable through the API."""
+    return SfField(name, type, length, createable=False, updateable=False, **options)
+
+
+def _calculated(name: str, type: str, length: int = 0, formula: str | None = None) -> SfField:
+    """A custom formula (or roll-up summary, without ``formula``) field, computed by the org."""
+    return _read_only(name, type, length, custom=True, calculated=True, formula=formula)
+
+
+def _user_ref(name: str, relationship: str, **options: Any) -> SfField:
+    return _reference(
+        name, "User", relationship, nillable=False, default_value=SF_INTEGRATION_USER_ID, **options
     )
 
 
 def _system_fields(owned: bool = True) -> tuple[SfField, ...]:
     read_only = {"createable": False, "updateable": False}
     return (
-        SfField("Id", "id", 18, nillable=False, **read_only),
+        _read_only("Id", "id", 18, nillable=False),
         *((_user_ref("OwnerId", "Owner"),) if owned else ()),
-        SfField("IsDeleted", "boolean", nillable=False, **read_only),
-        SfField("CreatedDate", "datetime", nillable=False, **read_only),
+        _read_only("IsDeleted", "boolean", nillable=False),
+        _read_only("CreatedDate", "datetime", nillable=False),
         _user_ref("CreatedById", "CreatedBy", **read_only),
-        SfField("LastModifiedDate", "datetime", nillable=False, **read_only),
+        _read_only("LastModifiedDate", "datetime", nillable=False),
         _user_ref("LastModifiedById", "LastModifiedBy", **read_only),
-        SfField("SystemModstamp", "datetime", nillable=False, **read_only),
+        _read_only("SystemModstamp", "datetime", nillable=False),
     )
 
 
@@ -150,13 +175,29 @@ def _address(prefix: str) -> tuple[SfField, ...]:
         SfField(f"{prefix}State", "string", 80, compound_field_name=compound),
         SfField(f"{prefix}PostalCode", "string", 20, compound_field_name=compound),
         SfField(f"{prefix}Country", "string", 80, compound_field_name=compound),
-        SfField(compound, "address", createable=False, updateable=False),
+        _read_only(compound, "address"),
     )
 
 
-def _obj(name, prefix, fields, children=(), custom=False):
+def _obj(name: str, prefix: str, fields: list[SfField], custom: bool = False) -> SfObject:
     system = _system_fields(owned=name not in _UNOWNED)
-    return SfObject(name, prefix, system + tuple(fields), tuple(children), custom, name)
+    return SfObject(name, prefix, system + tuple(fields), (), custom, name)
+
+
+def _with_children(objects: tuple[SfObject, ...]) -> dict[str, SfObject]:
+    """``objects`` by name, each with the child relationships its children's lookups name."""
+    children: dict[str, list[SfChildRelationship]] = {}
+    for child in objects:
+        for f in child.fields:
+            if f.child_relationship and f.reference_to:
+                relationship = SfChildRelationship(f.child_relationship, child.name, f.name)
+                children.setdefault(f.reference_to, []).append(relationship)
+    return {o.name: replace(o, children=tuple(children.get(o.name, ()))) for o in objects}
+
+
+def custom_object(name: str, key_prefix: str, *fields: SfField) -> SfObject:
+    """A custom object (``…__c``) with ``fields`` after the system fields every record has."""
+    return SfObject(name, key_prefix, (*_system_fields(owned=True), *fields), custom=True)
 
 
 ORDER_STATUSES = ("Draft", "Activated", "Shipped", "Partially Shipped", "Cancelled")
@@ -198,9 +239,8 @@ def _currency(*, derived: bool = False, updateable: bool = True) -> SfField:
     )
 
 
-SF_OBJECTS: dict[str, SfObject] = {
-    o.name: o
-    for o in (
+SF_OBJECTS: dict[str, SfObject] = _with_children(
+    (
         _obj(
             "Account",
             "001",
@@ -217,33 +257,14 @@ SF_OBJECTS: dict[str, SfObject] = {
                 # roll-up summary: SUM(Order.TotalAmount) of live orders, converted at the
                 # org's static rates (roll-ups never use dated rates); a roll-up is saved with
                 # its parent, so a change bumps the Account's SystemModstamp
-                SfField(
-                    "Total_Order_Amount__c",
-                    "currency",
-                    custom=True,
-                    createable=False,
-                    updateable=False,
-                    calculated=True,
-                ),
-            ],
-            [
-                SfChildRelationship("Contacts", "Contact", "AccountId"),
-                SfChildRelationship("Opportunities", "Opportunity", "AccountId"),
-                SfChildRelationship("Orders", "Order", "AccountId"),
-                SfChildRelationship("Invoices__r", "Invoice__c", "Account__c"),
+                _calculated("Total_Order_Amount__c", "currency"),
             ],
         ),
         _obj(
             "Contact",
             "003",
             [
-                SfField(
-                    "AccountId",
-                    "reference",
-                    18,
-                    reference_to="Account",
-                    relationship_name="Account",
-                ),
+                _reference("AccountId", "Account", children="Contacts"),
                 SfField("FirstName", "string", 40),
                 SfField("LastName", "string", 80, nillable=False),
                 SfField("Email", "email", 80),
@@ -272,9 +293,7 @@ SF_OBJECTS: dict[str, SfObject] = {
             [
                 SfField("Name", "string", 255, nillable=False),
                 SfField("IsActive", "boolean", nillable=False),
-                SfField(
-                    "IsStandard", "boolean", createable=False, updateable=False, nillable=False
-                ),
+                _read_only("IsStandard", "boolean", nillable=False),
                 _currency(),
             ],
         ),
@@ -282,22 +301,8 @@ SF_OBJECTS: dict[str, SfObject] = {
             "PricebookEntry",
             "01u",
             [
-                SfField(
-                    "Pricebook2Id",
-                    "reference",
-                    18,
-                    reference_to="Pricebook2",
-                    relationship_name="Pricebook2",
-                    nillable=False,
-                ),
-                SfField(
-                    "Product2Id",
-                    "reference",
-                    18,
-                    reference_to="Product2",
-                    relationship_name="Product2",
-                    nillable=False,
-                ),
+                _reference("Pricebook2Id", "Pricebook2", nillable=False),
+                _reference("Product2Id", "Product2", nillable=False),
                 SfField("UnitPrice", "currency", nillable=False),
                 SfField("IsActive", "boolean", nillable=False),
                 SfField("UseStandardPrice", "boolean"),
@@ -309,13 +314,7 @@ SF_OBJECTS: dict[str, SfObject] = {
             "Opportunity",
             "006",
             [
-                SfField(
-                    "AccountId",
-                    "reference",
-                    18,
-                    reference_to="Account",
-                    relationship_name="Account",
-                ),
+                _reference("AccountId", "Account", children="Opportunities"),
                 SfField("Name", "string", 120, nillable=False),
                 SfField(
                     "StageName", "picklist", 40, nillable=False, picklist=tuple(OPPORTUNITY_STAGES)
@@ -325,22 +324,10 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("Amount", "currency"),
                 SfField("Probability", "percent"),
                 SfField("ForecastCategoryName", "picklist", 40, picklist=FORECAST_CATEGORIES),
-                SfField("IsClosed", "boolean", createable=False, updateable=False, nillable=False),
-                SfField("IsWon", "boolean", createable=False, updateable=False, nillable=False),
-                SfField(
-                    "HasOpportunityLineItem",
-                    "boolean",
-                    createable=False,
-                    updateable=False,
-                    nillable=False,
-                ),
-                SfField(
-                    "Pricebook2Id",
-                    "reference",
-                    18,
-                    reference_to="Pricebook2",
-                    relationship_name="Pricebook2",
-                ),
+                _read_only("IsClosed", "boolean", nillable=False),
+                _read_only("IsWon", "boolean", nillable=False),
+                _read_only("HasOpportunityLineItem", "boolean", nillable=False),
+                _reference("Pricebook2Id", "Pricebook2"),
                 _currency(),
                 SfField("NetSuite_Sales_Order_ID__c", "string", 40, custom=True, external_id=True),
                 # what the ERP reports back on a won deal (the admin's fields for the integration,
@@ -360,53 +347,27 @@ SF_OBJECTS: dict[str, SfObject] = {
                 ),
                 # CURRENCYRATE() reads the org's static rates at query time: a rate change moves
                 # the value of every opportunity in that currency without touching a stamp
-                SfField(
+                _calculated(
                     "Amount_Corporate__c",
                     "currency",
-                    custom=True,
-                    createable=False,
-                    updateable=False,
-                    calculated=True,
                     formula="Amount / CURRENCYRATE(TEXT(CurrencyIsoCode))",
                 ),
-            ],
-            [
-                SfChildRelationship("OpportunityLineItems", "OpportunityLineItem", "OpportunityId"),
-                SfChildRelationship("Orders", "Order", "OpportunityId"),
             ],
         ),
         _obj(
             "OpportunityLineItem",
             "00k",
             [
-                SfField(
-                    "OpportunityId",
-                    "reference",
-                    18,
-                    reference_to="Opportunity",
-                    relationship_name="Opportunity",
-                    nillable=False,
+                _reference(
+                    "OpportunityId", "Opportunity", nillable=False, children="OpportunityLineItems"
                 ),
-                SfField(
-                    "PricebookEntryId",
-                    "reference",
-                    18,
-                    reference_to="PricebookEntry",
-                    relationship_name="PricebookEntry",
-                    nillable=False,
-                ),
-                SfField(
-                    "Product2Id",
-                    "reference",
-                    18,
-                    reference_to="Product2",
-                    relationship_name="Product2",
-                ),
-                SfField("ProductCode", "string", 255, createable=False, updateable=False),
+                _reference("PricebookEntryId", "PricebookEntry", nillable=False),
+                _reference("Product2Id", "Product2"),
+                _read_only("ProductCode", "string", 255),
                 SfField("Quantity", "double", nillable=False),
                 SfField("UnitPrice", "currency", nillable=False),
-                SfField("ListPrice", "currency", createable=False, updateable=False),
-                SfField("TotalPrice", "currency", createable=False, updateable=False),
+                _read_only("ListPrice", "currency"),
+                _read_only("TotalPrice", "currency"),
                 SfField("ServiceDate", "date"),
                 SfField("Description", "string", 255),
                 _currency(derived=True),
@@ -416,96 +377,39 @@ SF_OBJECTS: dict[str, SfObject] = {
             "Order",
             "801",
             [
-                SfField(
-                    "AccountId",
-                    "reference",
-                    18,
-                    reference_to="Account",
-                    relationship_name="Account",
-                    nillable=False,
-                ),
-                SfField(
-                    "OpportunityId",
-                    "reference",
-                    18,
-                    reference_to="Opportunity",
-                    relationship_name="Opportunity",
-                ),
-                SfField(
-                    "Pricebook2Id",
-                    "reference",
-                    18,
-                    reference_to="Pricebook2",
-                    relationship_name="Pricebook2",
-                ),
-                SfField(
-                    "OrderNumber", "string", 30, createable=False, updateable=False, nillable=False
-                ),
+                _reference("AccountId", "Account", nillable=False, children="Orders"),
+                _reference("OpportunityId", "Opportunity", children="Orders"),
+                _reference("Pricebook2Id", "Pricebook2"),
+                _read_only("OrderNumber", "string", 30, nillable=False),
                 SfField("Status", "picklist", 40, nillable=False, picklist=ORDER_STATUSES),
                 SfField("EffectiveDate", "date", nillable=False),
                 SfField("ActivatedDate", "datetime"),
-                SfField("TotalAmount", "currency", createable=False, updateable=False),
+                _read_only("TotalAmount", "currency"),
                 SfField("NetSuite_Sales_Order_ID__c", "string", 40, custom=True, external_id=True),
                 SfField("Fulfillment_Status__c", "picklist", 40, custom=True),
                 SfField("Tracking_Number__c", "string", 255, custom=True),
                 _currency(),
                 # cross-object formula: follows the Account, never the Order's stamps
-                SfField(
-                    "Account_Industry__c",
-                    "string",
-                    255,
-                    custom=True,
-                    createable=False,
-                    updateable=False,
-                    calculated=True,
-                    formula="TEXT(Account.Industry)",
-                ),
+                _calculated("Account_Industry__c", "string", 255, formula="TEXT(Account.Industry)"),
                 # TODAY() formula: a new value every day, no stamp ever
-                SfField(
+                _calculated(
                     "Days_Since_Activation__c",
                     "double",
-                    custom=True,
-                    createable=False,
-                    updateable=False,
-                    calculated=True,
                     formula="IF(ISBLANK(ActivatedDate), NULL, TODAY() - DATEVALUE(ActivatedDate))",
                 ),
-            ],
-            [
-                SfChildRelationship("OrderItems", "OrderItem", "OrderId"),
-                SfChildRelationship("Invoices__r", "Invoice__c", "Order__c"),
             ],
         ),
         _obj(
             "OrderItem",
             "802",
             [
-                SfField(
-                    "OrderId",
-                    "reference",
-                    18,
-                    reference_to="Order",
-                    relationship_name="Order",
-                    nillable=False,
-                ),
-                SfField(
-                    "Product2Id",
-                    "reference",
-                    18,
-                    reference_to="Product2",
-                    relationship_name="Product2",
-                ),
-                SfField(
-                    "PricebookEntryId",
-                    "reference",
-                    18,
-                    reference_to="PricebookEntry",
-                    relationship_name="PricebookEntry",
-                ),
-                SfField("OrderItemNumber", "string", 30, createable=False, updateable=False),
+                _reference("OrderId", "Order", nillable=False, children="OrderItems"),
+                _reference("Product2Id", "Product2"),
+                _reference("PricebookEntryId", "PricebookEntry"),
+                _read_only("OrderItemNumber", "string", 30),
                 SfField("Quantity", "double", nillable=False),
                 SfField("UnitPrice", "currency", nillable=False),
-                SfField("TotalPrice", "currency", createable=False, updateable=False),
+                _read_only("TotalPrice", "currency"),
                 _currency(derived=True),
             ],
         ),
@@ -514,21 +418,9 @@ SF_OBJECTS: dict[str, SfObject] = {
             "a01",
             [
                 SfField("Name", "string", 80),
-                SfField(
-                    "Order__c",
-                    "reference",
-                    18,
-                    reference_to="Order",
-                    relationship_name="Order__r",
-                    custom=True,
-                ),
-                SfField(
-                    "Account__c",
-                    "reference",
-                    18,
-                    reference_to="Account",
-                    relationship_name="Account__r",
-                    custom=True,
+                _reference("Order__c", "Order", "Order__r", custom=True, children="Invoices__r"),
+                _reference(
+                    "Account__c", "Account", "Account__r", custom=True, children="Invoices__r"
                 ),
                 SfField(
                     "NetSuite_Invoice_ID__c",
@@ -571,11 +463,11 @@ SF_OBJECTS: dict[str, SfObject] = {
                 SfField("IsoCode", "picklist", 40, nillable=False, updateable=False),
                 SfField("ConversionRate", "double", nillable=False),
                 SfField("StartDate", "date", nillable=False),
-                SfField("NextStartDate", "date", createable=False, updateable=False),
+                _read_only("NextStartDate", "date"),
             ],
         ),
     )
-}
+)
 
 #: setup objects: the org's configuration rather than its business data. The Salesforce service
 #: seeds their rows; the world generator neither builds nor clears them.
@@ -589,18 +481,11 @@ SF_SETUP_OBJECTS: dict[str, SfObject] = {
                 SfField("Username", "string", 80, nillable=False, unique=True),
                 SfField("FirstName", "string", 40),
                 SfField("LastName", "string", 80, nillable=False),
-                SfField("Name", "string", 121, createable=False, updateable=False, nillable=False),
+                _read_only("Name", "string", 121, nillable=False),
                 SfField("Alias", "string", 8, nillable=False),
                 SfField("Email", "email", 128, nillable=False),
                 SfField("IsActive", "boolean", nillable=False, default_value=True),
-                SfField(
-                    "UserType",
-                    "picklist",
-                    40,
-                    createable=False,
-                    updateable=False,
-                    picklist=("Standard", "AutomatedProcess"),
-                ),
+                _read_only("UserType", "picklist", 40, picklist=("Standard", "AutomatedProcess")),
                 SfField("TimeZoneSidKey", "picklist", 40, nillable=False),
                 SfField("LocaleSidKey", "picklist", 40, nillable=False),
                 SfField("LanguageLocaleKey", "picklist", 40, nillable=False),
@@ -611,11 +496,11 @@ SF_SETUP_OBJECTS: dict[str, SfObject] = {
             "00D",
             [
                 SfField("Name", "string", 80, nillable=False),
-                SfField("InstanceName", "string", 5, createable=False, updateable=False),
-                SfField("IsSandbox", "boolean", createable=False, updateable=False, nillable=False),
-                SfField("OrganizationType", "picklist", 40, createable=False, updateable=False),
-                SfField("NamespacePrefix", "string", 15, createable=False, updateable=False),
-                SfField("TrialExpirationDate", "datetime", createable=False, updateable=False),
+                _read_only("InstanceName", "string", 5),
+                _read_only("IsSandbox", "boolean", nillable=False),
+                _read_only("OrganizationType", "picklist", 40),
+                _read_only("NamespacePrefix", "string", 15),
+                _read_only("TrialExpirationDate", "datetime"),
                 SfField("DefaultLocaleSidKey", "picklist", 40, nillable=False),
                 SfField("LanguageLocaleKey", "picklist", 40, nillable=False),
                 SfField("TimeZoneSidKey", "picklist", 40, nillable=False),
@@ -649,8 +534,36 @@ class NsTable:
         return [c.name for c in self.columns]
 
 
-def _c(name, typ="VARCHAR", record_field=None):
+def _c(name: str, typ: str = "VARCHAR", record_field: str | None = None) -> NsColumn:
     return NsColumn(name, typ, record_field)
+
+
+def _field(record_field: str, typ: str = "VARCHAR") -> NsColumn:
+    """A column the record API serves too, as a field of the same name in camelCase."""
+    return NsColumn(record_field.lower(), typ, record_field)
+
+
+def custom_column(name: str, type: str = "VARCHAR") -> NsColumn:
+    """A NetSuite custom field (``custentity_…``, ``custrecord_…``): the record API names it by
+    its id, as SuiteQL does."""
+    return NsColumn(name, type, name)
+
+
+def custom_record_table(record_type: str, *fields: NsColumn) -> NsTable:
+    """The SuiteQL table of a custom record type: the standard fields every custom record has
+    (``name``, stamped ``created`` and ``lastmodified``) around its custom ``fields``."""
+    return NsTable(
+        record_type,
+        (
+            _field("id", "BIGINT"),
+            _field("name"),
+            _field("externalId"),
+            _field("isInactive"),
+            *fields,
+            _field("created", "TIMESTAMP"),
+            _field("lastModified", "TIMESTAMP"),
+        ),
+    )
 
 
 #: Transaction type codes as SuiteQL shows them in ``transaction.type``.
@@ -682,16 +595,16 @@ NS_TABLES: dict[str, NsTable] = {
         NsTable(
             "customer",
             (
-                _c("id", "BIGINT", "id"),
-                _c("entityid", record_field="entityId"),
-                _c("companyname", record_field="companyName"),
-                _c("email", record_field="email"),
-                _c("phone", record_field="phone"),
-                _c("externalid", record_field="externalId"),
-                _c("isinactive", "VARCHAR", "isInactive"),  # 'T' / 'F'
-                _c("subsidiary", "BIGINT", "subsidiary"),  # the primary subsidiary
-                _c("currency", "BIGINT", "currency"),  # the primary currency
-                _c("pricelevel", "BIGINT", "priceLevel"),
+                _field("id", "BIGINT"),
+                _field("entityId"),
+                _field("companyName"),
+                _field("email"),
+                _field("phone"),
+                _field("externalId"),
+                _field("isInactive"),  # 'T' / 'F'
+                _field("subsidiary", "BIGINT"),  # the primary subsidiary
+                _field("currency", "BIGINT"),  # the primary currency
+                _field("priceLevel", "BIGINT"),
                 _c("billaddr1", record_field="addr1"),
                 _c("billaddr2", record_field="addr2"),
                 _c("billaddr3", record_field="addr3"),
@@ -699,70 +612,70 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("billstate", record_field="state"),
                 _c("billzip", record_field="zip"),
                 _c("billcountry", record_field="country"),  # NetSuite enum, e.g. _unitedStates
-                _c("datecreated", "TIMESTAMP", "dateCreated"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("dateCreated", "TIMESTAMP"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         # OneWorld: which subsidiaries a customer may transact in (one row is the primary)
         NsTable(
             "customersubsidiaryrelationship",
             (
-                _c("id", "BIGINT", "id"),
-                _c("entity", "BIGINT", "entity"),
-                _c("subsidiary", "BIGINT", "subsidiary"),
-                _c("isprimarysub", "VARCHAR", "isPrimarySub"),
-                _c("primarycurrency", "BIGINT", "primaryCurrency"),
-                _c("externalid", record_field="externalId"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("id", "BIGINT"),
+                _field("entity", "BIGINT"),
+                _field("subsidiary", "BIGINT"),
+                _field("isPrimarySub"),
+                _field("primaryCurrency", "BIGINT"),
+                _field("externalId"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         NsTable(
             "contact",
             (
-                _c("id", "BIGINT", "id"),
-                _c("entityid", record_field="entityId"),  # "Contact": the name, required
-                _c("firstname", record_field="firstName"),
-                _c("lastname", record_field="lastName"),
-                _c("email", record_field="email"),
-                _c("phone", record_field="phone"),
-                _c("company", "BIGINT", "company"),  # the customer the contact works for
-                _c("subsidiary", "BIGINT", "subsidiary"),
-                _c("externalid", record_field="externalId"),
-                _c("isinactive", "VARCHAR", "isInactive"),
-                _c("datecreated", "TIMESTAMP", "dateCreated"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("id", "BIGINT"),
+                _field("entityId"),  # "Contact": the name, required
+                _field("firstName"),
+                _field("lastName"),
+                _field("email"),
+                _field("phone"),
+                _field("company", "BIGINT"),  # the customer the contact works for
+                _field("subsidiary", "BIGINT"),
+                _field("externalId"),
+                _field("isInactive"),
+                _field("dateCreated", "TIMESTAMP"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         NsTable(
             "subsidiary",
             (
-                _c("id", "BIGINT", "id"),
-                _c("name", record_field="name"),
+                _field("id", "BIGINT"),
+                _field("name"),
                 _c("fullname"),  # "Parent Company : O2C Europe GmbH"
-                _c("country", record_field="country"),  # ISO 3166 alpha-2
-                _c("currency", "BIGINT", "currency"),  # the base currency
-                _c("parent", "BIGINT", "parent"),
-                _c("iselimination", "VARCHAR", "isElimination"),
-                _c("isinactive", "VARCHAR", "isInactive"),
-                _c("externalid", record_field="externalId"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("country"),  # ISO 3166 alpha-2
+                _field("currency", "BIGINT"),  # the base currency
+                _field("parent", "BIGINT"),
+                _field("isElimination"),
+                _field("isInactive"),
+                _field("externalId"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         NsTable(
             "currency",
             (
-                _c("id", "BIGINT", "id"),
-                _c("name", record_field="name"),  # "Euro"
-                _c("symbol", record_field="symbol"),  # the ISO code: "EUR"
-                _c("displaysymbol", record_field="displaySymbol"),  # "€"
-                _c("symbolplacement", record_field="symbolPlacement"),
-                _c("currencyprecision", "INTEGER", "currencyPrecision"),  # 0 for JPY
+                _field("id", "BIGINT"),
+                _field("name"),  # "Euro"
+                _field("symbol"),  # the ISO code: "EUR"
+                _field("displaySymbol"),  # "€"
+                _field("symbolPlacement"),
+                _field("currencyPrecision", "INTEGER"),  # 0 for JPY
                 # base currency units per unit of this currency (to the root subsidiary's currency)
-                _c("exchangerate", "DOUBLE", "exchangeRate"),
-                _c("isbasecurrency", "VARCHAR", "isBaseCurrency"),
-                _c("isinactive", "VARCHAR", "isInactive"),
-                _c("externalid", record_field="externalId"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("exchangeRate", "DOUBLE"),
+                _field("isBaseCurrency"),
+                _field("isInactive"),
+                _field("externalId"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         # the Currency Exchange Rates table: one rate per subsidiary base currency, transaction
@@ -781,17 +694,17 @@ NS_TABLES: dict[str, NsTable] = {
         NsTable(
             "item",
             (
-                _c("id", "BIGINT", "id"),
-                _c("itemid", record_field="itemId"),  # the SKU
-                _c("displayname", record_field="displayName"),
+                _field("id", "BIGINT"),
+                _field("itemId"),  # the SKU
+                _field("displayName"),
                 _c("description", record_field="salesDescription"),
-                _c("itemtype", record_field=None),  # InvtPart, NonInvtPart, Service, Kit
-                _c("subtype", record_field=None),  # Sale / Resale / Purchase, or NULL
-                _c("baseprice", "DOUBLE", "basePrice"),  # in the base currency (USD)
-                _c("isinactive", "VARCHAR", "isInactive"),
-                _c("externalid", record_field="externalId"),  # most items have none
-                _c("createddate", "TIMESTAMP", "createdDate"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _c("itemtype"),  # InvtPart, NonInvtPart, Service, Kit
+                _c("subtype"),  # Sale / Resale / Purchase, or NULL
+                _field("basePrice", "DOUBLE"),  # in the base currency (USD)
+                _field("isInactive"),
+                _field("externalId"),  # most items have none
+                _field("createdDate", "TIMESTAMP"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         # the members of kit items
@@ -808,11 +721,11 @@ NS_TABLES: dict[str, NsTable] = {
         NsTable(
             "pricelevel",
             (
-                _c("id", "BIGINT", "id"),
-                _c("name", record_field="name"),
-                _c("discountpct", "DOUBLE", "discountPct"),  # -10 = 10% off the base price
-                _c("isinactive", "VARCHAR", "isInactive"),
-                _c("externalid", record_field="externalId"),
+                _field("id", "BIGINT"),
+                _field("name"),
+                _field("discountPct", "DOUBLE"),  # -10 = 10% off the base price
+                _field("isInactive"),
+                _field("externalId"),
             ),
         ),
         # an item's price per price level, currency and minimum quantity (the pricing matrix)
@@ -830,28 +743,28 @@ NS_TABLES: dict[str, NsTable] = {
         NsTable(
             "transaction",
             (
-                _c("id", "BIGINT", "id"),
-                _c("tranid", record_field="tranId"),
-                _c("trandate", "DATE", "tranDate"),
+                _field("id", "BIGINT"),
+                _field("tranId"),
+                _field("tranDate", "DATE"),
                 _c("type"),  # SalesOrd, ItemShip, CustInvc, CustPymt, CustCred, CustRfnd
                 _c("recordtype"),  # the record type id, lowercase: salesorder, invoice, ...
-                _c("status", record_field="status"),  # letter code, see NS_STATUSES
-                _c("entity", "BIGINT", "entity"),
-                _c("currency", "BIGINT", "currency"),
+                _field("status"),  # letter code, see NS_STATUSES
+                _field("entity", "BIGINT"),
+                _field("currency", "BIGINT"),
                 # subsidiary base units per transaction-currency unit, fixed when the record is saved
-                _c("exchangerate", "DOUBLE", "exchangeRate"),
+                _field("exchangeRate", "DOUBLE"),
                 _c("foreigntotal", "DOUBLE", "total"),
                 _c("foreignamountpaid", "DOUBLE", "amountPaid"),
                 _c("foreignamountunpaid", "DOUBLE", "amountRemaining"),
-                _c("externalid", record_field="externalId"),
-                _c("otherrefnum", record_field="otherRefNum"),
-                _c("memo", record_field="memo"),
-                _c("createdfrom", "BIGINT", "createdFrom"),
-                _c("duedate", "DATE", "dueDate"),
-                _c("shipdate", "DATE", "shipDate"),
+                _field("externalId"),
+                _field("otherRefNum"),
+                _field("memo"),
+                _field("createdFrom", "BIGINT"),
+                _field("dueDate", "DATE"),
+                _field("shipDate", "DATE"),
                 _c("trackingnumbers", record_field="linkedTrackingNumbers"),
-                _c("createddate", "TIMESTAMP", "createdDate"),
-                _c("lastmodifieddate", "TIMESTAMP", "lastModifiedDate"),
+                _field("createdDate", "TIMESTAMP"),
+                _field("lastModifiedDate", "TIMESTAMP"),
             ),
         ),
         NsTable(
@@ -863,9 +776,9 @@ NS_TABLES: dict[str, NsTable] = {
                 _c("linesequencenumber", "INTEGER"),
                 _c("mainline", "VARCHAR"),  # 'T' for the header line, 'F' otherwise
                 _c("taxline", "VARCHAR"),
-                _c("item", "BIGINT", "item"),
-                _c("quantity", "DOUBLE", "quantity"),  # negative on sales lines, as in NetSuite
-                _c("rate", "DOUBLE", "rate"),  # in the transaction currency
+                _field("item", "BIGINT"),
+                _field("quantity", "DOUBLE"),  # negative on sales lines, as in NetSuite
+                _field("rate", "DOUBLE"),  # in the transaction currency
                 _c(
                     "foreignamount", "DOUBLE", "amount"
                 ),  # transaction currency; negative on sales lines
@@ -873,7 +786,7 @@ NS_TABLES: dict[str, NsTable] = {
                 # SuiteQL keeps the subsidiary on the lines (the mainline's is the transaction's)
                 _c("subsidiary", "BIGINT"),
                 _c("createdfrom", "BIGINT"),
-                _c("isclosed", "VARCHAR", "isClosed"),
+                _field("isClosed"),
                 _c("linelastmodifieddate", "TIMESTAMP"),
             ),
             primary_key=("transaction", "id"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,8 @@ _TRANSACTION_TYPES = tuple(NS_TRANSACTION_TYPES.values())
 #: transaction.recordtype of each type code
 _RECORD_TYPE = {code: rt.lower() for rt, code in NS_TRANSACTION_TYPES.items()}
 
+_LIVE_ACCOUNTS = 'sf."Account" WHERE NOT "IsDeleted"'
+
 
 @dataclass(frozen=True)
 class StepSizes:
@@ -54,11 +57,12 @@ class StepSizes:
     shipments: int
     invoices: int
     payments: int
-    new_contacts: int = 1
-    new_opportunities: int = 2
-    advanced_opportunities: int = 2
-    closed_opportunities: int = 2
-    changed_ns_contacts: int = 1
+    new_contacts: int
+    new_opportunities: int
+    advanced_opportunities: int
+    closed_opportunities: int
+    changed_ns_contacts: int
+    # deletes: one of each per step, whatever the scale
     sf_contact_deletes: int = 1
     sf_order_deletes: int = 1
     ns_customer_deletes: int = 1
@@ -195,13 +199,21 @@ class _Step:
     # -- helpers ---------------------------------------------------------------------------------
     def pick(self, salt: str, key: str, source: str, k: int) -> list[Any]:
         """``k`` keys of ``source`` (a FROM/WHERE clause) drawn by a seeded hash, repeatably."""
+        return [r[0] for r in self.pick_rows(salt, key, key, source, k)]
+
+    def pick_rows(self, salt: str, key: str, columns: str, source: str, k: int) -> list[tuple]:
+        """``k`` rows (``columns``) of ``source`` drawn by a seeded hash of ``key``, repeatably."""
         if k <= 0:
             return []
-        rows = self.cur.execute(
-            f"SELECT {key} FROM {source} ORDER BY hash(?, ?, ?, {key}) LIMIT {int(k)}",
+        return self.cur.execute(
+            f"SELECT {columns} FROM {source} ORDER BY hash(?, ?, ?, {key}) LIMIT {int(k)}",
             [self.seed, self.step, salt],
         ).fetchall()
-        return [r[0] for r in rows]
+
+    def pick_live_sf(self, salt: str, sobject: str, k: int, where: str = "") -> list[str]:
+        """``k`` Ids of ``sobject`` records not deleted (and matching ``where``), as :meth:`pick`."""
+        condition = f'NOT "IsDeleted" AND {where}' if where else 'NOT "IsDeleted"'
+        return self.pick(salt, '"Id"', f'sf."{sobject}" WHERE {condition}', k)
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         return self.cur.execute(sql, params or []).fetchall()[0][0]
@@ -219,14 +231,16 @@ class _Step:
             f"(SELECT coalesce(max(recordid), 0) FROM ns.deletedrecord WHERE type IN ({codes}))) + 1"
         )
 
-    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+    def insert_sf(self, obj: str, rows: list[dict[str, Any]]) -> None:
+        """New ``obj`` records, each a changed record of the step."""
         if not rows:
             return
         self.cur.register("_sim_rows", pa.Table.from_pylist(rows))
         try:
-            self.cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _sim_rows")
+            self.cur.execute(f'INSERT INTO sf."{obj}" BY NAME SELECT * FROM _sim_rows')
         finally:
             self.cur.unregister("_sim_rows")
+        self.changes.touch(f"sf.{obj}", [row["Id"] for row in rows])
 
     def stamp_sf(
         self,
@@ -310,17 +324,13 @@ class _Step:
             for _ in range(rng.randrange(1, 3)):
                 contacts.append(self.contact_row(c0, account_id, currency, rng))
                 c0 += 1
-        self.insert('sf."Account"', accounts)
-        self.insert('sf."Contact"', contacts)
-        self.changes.touch("sf.Account", [a["Id"] for a in accounts])
-        self.changes.touch("sf.Contact", [c["Id"] for c in contacts])
+        self.insert_sf("Account", accounts)
+        self.insert_sf("Contact", contacts)
         self.changes.counts["new_accounts"] += len(accounts)
         self.changes.counts["new_contacts"] += len(contacts)
 
     def change_accounts(self) -> None:
-        ids = self.pick(
-            "acct:change", '"Id"', 'sf."Account" WHERE NOT "IsDeleted"', self.sizes.changed_accounts
-        )
+        ids = self.pick_live_sf("acct:change", "Account", self.sizes.changed_accounts)
         self.stamp_sf(
             "Account",
             ids,
@@ -350,18 +360,12 @@ class _Step:
                 row |= {"FirstName": first, "LastName": last, "Email": email}
             rows.append(row)
             n += 1
-        self.insert('sf."Contact"', rows)
-        self.changes.touch("sf.Contact", [r["Id"] for r in rows])
+        self.insert_sf("Contact", rows)
         self.changes.counts["new_contacts"] += len(rows)
 
     def change_contacts(self) -> None:
         """Phones change; a third of the edited contacts also get a new email address."""
-        ids = self.pick(
-            "contact:change",
-            '"Id"',
-            'sf."Contact" WHERE NOT "IsDeleted"',
-            self.sizes.changed_contacts,
-        )
+        ids = self.pick_live_sf("contact:change", "Contact", self.sizes.changed_contacts)
         emails = ids[: len(ids) // 3 + (1 if ids else 0)]
         self.stamp_sf("Contact", ids, '"Phone" = ?', [f"+1 555 {self.rng.randrange(10**7):07d}"])
         self.stamp_sf(
@@ -451,19 +455,15 @@ class _Step:
             items.extend(order_items)
             n += 1
             order_number += 1
-        self.insert('sf."Order"', orders)
-        self.insert('sf."OrderItem"', items)
-        self.changes.touch("sf.Order", [o["Id"] for o in orders])
-        self.changes.touch("sf.OrderItem", [i["Id"] for i in items])
+        self.insert_sf("Order", orders)
+        self.insert_sf("OrderItem", items)
         return [o["Id"] for o in orders]
 
     def new_orders(self) -> None:
         """Draft orders with 1-5 lines of active products priced in the account's currency."""
-        accounts = self.cur.execute(
-            'SELECT "Id", "CurrencyIsoCode" FROM sf."Account" WHERE NOT "IsDeleted" '
-            f"ORDER BY hash(?, ?, 'order:acct', \"Id\") LIMIT {int(self.sizes.new_orders)}",
-            [self.seed, self.step],
-        ).fetchall()
+        accounts = self.pick_rows(
+            "order:acct", '"Id"', '"Id", "CurrencyIsoCode"', _LIVE_ACCOUNTS, self.sizes.new_orders
+        )
         deals = [(account_id, self.deal_currency(currency)) for account_id, currency in accounts]
         catalogue = self.catalogue("order", [c for _, c in deals])
         specs = []
@@ -478,11 +478,8 @@ class _Step:
 
     def activate_orders(self) -> None:
         """Drafts become Activated; their accounts become customers and their roll-ups move."""
-        ids = self.pick(
-            "order:activate",
-            '"Id"',
-            'sf."Order" WHERE "Status" = \'Draft\' AND NOT "IsDeleted"',
-            self.sizes.activations,
+        ids = self.pick_live_sf(
+            "order:activate", "Order", self.sizes.activations, "\"Status\" = 'Draft'"
         )
         self.stamp_sf("Order", ids, '"Status" = \'Activated\', "ActivatedDate" = ?', [self.at])
         accounts = [
@@ -514,11 +511,13 @@ class _Step:
     # -- opportunities ---------------------------------------------------------------------------
     def new_opportunities(self) -> None:
         """New deals in Prospecting with 1-3 products in the deal's currency."""
-        accounts = self.cur.execute(
-            'SELECT "Id", "Name", "CurrencyIsoCode" FROM sf."Account" WHERE NOT "IsDeleted" '
-            f"ORDER BY hash(?, ?, 'opp:acct', \"Id\") LIMIT {int(self.sizes.new_opportunities)}",
-            [self.seed, self.step],
-        ).fetchall()
+        accounts = self.pick_rows(
+            "opp:acct",
+            '"Id"',
+            '"Id", "Name", "CurrencyIsoCode"',
+            _LIVE_ACCOUNTS,
+            self.sizes.new_opportunities,
+        )
         deals = [(a, name, self.deal_currency(c)) for a, name, c in accounts]
         catalogue = self.catalogue("opp", [c for _, _, c in deals])
         pricebook = self.scalar('SELECT "Id" FROM sf."Pricebook2" WHERE "IsStandard" LIMIT 1')
@@ -572,10 +571,8 @@ class _Step:
             )
             lines.extend(deal_lines)
             n += 1
-        self.insert('sf."Opportunity"', opportunities)
-        self.insert('sf."OpportunityLineItem"', lines)
-        self.changes.touch("sf.Opportunity", [o["Id"] for o in opportunities])
-        self.changes.touch("sf.OpportunityLineItem", [line["Id"] for line in lines])
+        self.insert_sf("Opportunity", opportunities)
+        self.insert_sf("OpportunityLineItem", lines)
         self.changes.counts["new_opportunities"] += len(opportunities)
 
     def stage_sets(self) -> str:
@@ -597,11 +594,11 @@ class _Step:
         """Open deals move one stage down the sales process."""
         open_stages = [s for s, (closed, *_) in OPPORTUNITY_STAGES.items() if not closed]
         movable = ", ".join(f"'{s}'" for s in open_stages[:-1])
-        ids = self.pick(
+        ids = self.pick_live_sf(
             "opp:advance",
-            '"Id"',
-            f'sf."Opportunity" WHERE NOT "IsDeleted" AND "StageName" IN ({movable})',
+            "Opportunity",
             self.sizes.advanced_opportunities,
+            f'"StageName" IN ({movable})',
         )
         following = " ".join(
             f"WHEN '{a}' THEN '{b}'" for a, b in zip(open_stages, open_stages[1:], strict=False)
@@ -615,11 +612,8 @@ class _Step:
 
     def close_opportunities(self) -> None:
         """Deals close, seven in ten won; a third of the won ones with products get an Order."""
-        ids = self.pick(
-            "opp:close",
-            '"Id"',
-            'sf."Opportunity" WHERE NOT "IsDeleted" AND NOT "IsClosed"',
-            self.sizes.closed_opportunities,
+        ids = self.pick_live_sf(
+            "opp:close", "Opportunity", self.sizes.closed_opportunities, 'NOT "IsClosed"'
         )
         draw = f"hash({int(self.seed)}, {int(self.step)}, 'opp:won', \"Id\") % 10"
         self.stamp_sf(
@@ -653,25 +647,34 @@ class _Step:
 
     # -- NetSuite --------------------------------------------------------------------------------
     def change_customers(self) -> None:
-        ids = self.pick("cust:change", "id", "ns.customer", self.sizes.changed_customers)
-        if ids:
-            self.cur.execute(
-                "UPDATE ns.customer SET phone = ?, lastmodifieddate = ? WHERE id IN (SELECT unnest(?))",
-                [f"+1 555 {self.rng.randrange(10**7):07d}", self.at, ids],
-            )
-        self.changes.touch("ns.customer", ids)
-        self.changes.counts["changed_customers"] += len(ids)
+        self.change_ns_phones(
+            "ns.customer",
+            "cust:change",
+            "changed_customers",
+            lambda: f"+1 555 {self.rng.randrange(10**7):07d}",
+        )
 
     def change_ns_contacts(self) -> None:
         """Accounts-receivable staff update contact phones in NetSuite."""
-        ids = self.pick("nscontact:change", "id", "ns.contact", self.sizes.changed_ns_contacts)
+        self.change_ns_phones(
+            "ns.contact",
+            "nscontact:change",
+            "changed_ns_contacts",
+            lambda: f"+44 20 {self.rng.randrange(10**8):08d}",
+        )
+
+    def change_ns_phones(
+        self, table: str, salt: str, size: str, new_phone: Callable[[], str]
+    ) -> None:
+        """A new phone (one for all) on ``StepSizes.<size>`` records of a NetSuite entity table."""
+        ids = self.pick(salt, "id", table, getattr(self.sizes, size))
         if ids:
             self.cur.execute(
-                "UPDATE ns.contact SET phone = ?, lastmodifieddate = ? WHERE id IN (SELECT unnest(?))",
-                [f"+44 20 {self.rng.randrange(10**8):08d}", self.at, ids],
+                f"UPDATE {table} SET phone = ?, lastmodifieddate = ? WHERE id IN (SELECT unnest(?))",
+                [new_phone(), self.at, ids],
             )
-        self.changes.touch("ns.contact", ids)
-        self.changes.counts["changed_ns_contacts"] += len(ids)
+        self.changes.touch(table, ids)
+        self.changes.counts[size] += len(ids)
 
     # -- exchange rates --------------------------------------------------------------------------
     def move_rates(self) -> None:
@@ -756,8 +759,7 @@ class _Step:
                 "ConversionRate": rate,
                 "StartDate": day,
             }
-            self.insert('sf."DatedConversionRate"', [row])
-            self.changes.touch("sf.DatedConversionRate", [row["Id"]])
+            self.insert_sf("DatedConversionRate", [row])
         self.rollup("Account", None)
         self.changes.counts["rate_changes"] += len(updated) + len(inserted) + len(types)
 
@@ -883,21 +885,41 @@ class _Step:
 
     def ship(self) -> None:
         """Pending-fulfilment sales orders ship in full: ItemShip, SO -> Pending Billing."""
-        pairs = self.follow_on(
-            "type = 'SalesOrd' AND status = 'B'", "ItemShip", "IF", self.sizes.shipments,
-            amount_sql="NULL", link="OrdFul", with_item_lines=True,
-        )  # fmt: skip
-        self.set_transaction([so for so, _ in pairs], "status = 'F'", [])
-        self.changes.counts["shipments"] += len(pairs)
+        self.next_sales_order_document(
+            "B", "ItemShip", "IF", amount_sql="NULL", link="OrdFul", then="F", size="shipments"
+        )
 
     def invoice(self) -> None:
         """Pending-billing sales orders are billed: CustInvc (open), SO -> Billed."""
+        self.next_sales_order_document(
+            "F",
+            "CustInvc",
+            "INV",
+            amount_sql="s.foreigntotal",
+            link="OrdBill",
+            then="G",
+            size="invoices",
+        )
+
+    def next_sales_order_document(
+        self,
+        status: str,
+        doc_type: str,
+        prefix: str,
+        *,
+        amount_sql: str,
+        link: str,
+        then: str,
+        size: str,
+    ) -> None:
+        """``StepSizes.<size>`` sales orders in ``status`` get their next document, with all item
+        lines, and move on to status ``then``."""
         pairs = self.follow_on(
-            "type = 'SalesOrd' AND status = 'F'", "CustInvc", "INV", self.sizes.invoices,
-            amount_sql="s.foreigntotal", link="OrdBill", with_item_lines=True,
+            f"type = 'SalesOrd' AND status = '{status}'", doc_type, prefix,
+            getattr(self.sizes, size), amount_sql=amount_sql, link=link, with_item_lines=True,
         )  # fmt: skip
-        self.set_transaction([so for so, _ in pairs], "status = 'G'", [])
-        self.changes.counts["invoices"] += len(pairs)
+        self.set_transaction([so for so, _ in pairs], f"status = '{then}'", [])
+        self.changes.counts[size] += len(pairs)
 
     def pay(self) -> None:
         """Open invoices receive a payment: what is left, or (three times in ten) half of it."""
@@ -925,19 +947,11 @@ class _Step:
     # -- deletes ---------------------------------------------------------------------------------
     def delete(self) -> None:
         """Salesforce soft-deletes (recycle bin) and NetSuite hard deletes with a deletedrecord row."""
-        contacts = self.pick(
-            "del:contact",
-            '"Id"',
-            'sf."Contact" WHERE NOT "IsDeleted"',
-            self.sizes.sf_contact_deletes,
-        )
+        contacts = self.pick_live_sf("del:contact", "Contact", self.sizes.sf_contact_deletes)
         self.stamp_sf("Contact", contacts, '"IsDeleted" = true')
         self.changes.deleted["sf.Contact"].update(contacts)
-        orders = self.pick(
-            "del:order",
-            '"Id"',
-            'sf."Order" WHERE "Status" = \'Draft\' AND NOT "IsDeleted"',
-            self.sizes.sf_order_deletes,
+        orders = self.pick_live_sf(
+            "del:order", "Order", self.sizes.sf_order_deletes, "\"Status\" = 'Draft'"
         )
         items = (
             [

@@ -4,16 +4,14 @@ loaded and their type checked."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from o2c_pipeline import settings
+from o2c_sandbox.runner import self_signed_certificate
 
 PEM = serialization.Encoding.PEM
 
@@ -32,18 +30,7 @@ def keys(tmp_path_factory) -> dict[str, Path]:
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
     pkcs8 = serialization.PrivateFormat.PKCS8
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "o2c test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(rsa_key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(rsa_key, hashes.SHA256())
-    )
+    cert = self_signed_certificate(rsa_key, "o2c test", valid_days=1)
     files = {
         "rsa": rsa_key.private_bytes(PEM, pkcs8, serialization.NoEncryption()),
         "ec": ec_key.private_bytes(PEM, pkcs8, serialization.NoEncryption()),

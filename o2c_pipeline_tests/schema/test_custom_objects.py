@@ -19,34 +19,22 @@ from o2c_pipeline.definitions import build_resources
 from o2c_pipeline.entities import configured_entities
 from o2c_pipeline.warehouse import Warehouse
 from o2c_sandbox.customize import netsuite_record_type, salesforce_object
-from o2c_sandbox.schema import NsColumn, NsTable, SfField, SfObject, _system_fields
+from o2c_sandbox.schema import SfField, custom_column, custom_object, custom_record_table
 
-SUBSCRIPTION = SfObject(
+SUBSCRIPTION = custom_object(
     "Subscription__c",
     "a07",
-    (
-        *_system_fields(owned=True),
-        SfField("Name", "string", 80, nillable=False),
-        SfField("Account__c", "reference", 18, reference_to="Account", relationship_name="Account__r", custom=True),
-        SfField("Plan__c", "picklist", 40, custom=True, picklist=("Team", "Business", "Enterprise")),
-        SfField("Seats__c", "double", custom=True),
-        SfField("Start_Date__c", "date", custom=True),
-    ),
-    custom=True,
+    SfField("Name", "string", 80, nillable=False),
+    SfField("Account__c", "reference", 18, reference_to="Account", relationship_name="Account__r", custom=True),
+    SfField("Plan__c", "picklist", 40, custom=True, picklist=("Team", "Business", "Enterprise")),
+    SfField("Seats__c", "double", custom=True),
+    SfField("Start_Date__c", "date", custom=True),
 )  # fmt: skip
 RECORD_TYPE = "customrecord_o2c_subscription"
-NS_SUBSCRIPTION = NsTable(
+NS_SUBSCRIPTION = custom_record_table(
     RECORD_TYPE,
-    (
-        NsColumn("id", "BIGINT", "id"),
-        NsColumn("name", "VARCHAR", "name"),
-        NsColumn("externalid", "VARCHAR", "externalId"),
-        NsColumn("isinactive", "VARCHAR", "isInactive"),
-        NsColumn("custrecord_o2c_sub_customer", "BIGINT", "custrecord_o2c_sub_customer"),
-        NsColumn("custrecord_o2c_sub_seats", "DOUBLE", "custrecord_o2c_sub_seats"),
-        NsColumn("created", "TIMESTAMP", "created"),
-        NsColumn("lastmodified", "TIMESTAMP", "lastModified"),
-    ),
+    custom_column("custrecord_o2c_sub_customer", "BIGINT"),
+    custom_column("custrecord_o2c_sub_seats", "DOUBLE"),
 )
 CONFIG = f"""
 entities:

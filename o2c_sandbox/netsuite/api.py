@@ -20,10 +20,9 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from o2c_sandbox.core import ApiError, SandboxContext, Service
+from o2c_sandbox.core import ApiError, Routes, SandboxContext, Service, route_map
 from o2c_sandbox.netsuite import metadata
 from o2c_sandbox.netsuite.governance import Governor
 from o2c_sandbox.netsuite.oauth import TbaVerifier
@@ -48,36 +47,32 @@ ERROR_TYPES = {
 
 
 _RECORD = f"{RECORD_PREFIX}/<record_type>"
-#: (path, method, endpoint); a handler is the endpoint with the dot replaced by an underscore.
-ROUTES = [
-    (TOKEN_PATH, "POST", "oauth2.token"),
-    (SUITEQL_PATH, "POST", "suiteql.query"),
-    (metadata.METADATA_PREFIX, "GET", "metadata.catalog"),
-    (f"{metadata.METADATA_PREFIX}/<record_type>", "GET", "metadata.describe"),
-    (_RECORD, "GET", "record.list"),
-    (_RECORD, "POST", "record.create"),
-    (f"{_RECORD}/<key>", "GET", "record.get"),
-    (f"{_RECORD}/<key>", "PATCH", "record.update"),
-    (f"{_RECORD}/<key>", "PUT", "record.upsert"),
-    (f"{_RECORD}/<key>", "DELETE", "record.delete"),
-    (f"{_RECORD}/<key>/<sublist>", "GET", "record.sublist"),
-]
+#: every endpoint of the account's APIs, as :data:`o2c_sandbox.core.Routes` declares them
+ROUTES: Routes = {
+    TOKEN_PATH: {"POST": "oauth2.token"},
+    SUITEQL_PATH: {"POST": "suiteql.query"},
+    metadata.METADATA_PREFIX: {"GET": "metadata.catalog"},
+    f"{metadata.METADATA_PREFIX}/<record_type>": {"GET": "metadata.describe"},
+    _RECORD: {"GET": "record.list", "POST": "record.create"},
+    f"{_RECORD}/<key>": {
+        "GET": "record.get",
+        "PATCH": "record.update",
+        "PUT": "record.upsert",
+        "DELETE": "record.delete",
+    },
+    f"{_RECORD}/<key>/<sublist>": {"GET": "record.sublist"},
+}
 
 
 class NetSuiteService(Service):
     system = "netsuite"
-    url_map = Map(
-        [Rule(path, methods=[method], endpoint=endpoint) for path, method, endpoint in ROUTES],
-        strict_slashes=False,
-    )
+    url_map = route_map(ROUTES)
 
     def __init__(self, ctx: SandboxContext):
         super().__init__(ctx)
         self.governor = Governor(ctx.knobs, ctx.counters)
-        self.verifier = TbaVerifier(ctx.credentials, skew_s=lambda: ctx.knobs.ns_timestamp_skew_s)
-        self.authority = ClientCredentialsAuthority(
-            ctx.credentials, ctx.state_dir, token_ttl_s=lambda: ctx.knobs.ns_access_token_ttl_s
-        )
+        self.verifier = TbaVerifier(ctx.credentials, ctx.knobs)
+        self.authority = ClientCredentialsAuthority(ctx.state_dir, ctx.credentials, ctx.knobs)
         self.suiteql = SuiteQLEngine(ctx.store)
         self.records = RecordStore(ctx.store)
 

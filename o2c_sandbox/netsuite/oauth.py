@@ -25,7 +25,7 @@ from oauthlib.common import safe_string_equals
 from oauthlib.oauth1.rfc5849 import signature, utils
 from werkzeug.wrappers import Request
 
-from o2c_sandbox.core import ApiError
+from o2c_sandbox.core import ApiError, Knobs
 from o2c_sandbox.schema import Credentials
 
 log = logging.getLogger(__name__)
@@ -94,19 +94,26 @@ class NonceCache:
             return True
 
 
-class TbaVerifier:
+class IntegrationAuth:
+    """Authentication for the sandbox account's one integration record: its credentials, the
+    knobs (read per request: they change at run time) and the clock it checks times against."""
+
+    def __init__(
+        self, credentials: Credentials, knobs: Knobs, clock: Callable[[], float] = time.time
+    ):
+        self.credentials = credentials
+        self.knobs = knobs
+        self._clock = clock
+
+
+class TbaVerifier(IntegrationAuth):
     """Checks the ``Authorization: OAuth ...`` header of one request against the sandbox's
     single integration record (consumer key/secret) and access token (token id/secret)."""
 
     def __init__(
-        self,
-        credentials: Credentials,
-        skew_s: Callable[[], float],
-        clock: Callable[[], float] = time.time,
+        self, credentials: Credentials, knobs: Knobs, clock: Callable[[], float] = time.time
     ):
-        self.credentials = credentials
-        self._skew_s = skew_s  # read per request: the knob changes at run time
-        self._clock = clock
+        super().__init__(credentials, knobs, clock)
         self.nonces = NonceCache()
 
     def verify(self, request: Request) -> None:
@@ -141,7 +148,7 @@ class TbaVerifier:
         except ValueError as exc:
             raise InvalidLogin(realm, "non-integer timestamp") from exc
         now = self._clock()
-        window = self._skew_s()
+        window = self.knobs.ns_timestamp_skew_s
         if abs(now - timestamp) > window:
             raise InvalidLogin(realm, f"stale timestamp ({now - timestamp:.0f}s off)")
 

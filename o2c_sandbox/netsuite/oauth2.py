@@ -49,7 +49,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.wrappers import Request, Response
 
-from o2c_sandbox.netsuite.oauth import InvalidLogin
+from o2c_sandbox.core import Knobs
+from o2c_sandbox.netsuite.oauth import IntegrationAuth, InvalidLogin
 from o2c_sandbox.schema import Credentials
 
 log = logging.getLogger(__name__)
@@ -89,22 +90,21 @@ def _invalid_request(reason: str) -> OAuthError:
     return OAuthError(400, "invalid_request", reason)
 
 
-class ClientCredentialsAuthority:
+class ClientCredentialsAuthority(IntegrationAuth):
     """The sandbox account's token endpoint and the check of the bearer tokens it issued, for
-    the one integration record and certificate mapping in :class:`Credentials`."""
+    the one integration record and certificate mapping in :class:`Credentials`; its key
+    material lives in ``state_dir``."""
 
     def __init__(
         self,
-        credentials: Credentials,
         state_dir: Path,
-        token_ttl_s: Callable[[], float],
+        credentials: Credentials,
+        knobs: Knobs,
         clock: Callable[[], float] = time.time,
     ):
-        self.credentials = credentials
-        self._token_ttl_s = token_ttl_s  # read per request: the knob changes at run time
-        self._clock = clock
+        super().__init__(credentials, knobs, clock)
         self._certificate = x509.load_pem_x509_certificate(
-            (state_dir / credentials.ns_certificate_file).read_bytes()
+            (state_dir / self.credentials.ns_certificate_file).read_bytes()
         )
         self._signing_key = serialization.load_pem_private_key(
             (state_dir / TOKEN_SIGNING_KEY_FILE).read_bytes(), password=None
@@ -118,7 +118,7 @@ class ClientCredentialsAuthority:
         except OAuthError as err:
             log.debug("NetSuite OAuth 2.0 token request refused: %s", err.reason)
             return _json({"error": err.error}, err.status)
-        ttl = max(1, int(self._token_ttl_s()))
+        ttl = max(1, int(self.knobs.ns_access_token_ttl_s))
         return _json(
             {
                 "access_token": self._issue(scopes, ttl),

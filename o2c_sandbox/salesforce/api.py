@@ -18,10 +18,10 @@ import threading
 from typing import Any
 from urllib.parse import urlencode
 
-from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Request, Response
 
-from o2c_sandbox.core import ApiError, SandboxContext, Service
+from o2c_sandbox.core import ApiError, Routes, SandboxContext, Service, route_map
 from o2c_sandbox.salesforce import composite, dml, org
 from o2c_sandbox.salesforce.auth import (
     OAuthError,
@@ -73,89 +73,49 @@ class _AsyncVersionConverter(BaseConverter):
     regex = r"\d+\.\d+"
 
 
-def _routes() -> Map:
-    d = "/services/data/<ver:version>"
-    s = f"{d}/sobjects/<obj>"
-    a = "/services/async/<async_ver:version>/job"
-    rules = [
-        Rule("/services/oauth2/token", endpoint="auth.token", methods=["POST"]),
-        Rule("/services/oauth2/authorize", endpoint="auth.authorize", methods=["GET", "POST"]),
-        Rule("/services/oauth2/userinfo", endpoint="auth.userinfo", methods=["GET", "POST"]),
-        Rule("/id/<org_id>/<user_id>", endpoint="auth.identity", methods=["GET", "POST"]),
-        Rule("/services/data/", endpoint="describe.versions", methods=["GET"]),
-        Rule(f"{d}/", endpoint="describe.resources", methods=["GET"]),
-        Rule(f"{d}/limits/", endpoint="limits.limits", methods=["GET"]),
-        Rule(f"{d}/query/", endpoint="query.first", methods=["GET"], defaults={"all_rows": False}),
-        Rule(
-            f"{d}/queryAll/", endpoint="query.first", methods=["GET"], defaults={"all_rows": True}
-        ),
-        Rule(f"{d}/query/<locator>", endpoint="query.more", methods=["GET"]),
-        Rule(f"{d}/queryAll/<locator>", endpoint="query.more", methods=["GET"]),
-        Rule(f"{d}/sobjects/", endpoint="describe.global_", methods=["GET"]),
-        Rule(f"{s}/", endpoint="describe.basic", methods=["GET"]),
-        Rule(f"{s}/", endpoint="sobjects.create", methods=["POST"]),
-        Rule(f"{s}/describe/", endpoint="describe.object", methods=["GET"]),
-        Rule(f"{s}/deleted/", endpoint="sobjects.deleted", methods=["GET"]),
-        Rule(f"{s}/updated/", endpoint="sobjects.updated", methods=["GET"]),
-        Rule(f"{s}/<record_id>", endpoint="sobjects.record", methods=["GET", "PATCH", "DELETE"]),
-        Rule(
-            f"{s}/<ext_field>/<path:value>",
-            endpoint="sobjects.external",
-            methods=["GET", "PATCH", "DELETE"],
-        ),
-        Rule(f"{d}/composite", endpoint="composite.composite", methods=["POST"]),
-        Rule(
-            f"{d}/composite/sobjects",
-            endpoint="composite.collection",
-            methods=["POST", "PATCH", "DELETE"],
-        ),
-        Rule(
-            f"{d}/composite/sobjects/<obj>",
-            endpoint="composite.retrieve",
-            methods=["GET", "POST"],
-        ),
-        Rule(
-            f"{d}/composite/sobjects/<obj>/<ext_field>",
-            endpoint="composite.upsert",
-            methods=["PATCH"],
-        ),
-        Rule(f"{d}/jobs/query", endpoint="bulk2.query_jobs", methods=["GET", "POST"]),
-        Rule(
-            f"{d}/jobs/query/<job_id>",
-            endpoint="bulk2.query_job",
-            methods=["GET", "PATCH", "DELETE"],
-        ),
-        Rule(f"{d}/jobs/query/<job_id>/results", endpoint="bulk2.query_results", methods=["GET"]),
-        Rule(f"{d}/jobs/ingest", endpoint="bulk2.ingest_jobs", methods=["GET", "POST"]),
-        Rule(
-            f"{d}/jobs/ingest/<job_id>",
-            endpoint="bulk2.ingest_job",
-            methods=["GET", "PATCH", "DELETE"],
-        ),
-        Rule(f"{d}/jobs/ingest/<job_id>/batches", endpoint="bulk2.ingest_upload", methods=["PUT"]),
-        Rule(
-            f"{d}/jobs/ingest/<job_id>/<any(successfulResults, failedResults, "
-            "unprocessedrecords, unprocessedRecords):which>",
-            endpoint="bulk2.ingest_results",
-            methods=["GET"],
-        ),
-        Rule(a, endpoint="bulk1.create_job", methods=["POST"]),
-        Rule(f"{a}/<job_id>", endpoint="bulk1.job", methods=["GET", "POST"]),
-        Rule(f"{a}/<job_id>/batch", endpoint="bulk1.batches", methods=["GET", "POST"]),
-        Rule(f"{a}/<job_id>/batch/<batch_id>", endpoint="bulk1.batch", methods=["GET"]),
-        Rule(f"{a}/<job_id>/batch/<batch_id>/request", endpoint="bulk1.request", methods=["GET"]),
-        Rule(f"{a}/<job_id>/batch/<batch_id>/result", endpoint="bulk1.result", methods=["GET"]),
-        Rule(
-            f"{a}/<job_id>/batch/<batch_id>/result/<result_id>",
-            endpoint="bulk1.query_result",
-            methods=["GET"],
-        ),
-    ]
-    return Map(
-        rules,
-        strict_slashes=False,
-        converters={"ver": _VersionConverter, "async_ver": _AsyncVersionConverter},
-    )
+_DATA = "/services/data/<ver:version>"
+_SOBJECT = f"{_DATA}/sobjects/<obj>"
+_BULK1_JOB = "/services/async/<async_ver:version>/job"
+#: every endpoint of the org's APIs, as :data:`o2c_sandbox.core.Routes` declares them
+ROUTES: Routes = {
+    "/services/oauth2/token": {"POST": "auth.token"},
+    "/services/oauth2/authorize": {"GET POST": "auth.authorize"},
+    "/services/oauth2/userinfo": {"GET POST": "auth.userinfo"},
+    "/id/<org_id>/<user_id>": {"GET POST": "auth.identity"},
+    "/services/data/": {"GET": "describe.versions"},
+    f"{_DATA}/": {"GET": "describe.resources"},
+    f"{_DATA}/limits/": {"GET": "limits.limits"},
+    f"{_DATA}/query/": {"GET": ("query.first", {"all_rows": False})},
+    f"{_DATA}/queryAll/": {"GET": ("query.first", {"all_rows": True})},
+    f"{_DATA}/query/<locator>": {"GET": "query.more"},
+    f"{_DATA}/queryAll/<locator>": {"GET": "query.more"},
+    f"{_DATA}/sobjects/": {"GET": "describe.global_"},
+    f"{_SOBJECT}/": {"GET": "describe.basic", "POST": "sobjects.create"},
+    f"{_SOBJECT}/describe/": {"GET": "describe.object"},
+    f"{_SOBJECT}/deleted/": {"GET": "sobjects.deleted"},
+    f"{_SOBJECT}/updated/": {"GET": "sobjects.updated"},
+    f"{_SOBJECT}/<record_id>": {"GET PATCH DELETE": "sobjects.record"},
+    f"{_SOBJECT}/<ext_field>/<path:value>": {"GET PATCH DELETE": "sobjects.external"},
+    f"{_DATA}/composite": {"POST": "composite.composite"},
+    f"{_DATA}/composite/sobjects": {"POST PATCH DELETE": "composite.collection"},
+    f"{_DATA}/composite/sobjects/<obj>": {"GET POST": "composite.retrieve"},
+    f"{_DATA}/composite/sobjects/<obj>/<ext_field>": {"PATCH": "composite.upsert"},
+    f"{_DATA}/jobs/query": {"GET POST": "bulk2.query_jobs"},
+    f"{_DATA}/jobs/query/<job_id>": {"GET PATCH DELETE": "bulk2.query_job"},
+    f"{_DATA}/jobs/query/<job_id>/results": {"GET": "bulk2.query_results"},
+    f"{_DATA}/jobs/ingest": {"GET POST": "bulk2.ingest_jobs"},
+    f"{_DATA}/jobs/ingest/<job_id>": {"GET PATCH DELETE": "bulk2.ingest_job"},
+    f"{_DATA}/jobs/ingest/<job_id>/batches": {"PUT": "bulk2.ingest_upload"},
+    f"{_DATA}/jobs/ingest/<job_id>/<any(successfulResults, failedResults, "
+    "unprocessedrecords, unprocessedRecords):which>": {"GET": "bulk2.ingest_results"},
+    _BULK1_JOB: {"POST": "bulk1.create_job"},
+    f"{_BULK1_JOB}/<job_id>": {"GET POST": "bulk1.job"},
+    f"{_BULK1_JOB}/<job_id>/batch": {"GET POST": "bulk1.batches"},
+    f"{_BULK1_JOB}/<job_id>/batch/<batch_id>": {"GET": "bulk1.batch"},
+    f"{_BULK1_JOB}/<job_id>/batch/<batch_id>/request": {"GET": "bulk1.request"},
+    f"{_BULK1_JOB}/<job_id>/batch/<batch_id>/result": {"GET": "bulk1.result"},
+    f"{_BULK1_JOB}/<job_id>/batch/<batch_id>/result/<result_id>": {"GET": "bulk1.query_result"},
+}
 
 
 _DATA_VERSION = re.compile(r"^/services/data/v(\d+\.\d+)")
@@ -165,7 +125,9 @@ _OPEN_ENDPOINTS = ("auth.token", "auth.authorize", "describe.versions")
 
 class SalesforceService(Service):
     system = "salesforce"
-    url_map = _routes()
+    url_map = route_map(
+        ROUTES, converters={"ver": _VersionConverter, "async_ver": _AsyncVersionConverter}
+    )
 
     def __init__(self, ctx: SandboxContext):
         super().__init__(ctx)

@@ -24,7 +24,7 @@ from typing import Any
 
 from o2c_sandbox.core import ApiError, Store
 from o2c_sandbox.salesforce import dml
-from o2c_sandbox.salesforce.bulk2 import csv_bytes
+from o2c_sandbox.salesforce.bulk2 import csv_bytes, job_info_head
 from o2c_sandbox.salesforce.model import (
     SfError,
     find_object,
@@ -33,7 +33,6 @@ from o2c_sandbox.salesforce.model import (
     table_sql,
     utcnow,
 )
-from o2c_sandbox.salesforce.org import USER_ID
 from o2c_sandbox.salesforce.query import build_record, tuples
 from o2c_sandbox.salesforce.soql import compile_soql
 
@@ -44,32 +43,6 @@ MAX_BATCH_RECORDS = 10_000
 PK_CHUNK_DEFAULT, PK_CHUNK_MAX = 100_000, 250_000
 NO_RECORDS = b"Records not found for this query"
 MAX_JOBS = 200
-
-#: jobInfo keys in Salesforce's order (XML elements and JSON keys alike)
-_JOB_KEYS = (
-    "id",
-    "operation",
-    "object",
-    "createdById",
-    "createdDate",
-    "systemModstamp",
-    "state",
-    "externalIdFieldName",
-    "concurrencyMode",
-    "contentType",
-    "numberBatchesQueued",
-    "numberBatchesInProgress",
-    "numberBatchesCompleted",
-    "numberBatchesFailed",
-    "numberBatchesTotal",
-    "numberRecordsProcessed",
-    "numberRetries",
-    "apiVersion",
-    "numberRecordsFailed",
-    "totalProcessingTime",
-    "apiActiveProcessingTime",
-    "apexProcessingTime",
-)
 
 
 class AsyncApiError(ApiError):
@@ -150,14 +123,9 @@ class Job:
             return sum(1 for b in batches if b.state in states)
 
         finished = [b for b in batches if b.finished]
+        # in Salesforce's order, XML elements and JSON keys alike
         values: dict[str, Any] = {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.object,
-            "createdById": USER_ID,
-            "createdDate": self.created,
-            "systemModstamp": self.modstamp or self.created,
-            "state": self.state,
+            **job_info_head(self),
             "externalIdFieldName": self.external_id_field,
             "concurrencyMode": self.concurrency,
             "contentType": self.content_type,
@@ -174,7 +142,7 @@ class Job:
             "apiActiveProcessingTime": sum(b.info()["apiActiveProcessingTime"] for b in finished),
             "apexProcessingTime": 0,
         }
-        return {k: values[k] for k in _JOB_KEYS if k != "externalIdFieldName" or values[k]}
+        return {k: v for k, v in values.items() if k != "externalIdFieldName" or v}
 
 
 class Bulk1:

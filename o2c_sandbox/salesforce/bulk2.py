@@ -18,7 +18,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -44,6 +44,30 @@ TERMINAL = ("JobComplete", "Failed", "Aborted")
 DEFAULT_MAX_RECORDS = 50_000
 INGEST_CHUNK = 10_000  # rows per write transaction
 MAX_JOBS = 200
+
+
+class BulkJob(Protocol):
+    """What a Bulk API 1.0 or 2.0 job's info starts with."""
+
+    id: str
+    operation: str
+    object: str
+    created: str
+    modstamp: str
+    state: str
+
+
+def job_info_head(job: BulkJob) -> dict[str, Any]:
+    """The first fields of a job's info, alike in both Bulk APIs."""
+    return {
+        "id": job.id,
+        "operation": job.operation,
+        "object": job.object,
+        "createdById": USER_ID,
+        "createdDate": job.created,
+        "systemModstamp": job.modstamp or job.created,
+        "state": job.state,
+    }
 
 
 @dataclass
@@ -74,13 +98,7 @@ class Job:
 
     def info(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.object,
-            "createdById": USER_ID,
-            "createdDate": self.created,
-            "systemModstamp": self.modstamp or self.created,
-            "state": self.state,
+            **job_info_head(self),
             "concurrencyMode": "Parallel",
             "contentType": "CSV",
             "apiVersion": float(self.version),
