@@ -172,6 +172,21 @@ class SalesforceService(Service):
         with self._usage_lock:
             self.api_requests = next(self._usage)
 
+    def family(self, endpoint: str, request: Request) -> str:
+        """A Composite call of GET subrequests only is counted as ``composite_read``, so that the
+        counters tell reads batched in one call from the DML the other composite families do."""
+        if endpoint == "composite.composite":
+            try:
+                subrequests = json.loads(request.get_data() or b"{}").get("compositeRequest")
+            except (ValueError, AttributeError):
+                subrequests = None
+            if isinstance(subrequests, list) and subrequests and all(
+                isinstance(s, dict) and str(s.get("method", "")).upper() == "GET"
+                for s in subrequests
+            ):
+                return "composite_read"
+        return super().family(endpoint, request)
+
     def session_expiry_fault(self, request: Request) -> Response | None:
         token = bearer_token(request.headers.get("Authorization"))
         if token is None:
