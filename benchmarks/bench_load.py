@@ -24,15 +24,7 @@ import shutil
 import sys
 from typing import Any
 
-from harness import (
-    PipelineRun,
-    Report,
-    SandboxUnderTest,
-    add_common_args,
-    finish,
-    run_pipeline,
-    sandbox_under_test,
-)
+from harness import PipelineRun, Report, SandboxUnderTest, benchmark_parser, measure, run_pipeline
 
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.partitions import open_partition_key
@@ -298,8 +290,7 @@ def salesforce_paths(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--systems", default="netsuite,salesforce", help="Which full loads to run.")
     parser.add_argument(
         "--history-days",
@@ -319,28 +310,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
+def measure_loads(args: argparse.Namespace, sut: SandboxUnderTest, report: Report) -> None:
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    report = Report("load")
-    with sandbox_under_test(args) as sut:
-        warehouse = sut.state_dir / "bench_load"
-        shutil.rmtree(
-            warehouse, ignore_errors=True
-        )  # every benchmark starts from an empty warehouse
-        if "netsuite" in systems:
-            netsuite_full_load(report, sut, args, warehouse)
-        if "salesforce" in systems:
-            salesforce_full_load(report, sut, args, warehouse)
-        if not args.skip_delta and set(systems) == {"netsuite", "salesforce"}:
-            delta_run(report, sut, args, warehouse)
-        if args.rest_days >= 0:
-            salesforce_paths(report, sut, args, warehouse / "paths")
-        return finish(report, args, sut)
+    warehouse = sut.state_dir / "bench_load"
+    shutil.rmtree(warehouse, ignore_errors=True)  # every benchmark starts from an empty warehouse
+    if "netsuite" in systems:
+        netsuite_full_load(report, sut, args, warehouse)
+    if "salesforce" in systems:
+        salesforce_full_load(report, sut, args, warehouse)
+    if not args.skip_delta and set(systems) == {"netsuite", "salesforce"}:
+        delta_run(report, sut, args, warehouse)
+    if args.rest_days >= 0:
+        salesforce_paths(report, sut, args, warehouse / "paths")
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
+def run(args: argparse.Namespace) -> int:
+    return measure(args, "load", measure_loads)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(build_parser().parse_args()))

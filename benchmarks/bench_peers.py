@@ -26,19 +26,20 @@ import os
 import shutil
 import subprocess
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from harness import (
     BENCH_DIR,
+    PipelineRun,
     Report,
     SandboxUnderTest,
-    add_common_args,
-    finish,
+    benchmark_parser,
+    measure,
     run_pipeline,
-    sandbox_under_test,
+    timed_process,
 )
 
 from o2c_pipeline.partitions import open_partition_key
@@ -46,21 +47,45 @@ from o2c_pipeline.partitions import open_partition_key
 PEERS_DIR = BENCH_DIR / "peers"
 PEERS_VENVS = BENCH_DIR / ".peers"
 DEFAULT_DLT_SOURCE = BENCH_DIR.parent.parent / "shared" / "peers" / "dlt-salesforce"
-
-#: (our warehouse table, dlt resource name, Salesforce object)
-SALESFORCE_PAIRS = (
-    ("salesforce.accounts", "account", "Account"),
-    ("salesforce.contacts", "contact", "Contact"),
-    ("salesforce.products", "product_2", "Product2"),
-)
-#: (our warehouse table, Airbyte stream = NetSuite record type)
-NETSUITE_PAIRS = (
-    ("netsuite.customers", "customer"),
-    ("netsuite.sales_orders", "salesorder"),
-    ("netsuite.invoices", "invoice"),
-)
 FEWER_CALLS = 100
 FASTER = 10
+
+
+@dataclass(frozen=True)
+class Side:
+    """One system side by side with a peer: our warehouse tables against the peer's names."""
+
+    system: str  # the sandbox counters' system, the figures' prefix and the work folder
+    peer: str  # its virtualenv (from peers/<peer>.txt), work folder and details key
+    script: str  # its runner in peers/, which prints its answer as JSON on its last line
+    key: str  # the id column of our tables
+    pairs: tuple[tuple[str, str], ...]  # (our warehouse table, the peer's resource / stream)
+
+
+#: dlt resource names of the Salesforce objects Account, Contact and Product2
+DLT = Side(
+    "salesforce",
+    "dlt",
+    "dlt_salesforce.py",
+    "Id",
+    (
+        ("salesforce.accounts", "account"),
+        ("salesforce.contacts", "contact"),
+        ("salesforce.products", "product_2"),
+    ),
+)
+#: Airbyte streams are NetSuite record types
+AIRBYTE = Side(
+    "netsuite",
+    "airbyte",
+    "airbyte_netsuite.py",
+    "id",
+    (
+        ("netsuite.customers", "customer"),
+        ("netsuite.sales_orders", "salesorder"),
+        ("netsuite.invoices", "invoice"),
+    ),
+)
 
 
 def peer_python(peer: str) -> Path:
@@ -84,30 +109,17 @@ def peer_python(peer: str) -> Path:
 
 
 def run_peer(
-    sut: SandboxUnderTest, peer: str, script: str, arguments: list[str], workdir: Path
+    sut: SandboxUnderTest, side: Side, arguments: list[str], workdir: Path
 ) -> dict[str, Any]:
-    """One peer process, timed whole; its answer plus the sandbox's counters over it."""
+    """The peer's process (its virtualenv installed first), timed whole; its answer plus the
+    sandbox's counters over it."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "REQUESTS_CA_BUNDLE": sut.ca_bundle, "SSL_CERT_FILE": sut.ca_bundle}
-    log = workdir / f"{Path(script).stem}.log"
-    sut.reset_counters()
-    started = time.perf_counter()
-    with log.open("w") as stderr:
-        done = subprocess.run(
-            [str(peer_python(peer)), str(PEERS_DIR / script), *arguments],
-            capture_output=False,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env=env,
-            cwd=workdir,
-        )
-    seconds = time.perf_counter() - started
-    counters = sut.counters()
-    if done.returncode != 0:
-        raise SystemExit(f"{script} failed ({done.returncode}); see {log}")
+    log = workdir / f"{Path(side.script).stem}.log"
+    command = [str(peer_python(side.peer)), str(PEERS_DIR / side.script), *arguments]
+    done = timed_process(sut, command, env=env, cwd=workdir, log=log)
     answer = json.loads(done.stdout.strip().splitlines()[-1])
-    return {**answer, "process_seconds": seconds, "counters": counters, "log": str(log)}
+    return {**answer, "process_seconds": done.seconds, "counters": done.counters, "log": str(log)}
 
 
 def live_ids(warehouse: Path, table: str, key: str) -> list[str]:
@@ -133,20 +145,37 @@ def history_window(sut: SandboxUnderTest) -> tuple[str, str]:
     return start.date().isoformat(), open_partition_key()
 
 
+def run_sides(
+    sut: SandboxUnderTest, side: Side, work: Path, start: str, end: str, peer_arguments: list[str]
+) -> tuple[PipelineRun, dict[str, Any]]:
+    """Ours, then the peer, each from nothing in ``work``, over ``[start, end]``."""
+    shutil.rmtree(work, ignore_errors=True)
+    ours = run_pipeline(
+        sut,
+        work / "ours",
+        label=f"ours-{side.system}",
+        entities=[table for table, _ in side.pairs],
+        start=start,
+        end=end,
+    )
+    return ours, run_peer(sut, side, peer_arguments, work / side.peer)
+
+
 def compare(
-    report: Report,
-    system: str,
-    pairs: list[tuple[str, str, list[str], list[str], set[str]]],
-) -> bool:
-    """Row-set figures per table: ``(table, peer name, ours, theirs, deleted at the source)``."""
-    complete = True
-    for table, peer, ours, theirs, deleted in pairs:
-        mine, other = set(ours), set(theirs)
+    report: Report, side: Side, work: Path, ours: PipelineRun, theirs: dict[str, Any]
+) -> None:
+    """Row-set figures per table (ids missing on either side; records deleted at the source
+    need not be in ours), and both sides' details."""
+    warehouse = work / "ours" / "warehouse.duckdb"
+    for table, name in side.pairs:
+        mine, other = set(live_ids(warehouse, table, side.key)), set(theirs["ids"].get(name, []))
+        deleted = deleted_ids(warehouse, table, side.key)
         missing_here = sorted(other - mine - deleted)
         missing_there = sorted(mine - other)
-        report.add(f"{system} {table} rows (ours / peer)", f"{len(mine):,} / {len(other):,}")
+        prefix = f"{side.system} {table}"
+        report.add(f"{prefix} rows (ours / peer)", f"{len(mine):,} / {len(other):,}")
         report.add(
-            f"{system} {table} missing from ours",
+            f"{prefix} missing from ours",
             len(missing_here),
             target="0",
             passed=not missing_here,
@@ -154,12 +183,18 @@ def compare(
         )
         extra_deleted = len(other & deleted)
         report.add(
-            f"{system} {table} missing from {peer}",
+            f"{prefix} missing from {name}",
             len(missing_there),
             note=(f"{extra_deleted} deleted records the peer still holds" if extra_deleted else ""),
         )
-        complete &= not missing_there
-    return complete
+    report.details[side.system] = {
+        "ours": {
+            "process_seconds": ours.process_seconds,
+            "run_seconds": ours.seconds,
+            "calls": ours.counters,
+        },
+        side.peer: {k: v for k, v in theirs.items() if k != "ids"},
+    }
 
 
 def salesforce_side(args: argparse.Namespace, sut: SandboxUnderTest, report: Report) -> None:
@@ -169,21 +204,14 @@ def salesforce_side(args: argparse.Namespace, sut: SandboxUnderTest, report: Rep
     if not (source / "__init__.py").exists():
         report.add("salesforce vs dlt", "skipped", note=f"no dlt Salesforce source at {source}")
         return
-    work = args.workdir / "salesforce"
-    shutil.rmtree(work, ignore_errors=True)
+    work = args.workdir / DLT.system
     start, end = history_window(sut)
-    ours = run_pipeline(
+    ours, theirs = run_sides(
         sut,
-        work / "ours",
-        label="ours-salesforce",
-        entities=[table for table, _, _ in SALESFORCE_PAIRS],
-        start=start,
-        end=end,
-    )
-    theirs = run_peer(
-        sut,
-        "dlt",
-        "dlt_salesforce.py",
+        DLT,
+        work,
+        start,
+        end,
         [
             "--source-dir",
             str(source),
@@ -194,11 +222,10 @@ def salesforce_side(args: argparse.Namespace, sut: SandboxUnderTest, report: Rep
             "--client-secret",
             sut.env["SALESFORCE_CLIENT_SECRET"],
             "--objects",
-            ",".join(peer for _, peer, _ in SALESFORCE_PAIRS),
+            ",".join(name for _, name in DLT.pairs),
             "--workdir",
-            str(work / "dlt"),
+            str(work / DLT.peer),
         ],
-        work / "dlt",
     )
     our_calls = ours.counters["totals"].get("salesforce", 0)
     their_calls = theirs["counters"]["totals"].get("salesforce", 0)
@@ -211,48 +238,19 @@ def salesforce_side(args: argparse.Namespace, sut: SandboxUnderTest, report: Rep
         passed=ours.process_seconds < theirs["process_seconds"],
         note=f"ours: run {ours.seconds:.2f} s inside the process",
     )
-    warehouse = work / "ours" / "warehouse.duckdb"
-    compare(
-        report,
-        "salesforce",
-        [
-            (
-                table,
-                peer,
-                live_ids(warehouse, table, "Id"),
-                theirs["ids"].get(peer, []),
-                deleted_ids(warehouse, table, "Id"),
-            )
-            for table, peer, _ in SALESFORCE_PAIRS
-        ],
-    )
-    report.details["salesforce"] = {
-        "ours": {
-            "process_seconds": ours.process_seconds,
-            "run_seconds": ours.seconds,
-            "calls": ours.counters,
-        },
-        "dlt": {k: v for k, v in theirs.items() if k != "ids"},
-    }
+    compare(report, DLT, work, ours, theirs)
 
 
 def netsuite_side(args: argparse.Namespace, sut: SandboxUnderTest, report: Report) -> None:
-    work = args.workdir / "netsuite"
-    shutil.rmtree(work, ignore_errors=True)
-    start, end = history_window(sut)
-    ours = run_pipeline(
-        sut,
-        work / "ours",
-        label="ours-netsuite",
-        entities=[table for table, _ in NETSUITE_PAIRS],
-        start=start,
-        end=end,
-    )
     env = sut.env
-    theirs = run_peer(
+    start, end = history_window(sut)
+    work = args.workdir / AIRBYTE.system
+    ours, theirs = run_sides(
         sut,
-        "airbyte",
-        "airbyte_netsuite.py",
+        AIRBYTE,
+        work,
+        start,
+        end,
         [
             "--base-url",
             env["NETSUITE_BASE_URL"],
@@ -267,11 +265,10 @@ def netsuite_side(args: argparse.Namespace, sut: SandboxUnderTest, report: Repor
             "--token-secret",
             env["NETSUITE_TOKEN_SECRET"],
             "--objects",
-            ",".join(peer for _, peer in NETSUITE_PAIRS),
+            ",".join(name for _, name in AIRBYTE.pairs),
             "--start",
             f"{start}T00:00:00Z",
         ],
-        work / "airbyte",
     )
     our_calls = ours.counters["totals"].get("netsuite", 0)
     their_calls = theirs["counters"]["totals"].get("netsuite", 0)
@@ -292,64 +289,36 @@ def netsuite_side(args: argparse.Namespace, sut: SandboxUnderTest, report: Repor
         passed=speedup >= FASTER,
         note=f"{speedup:,.1f}x faster",
     )
-    warehouse = work / "ours" / "warehouse.duckdb"
-    compare(
-        report,
-        "netsuite",
-        [
-            (
-                table,
-                peer,
-                live_ids(warehouse, table, "id"),
-                theirs["ids"].get(peer, []),
-                deleted_ids(warehouse, table, "id"),
-            )
-            for table, peer in NETSUITE_PAIRS
-        ],
-    )
-    report.details["netsuite"] = {
-        "ours": {
-            "process_seconds": ours.process_seconds,
-            "run_seconds": ours.seconds,
-            "calls": ours.counters,
-        },
-        "airbyte": {k: v for k, v in theirs.items() if k != "ids"},
-    }
+    compare(report, AIRBYTE, work, ours, theirs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser)
-    parser.set_defaults(scale="small")
+    parser = benchmark_parser(
+        __doc__,
+        scale="small",
+        workdir=BENCH_DIR / ".state" / "peers",
+        workdir_help="Warehouses and logs of both sides.",
+    )
     parser.add_argument(
         "--only", choices=["salesforce", "netsuite"], default=None, help="One side only."
     )
     parser.add_argument(
         "--dlt-source", default=None, help="dlt's sources/salesforce folder (see the module doc)."
     )
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=BENCH_DIR / ".state" / "peers",
-        help="Warehouses and logs of both sides.",
-    )
     return parser
 
 
+def compare_peers(args: argparse.Namespace, sut: SandboxUnderTest, report: Report) -> None:
+    if args.only in (None, "salesforce"):
+        salesforce_side(args, sut, report)
+    if args.only in (None, "netsuite"):
+        netsuite_side(args, sut, report)
+    report.details["at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
 def run(args: argparse.Namespace) -> int:
-    report = Report(f"peers_{args.scale}")
-    with sandbox_under_test(args) as sut:
-        if args.only in (None, "salesforce"):
-            salesforce_side(args, sut, report)
-        if args.only in (None, "netsuite"):
-            netsuite_side(args, sut, report)
-        report.details["at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        return finish(report, args, sut)
-
-
-def main(argv: list[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
+    return measure(args, f"peers_{args.scale}", compare_peers)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(build_parser().parse_args()))

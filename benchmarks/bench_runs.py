@@ -24,13 +24,18 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
-from harness import BENCH_DIR, Report, SandboxUnderTest, add_common_args, finish, sandbox_under_test
+from harness import (
+    BENCH_DIR,
+    Report,
+    SandboxUnderTest,
+    TimedProcess,
+    benchmark_parser,
+    measure,
+    timed_process,
+)
 
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.partitions import open_partition_key
@@ -60,19 +65,18 @@ def workspace(root: Path, name: str, sut: SandboxUnderTest, start: str | None) -
     return env
 
 
-def timed(sut: SandboxUnderTest, env: dict[str, str], *command: str) -> dict[str, Any]:
-    """One process, timed whole, with the sandbox's counters over it."""
-    sut.reset_counters()
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=BENCH_DIR.parent)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    return {"seconds": seconds, "counters": sut.counters(), "stdout": done.stdout}
+def timed(sut: SandboxUnderTest, env: dict[str, str], *command: str) -> TimedProcess:
+    """One process, run from the project's folder, timed whole with the sandbox's counters."""
+    return timed_process(sut, list(command), env=env, cwd=BENCH_DIR.parent)
 
 
-def calls(result: dict[str, Any], system: str | None = None) -> int:
-    totals = result["counters"]["totals"]
+def add_ratio(report: Report, name: str, ratio: float, limit: float) -> None:
+    """``ratio`` (to two places) judged against at most ``limit`` times."""
+    report.add(name, round(ratio, 2), "x", target=f"<= {limit}x", passed=ratio <= limit)
+
+
+def calls(result: TimedProcess, system: str | None = None) -> int:
+    totals = result.counters["totals"]
     return int(totals.get(system, 0) if system else sum(totals.values()))
 
 
@@ -120,107 +124,86 @@ def breakdown(dagster_home: str, process_seconds: float) -> dict[str, float]:
     }
 
 
-def run(args: argparse.Namespace) -> int:
-    report = Report("runs")
+def measure_runs(args: argparse.Namespace, sut: SandboxUnderTest, report: Report) -> None:
     root = args.workdir
-    with sandbox_under_test(args) as sut:
-        o2c, dagster = str(BIN / "o2c"), str(BIN / "dagster")
-        env = workspace(root, "discover", sut, None)
-        found = timed(sut, env, sys.executable, "-m", "o2c_pipeline.history")
-        start = found["stdout"].strip().splitlines()[-1]
-        today = open_partition_key()
-        days = (dt.date.fromisoformat(today) - dt.date.fromisoformat(start)).days + 1
-        report.add("start date found (once, recorded)", start, note=f"{days} daily partitions")
-        report.add("  discovery calls / wall", f"{calls(found)} / {found['seconds']:.1f} s")
+    o2c, dagster = str(BIN / "o2c"), str(BIN / "dagster")
+    env = workspace(root, "discover", sut, None)
+    found = timed(sut, env, sys.executable, "-m", "o2c_pipeline.history")
+    start = found.stdout.strip().splitlines()[-1]
+    today = open_partition_key()
+    days = (dt.date.fromisoformat(today) - dt.date.fromisoformat(start)).days + 1
+    report.add("start date found (once, recorded)", start, note=f"{days} daily partitions")
+    report.add("  discovery calls / wall", f"{calls(found)} / {found.seconds:.1f} s")
 
-        env = workspace(root, "import", sut, start)
-        imported = timed(sut, env, sys.executable, "-c", "import o2c_pipeline.definitions")
-        report.add("code location import (process)", imported["seconds"], "s")
+    env = workspace(root, "import", sut, start)
+    imported = timed(sut, env, sys.executable, "-c", "import o2c_pipeline.definitions")
+    report.add("code location import (process)", imported.seconds, "s")
 
-        env = workspace(root, "history_extract", sut, start)
-        history_x = timed(sut, env, o2c, "run", "--history", "--extract-only", "--no-progress")
-        report.add("o2c run --history --extract-only", history_x["seconds"], "s")
+    env = workspace(root, "history_extract", sut, start)
+    history_x = timed(sut, env, o2c, "run", "--history", "--extract-only", "--no-progress")
+    report.add("o2c run --history --extract-only", history_x.seconds, "s")
 
-        env = workspace(root, "backfill", sut, start)
-        backfill = timed(
-            sut, env, dagster, "asset", "materialize", "-m", "o2c_pipeline.definitions",
-            "--select", "tag:o2c/layer=extract", "--partition-range", f"{start}...{today}",
-        )  # fmt: skip
-        ratio = backfill["seconds"] / history_x["seconds"]
-        report.add(
-            f"all-partitions backfill ({days} days, dagster asset materialize)",
-            backfill["seconds"],
-            "s",
-        )
-        report.add(
-            "  backfill / history",
-            round(ratio, 2),
-            "x",
-            target=f"<= {BACKFILL_FACTOR}x",
-            passed=ratio <= BACKFILL_FACTOR,
-        )
+    env = workspace(root, "backfill", sut, start)
+    backfill = timed(
+        sut, env, dagster, "asset", "materialize", "-m", "o2c_pipeline.definitions",
+        "--select", "tag:o2c/layer=extract", "--partition-range", f"{start}...{today}",
+    )  # fmt: skip
+    ratio = backfill.seconds / history_x.seconds
+    report.add(
+        f"all-partitions backfill ({days} days, dagster asset materialize)",
+        backfill.seconds,
+        "s",
+    )
+    add_ratio(report, "  backfill / history", ratio, BACKFILL_FACTOR)
 
-        env = workspace(root, "history", sut, start)
-        history = timed(sut, env, o2c, "run", "--history", "--no-progress")
-        ns_calls = calls(history, "netsuite")
-        floor = ns_calls / args.ns_rate
-        ratio = history["seconds"] / floor if floor else float("inf")
-        report.add("o2c run --history", history["seconds"], "s")
-        report.add(
-            "  API floor (NetSuite calls / rate)",
-            round(floor, 1),
-            "s",
-            note=f"{ns_calls} NetSuite, {calls(history, 'salesforce')} Salesforce calls",
-        )
-        report.add(
-            "  history / floor",
-            round(ratio, 2),
-            "x",
-            target=f"<= {FLOOR_FACTOR}x",
-            passed=ratio <= FLOOR_FACTOR,
-        )
-        report.details["history_breakdown_s"] = parts = breakdown(
-            env["DAGSTER_HOME"], history["seconds"]
-        )
-        for name, seconds in parts.items():
-            report.add(f"  where: {name}", seconds, "s")
+    env = workspace(root, "history", sut, start)
+    history = timed(sut, env, o2c, "run", "--history", "--no-progress")
+    ns_calls = calls(history, "netsuite")
+    floor = ns_calls / args.ns_rate
+    ratio = history.seconds / floor if floor else float("inf")
+    report.add("o2c run --history", history.seconds, "s")
+    report.add(
+        "  API floor (NetSuite calls / rate)",
+        round(floor, 1),
+        "s",
+        note=f"{ns_calls} NetSuite, {calls(history, 'salesforce')} Salesforce calls",
+    )
+    add_ratio(report, "  history / floor", ratio, FLOOR_FACTOR)
+    report.details["history_breakdown_s"] = parts = breakdown(env["DAGSTER_HOME"], history.seconds)
+    for name, seconds in parts.items():
+        report.add(f"  where: {name}", seconds, "s")
 
-        delta = timed(sut, env, o2c, "run", "--extract-only", "--no-progress")
-        per_entity = calls(delta) / len(ENTITIES)
-        report.add(
-            "delta, nothing changed: calls per entity",
-            round(per_entity, 2),
-            target="<= 1",
-            passed=per_entity <= 1,
-            note=f"{calls(delta)} calls, {len(ENTITIES)} entities",
-        )
-        report.add(
-            "delta, nothing changed: wall",
-            delta["seconds"],
-            "s",
-            target=f"<= {DELTA_WALL_S:.0f} s",
-            passed=delta["seconds"] <= DELTA_WALL_S,
-        )
-        report.details["delta_breakdown_s"] = breakdown(env["DAGSTER_HOME"], delta["seconds"])
-        return finish(report, args, sut)
+    delta = timed(sut, env, o2c, "run", "--extract-only", "--no-progress")
+    per_entity = calls(delta) / len(ENTITIES)
+    report.add(
+        "delta, nothing changed: calls per entity",
+        round(per_entity, 2),
+        target="<= 1",
+        passed=per_entity <= 1,
+        note=f"{calls(delta)} calls, {len(ENTITIES)} entities",
+    )
+    report.add(
+        "delta, nothing changed: wall",
+        delta.seconds,
+        "s",
+        target=f"<= {DELTA_WALL_S:.0f} s",
+        passed=delta.seconds <= DELTA_WALL_S,
+    )
+    report.details["delta_breakdown_s"] = breakdown(env["DAGSTER_HOME"], delta.seconds)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser)
-    parser.set_defaults(scale="small")
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=BENCH_DIR / ".work" / "runs",
-        help="Where each measured run keeps its warehouse and Dagster home.",
+    return benchmark_parser(
+        __doc__,
+        scale="small",
+        workdir=BENCH_DIR / ".work" / "runs",
+        workdir_help="Where each measured run keeps its warehouse and Dagster home.",
     )
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
+def run(args: argparse.Namespace) -> int:
+    return measure(args, "runs", measure_runs)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(build_parser().parse_args()))

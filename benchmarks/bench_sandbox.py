@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from harness import Report, SandboxUnderTest, add_common_args, finish, sandbox_under_test
+from harness import Report, SandboxUnderTest, benchmark_parser, finish, sandbox_under_test
 
 from o2c_pipeline.entities import entity
 from o2c_pipeline.extract.windows import Window
@@ -108,8 +108,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser)
+    parser = benchmark_parser(__doc__)
     parser.add_argument(
         "--samples", type=int, default=40, help="Pages timed per query and latency."
     )

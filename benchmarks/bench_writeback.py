@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness import Report, SandboxUnderTest, add_common_args, finish, sandbox_under_test
+from harness import Report, SandboxUnderTest, benchmark_parser, finish, sandbox_under_test
 
 RATE_SHARE_TARGET = 0.90
 FLOW = "bench_sales_orders"
@@ -152,9 +152,7 @@ def run_worker(sut: SandboxUnderTest, scratch: Path, request: dict[str, Any], ex
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser)
-    parser.set_defaults(scale="small")
+    parser = benchmark_parser(__doc__, scale="small")
     parser.add_argument("--orders", type=int, default=2000, help="Sales orders to write.")
     return parser
 

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,18 @@ BUILD_RECORD = "benchmark_build.json"  # written beside a world this harness bui
 
 
 # -- flags -------------------------------------------------------------------------------------
-def add_common_args(parser: argparse.ArgumentParser) -> None:
-    """Flags every benchmark script takes (``run_all.py`` passes them through)."""
-    parser.add_argument("--scale", default="large", choices=["small", "medium", "large"])
+def benchmark_parser(
+    doc: str,
+    *,
+    scale: str = "large",
+    workdir: Path | None = None,
+    workdir_help: str = "",
+) -> argparse.ArgumentParser:
+    """A benchmark's parser (described by the first line of its module ``doc``) with the flags
+    every benchmark script takes (``run_all.py`` passes them through), ``--scale`` defaulting to
+    ``scale``; with ``workdir``, also ``--workdir`` (where the script keeps what it measures)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--scale", default=scale, choices=["small", "medium", "large"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--state-dir",
@@ -74,6 +83,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="Extra setting for the pipeline process, e.g. NETSUITE_RATE_LIMIT=10 (repeatable).",
     )
+    if workdir is not None:
+        parser.add_argument("--workdir", type=Path, default=workdir, help=workdir_help)
+    return parser
 
 
 # -- the sandbox under test --------------------------------------------------------------------
@@ -191,6 +203,45 @@ def _recorded_build(state_dir: Path) -> float | None:
     return json.loads(record.read_text())["seconds"] if record.exists() else None
 
 
+# -- a process, timed whole -------------------------------------------------------------------
+@dataclass
+class TimedProcess:
+    """A process that ran to its end: how long it took and what the sandbox counted over it."""
+
+    seconds: float  # its whole life: interpreter start to exit (what a user waits for)
+    counters: dict[str, Any]  # the sandbox's counters, read after it ended
+    stdout: str
+
+
+def timed_process(
+    sut: SandboxUnderTest,
+    command: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    log: Path | None = None,
+    reset_counters: bool = True,
+) -> TimedProcess:
+    """Run ``command`` to its end, timed whole, with the sandbox's counters over it: reset just
+    before it starts (``reset_counters=False``: the process resets them itself) and read after.
+    Its stdout is kept; its stderr goes to ``log`` if given. A failed process ends the benchmark,
+    showing the end of its output or naming its log."""
+    if reset_counters:
+        sut.reset_counters()
+    with log.open("w") if log else nullcontext(subprocess.PIPE) as stderr:
+        started = time.perf_counter()
+        done = subprocess.run(
+            command, input=stdin, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+        seconds = time.perf_counter() - started
+    counters = sut.counters()
+    if done.returncode != 0:
+        output = f"see {log}" if log else f"\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}); {output}")
+    return TimedProcess(seconds=seconds, counters=counters, stdout=done.stdout)
+
+
 # -- the pipeline, in its own process ----------------------------------------------------------
 @dataclass
 class PipelineRun:
@@ -242,26 +293,22 @@ def run_pipeline(
     }
     log_path = warehouse_dir / f"{label}.log"
     load_before = os.getloadavg()[0]
-    with tempfile.NamedTemporaryFile("r", suffix=".json") as out, log_path.open("w") as log:
-        launched = time.perf_counter()
-        subprocess.run(
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
+        done = timed_process(
+            sut,
             [sys.executable, str(WORKER), "--output", out.name],
-            input=json.dumps(request),
-            text=True,
             env=env,
-            stdout=log,
-            stderr=log,
-            check=True,
+            stdin=json.dumps(request),
+            log=log_path,
+            reset_counters=False,  # the worker resets them once the run is planned
         )
-        process_seconds = time.perf_counter() - launched
-        counters = sut.counters()
         answer = json.loads(Path(out.name).read_text())
     return PipelineRun(
         **answer,
-        counters=counters,
+        counters=done.counters,
         log=str(log_path),
         load_average=(round(load_before, 2), round(os.getloadavg()[0], 2)),
-        process_seconds=process_seconds,
+        process_seconds=done.seconds,
     )
 
 
@@ -353,6 +400,20 @@ def context_of(args: argparse.Namespace, sut: SandboxUnderTest) -> dict[str, Any
             "load_average_1m": round(os.getloadavg()[0], 2),
         },
     }
+
+
+def measure(
+    args: argparse.Namespace,
+    section: str,
+    body: Callable[[argparse.Namespace, SandboxUnderTest, Report], None],
+) -> int:
+    """A benchmark from start to end: ``body`` adds its figures to the report of ``section``
+    against the sandbox the flags describe, then the report is finished (printed and saved);
+    the process exit status (0: all targets met)."""
+    report = Report(section)
+    with sandbox_under_test(args) as sut:
+        body(args, sut, report)
+        return finish(report, args, sut)
 
 
 def finish(report: Report, args: argparse.Namespace, sut: SandboxUnderTest) -> int:
