@@ -95,3 +95,16 @@ def test_the_ui_guide_names_every_pool_with_its_slots() -> None:
     guide = (Path(__file__).resolve().parents[1] / "docs" / "ui.md").read_text()
     for pool in POOLS:
         assert f"`{pool.name}` ({pool.slots}" in guide, pool.name
+
+
+def test_every_asset_name_is_unique_and_short() -> None:
+    """The zoomed-out graph shows an asset by its key's last part, truncated beyond
+    ``keys.ASSET_NAME_MAX`` characters: each must stand alone, whole."""
+    from o2c_pipeline import keys
+
+    names = [k.path[-1] for k in build_definitions().resolve_asset_graph().get_all_asset_keys()]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    too_long = [n for n in names if len(n) > keys.ASSET_NAME_MAX]
+    assert not too_long
+    for entity in ENTITIES:
+        assert keys.name_of(keys.table_key(entity.table)) == entity.table

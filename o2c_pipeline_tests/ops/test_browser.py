@@ -42,15 +42,15 @@ TODAY = dt.date.fromisoformat(open_partition_key())
 HISTORY_START = TODAY - dt.timedelta(days=6)
 #: the closed days the walk loads: a range of four
 DAYS = [(TODAY - dt.timedelta(days=n)).isoformat() for n in range(4, 0, -1)]
-EXTRACT = "salesforce/order_items"
+EXTRACT = "salesforce/sf_order_items"
 #: what the orders flow reads for these days, and the flow
 SYNC_SELECTION = [
-    "salesforce/accounts",
-    "salesforce/products",
-    "salesforce/orders",
-    "netsuite/items",
-    "netsuite/customers",
-    "sync/orders",
+    "salesforce/sf_accounts",
+    "salesforce/sf_products",
+    "salesforce/sf_orders",
+    "netsuite/ns_items",
+    "netsuite/ns_customers",
+    "sync/orders_to_ns",
 ]
 VIEWPORT = {"width": 2400, "height": 1400}
 #: the graph's viewport: the element that holds the graph's SVG
@@ -229,7 +229,7 @@ def test_first_hour_in_the_ui(dagster_dev, chromium_path, tmp_path):
             # 3. the sync run's dead letters on sync/orders
             status = wait_for_run(dagster_dev, launched["run"]["runId"])
             assert status == "SUCCESS", dagster_dev.log_tail()
-            latest = materializations(dagster_dev, "sync/orders")[0]["metadata"]
+            latest = materializations(dagster_dev, "sync/orders_to_ns")[0]["metadata"]
             codes = re.findall(r"\b[A-Z][A-Z_]{3,}\b", str(latest.get("dlq_by_error_code")))
             assert latest["dlq_open"] > 0 and codes, latest
             page.goto(f"{dagster_dev.url}/assets/sync/orders")
