@@ -10,31 +10,32 @@ import pytest
 from o2c_pipeline.assets import EXTRACT_ASSETS
 from o2c_pipeline.definitions import build_definitions
 from o2c_pipeline.entities import ENTITIES
+from o2c_pipeline.keys import table_key
 from o2c_pipeline.partitions import DAILY, open_partition_key
 
 EXPECTED = {
     "salesforce": {
-        "accounts",
-        "contacts",
-        "opportunities",
-        "opportunity_line_items",
-        "products",
-        "orders",
-        "order_items",
-        "invoices",
+        "sf_accounts",
+        "sf_contacts",
+        "sf_opportunities",
+        "sf_opp_lines",
+        "sf_products",
+        "sf_orders",
+        "sf_order_items",
+        "sf_invoices",
     },
     "netsuite": {
-        "customers",
-        "contacts",
-        "subsidiaries",
-        "currencies",
-        "currency_rates",
-        "items",
-        "sales_orders",
-        "sales_order_lines",
-        "fulfillments",
-        "invoices",
-        "payments",
+        "ns_customers",
+        "ns_contacts",
+        "ns_subsidiaries",
+        "ns_currencies",
+        "ns_fx_rates",
+        "ns_items",
+        "ns_sales_orders",
+        "ns_so_lines",
+        "ns_fulfillments",
+        "ns_invoices",
+        "ns_payments",
     },
 }
 
@@ -62,7 +63,7 @@ def test_every_extraction_asset_is_partitioned_described_and_typed() -> None:
     assert DAILY.timezone == "UTC" and open_partition_key() in DAILY.get_partition_keys()
     by_key = {tuple(s.key.path): (a, s) for a in EXTRACT_ASSETS for s in a.specs}
     for ent in ENTITIES:
-        asset, spec = by_key[(ent.system, ent.name)]
+        asset, spec = by_key[tuple(table_key(ent.table).path)]
         assert asset.partitions_def == DAILY
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
         assert spec.group_name == ent.system and ent.system in spec.kinds and "duckdb" in spec.kinds
