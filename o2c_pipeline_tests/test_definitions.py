@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 
 import dagster as dg
@@ -66,6 +67,9 @@ def test_every_extraction_asset_is_partitioned_described_and_typed() -> None:
         asset, spec = by_key[tuple(table_key(ent.table).path)]
         assert asset.partitions_def == DAILY
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
+        assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
+            fail_window=dt.timedelta(hours=36), warn_window=dt.timedelta(hours=25)
+        )
         assert spec.group_name == ent.system and ent.system in spec.kinds and "duckdb" in spec.kinds
         assert spec.description == ent.description
         schema = spec.metadata["dagster/column_schema"]
