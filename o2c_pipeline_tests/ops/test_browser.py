@@ -9,7 +9,7 @@ The history is narrowed to a week (``O2C_START_DATE``) so the walk stays within 
    materialization with its own ``window`` and ``rows``, which differ from day to day (checked
    against GraphQL);
 3. a sync run over the same days (launched through GraphQL) dead-letters the dirty orders, and
-   ``sync/orders`` shows the DLQ by error code and the replay command;
+   ``sync/orders_to_ns`` shows the DLQ by error code and the replay command;
 4. the asset graph, every group expanded and fit to the view (the canvas' double-click), shows
    the group names; it is the README's screenshot (docs/asset-graph.png, rewritten when
    O2C_UPDATE_SCREENSHOT=1). Not yet asserted: every node inside the viewport (the fit stops at
@@ -226,13 +226,13 @@ def test_first_hour_in_the_ui(dagster_dev, chromium_path, tmp_path):
             page.get_by_text("rows", exact=True).first.wait_for()
             page.screenshot(path=str(tmp_path / "plots.png"))
 
-            # 3. the sync run's dead letters on sync/orders
+            # 3. the sync run's dead letters on sync/orders_to_ns
             status = wait_for_run(dagster_dev, launched["run"]["runId"])
             assert status == "SUCCESS", dagster_dev.log_tail()
             latest = materializations(dagster_dev, "sync/orders_to_ns")[0]["metadata"]
             codes = re.findall(r"\b[A-Z][A-Z_]{3,}\b", str(latest.get("dlq_by_error_code")))
             assert latest["dlq_open"] > 0 and codes, latest
-            page.goto(f"{dagster_dev.url}/assets/sync/orders")
+            page.goto(f"{dagster_dev.url}/assets/sync/orders_to_ns")
             page.get_by_text("dlq_by_error_code", exact=True).first.wait_for()
             page.get_by_text(codes[0], exact=True).first.wait_for()
             page.get_by_text("o2c dlq replay --flow orders").first.wait_for()
