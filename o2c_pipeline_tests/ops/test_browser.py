@@ -55,8 +55,8 @@ SYNC_SELECTION = [
 ]
 VIEWPORT = {"width": 2400, "height": 1400}
 #: the whole graph's page: room for every node at the zoom the fit reaches (it stops at Dagster's
-#: minimum zoom), drawn at a scale that keeps the picture README-sized (2400x1440 pixels)
-GRAPH_VIEWPORT = {"width": 4000, "height": 2400}
+#: minimum zoom), drawn at a scale that keeps the picture README-sized (2160x1800 pixels)
+GRAPH_VIEWPORT = {"width": 3600, "height": 3000}
 GRAPH_SCALE = 0.6
 #: the UI's own setting (Lineage -> the graph's settings), stored per browser: left to right
 GRAPH_DIRECTION = "localStorage.setItem('asset-graph-direction', JSON.stringify('horizontal'))"
