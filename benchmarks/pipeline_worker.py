@@ -45,13 +45,14 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     from o2c_pipeline.assets.extract import EXTRACT_ASSETS
     from o2c_pipeline.assets.partition_figures import merged_metadata
     from o2c_pipeline.cli.run import earliest_partition, execute, instance_for_run
+    from o2c_pipeline.keys import name_of
     from o2c_pipeline.partitions import open_partition_key
     from o2c_pipeline.resources.factory import build_resources
 
     resources = dict(build_resources(check=False))
     wanted = set(request["entities"])
-    keys = [k for a in EXTRACT_ASSETS for k in a.keys if ".".join(k.path) in wanted]
-    missing = wanted - {".".join(k.path) for k in keys}
+    keys = [k for a in EXTRACT_ASSETS for k in a.keys if name_of(k) in wanted]
+    missing = wanted - {name_of(k) for k in keys}
     if missing:
         raise SystemExit(f"unknown entities: {', '.join(sorted(missing))}")
     selected = [a for a in EXTRACT_ASSETS if set(a.keys) & set(keys)]  # a step may hold several

@@ -3,11 +3,11 @@ on the table whose loads start the stage, so the change sensors' runs (which loa
 tables) evaluate it, after the flows that move the stage when the run holds them (a sync cycle),
 and the nightly reconciliation (every check):
 
-- ``sla_won_deal_to_sales_order`` (on ``salesforce/orders``): a won deal (activated Order,
+- ``sla_won_deal_to_sales_order`` (on ``salesforce/sf_orders``): a won deal (activated Order,
   Closed-Won Opportunity, per ``sales_order_trigger``) has a NetSuite sales order within N hours;
-- ``sla_sales_order_to_fulfillment`` (on ``netsuite/sales_orders``): a sales order has an item
+- ``sla_sales_order_to_fulfillment`` (on ``netsuite/ns_sales_orders``): a sales order has an item
   fulfillment within N days of its date;
-- ``sla_invoice_payment`` (on ``netsuite/invoices``): an invoice is paid by its due date + N days.
+- ``sla_invoice_payment`` (on ``netsuite/ns_invoices``): an invoice is paid by its due date + N days.
 
 Limits and severities come from the configuration file's ``slas:`` section. The overdue records
 are the check's table metadata and the warehouse's ``sync.sla_<stage>`` table; records newly

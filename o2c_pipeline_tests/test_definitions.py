@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 
 import dagster as dg
@@ -10,31 +11,32 @@ import pytest
 from o2c_pipeline.assets import EXTRACT_ASSETS
 from o2c_pipeline.definitions import build_definitions
 from o2c_pipeline.entities import ENTITIES
+from o2c_pipeline.keys import table_key
 from o2c_pipeline.partitions import DAILY, open_partition_key
 
 EXPECTED = {
     "salesforce": {
-        "accounts",
-        "contacts",
-        "opportunities",
-        "opportunity_line_items",
-        "products",
-        "orders",
-        "order_items",
-        "invoices",
+        "sf_accounts",
+        "sf_contacts",
+        "sf_opportunities",
+        "sf_opp_lines",
+        "sf_products",
+        "sf_orders",
+        "sf_order_items",
+        "sf_invoices",
     },
     "netsuite": {
-        "customers",
-        "contacts",
-        "subsidiaries",
-        "currencies",
-        "currency_rates",
-        "items",
-        "sales_orders",
-        "sales_order_lines",
-        "fulfillments",
-        "invoices",
-        "payments",
+        "ns_customers",
+        "ns_contacts",
+        "ns_subsidiaries",
+        "ns_currencies",
+        "ns_fx_rates",
+        "ns_items",
+        "ns_sales_orders",
+        "ns_so_lines",
+        "ns_fulfillments",
+        "ns_invoices",
+        "ns_payments",
     },
 }
 
@@ -62,9 +64,12 @@ def test_every_extraction_asset_is_partitioned_described_and_typed() -> None:
     assert DAILY.timezone == "UTC" and open_partition_key() in DAILY.get_partition_keys()
     by_key = {tuple(s.key.path): (a, s) for a in EXTRACT_ASSETS for s in a.specs}
     for ent in ENTITIES:
-        asset, spec = by_key[(ent.system, ent.name)]
+        asset, spec = by_key[tuple(table_key(ent.table).path)]
         assert asset.partitions_def == DAILY
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
+        assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
+            fail_window=dt.timedelta(hours=36), warn_window=dt.timedelta(hours=25)
+        )
         assert spec.group_name == ent.system and ent.system in spec.kinds and "duckdb" in spec.kinds
         assert spec.description == ent.description
         schema = spec.metadata["dagster/column_schema"]
@@ -95,3 +100,16 @@ def test_the_ui_guide_names_every_pool_with_its_slots() -> None:
     guide = (Path(__file__).resolve().parents[1] / "docs" / "ui.md").read_text()
     for pool in POOLS:
         assert f"`{pool.name}` ({pool.slots}" in guide, pool.name
+
+
+def test_every_asset_name_is_unique_and_short() -> None:
+    """The zoomed-out graph shows an asset by its key's last part, truncated beyond
+    ``keys.ASSET_NAME_MAX`` characters: each must stand alone, whole."""
+    from o2c_pipeline import keys
+
+    names = [k.path[-1] for k in build_definitions().resolve_asset_graph().get_all_asset_keys()]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    too_long = [n for n in names if len(n) > keys.ASSET_NAME_MAX]
+    assert not too_long
+    for entity in ENTITIES:
+        assert keys.name_of(keys.table_key(entity.table)) == entity.table

@@ -26,6 +26,7 @@ from o2c_pipeline.definitions import build_resources
 from o2c_pipeline.entities import ENTITIES, NETSUITE_ENTITIES, SALESFORCE_ENTITIES, Entity, entity
 from o2c_pipeline.extract.windows import parse_stamp
 from o2c_pipeline.jobs import EXTRACT_TAG
+from o2c_pipeline.keys import table_key
 from o2c_pipeline.netsuite.queries import cursor_expr as _cursor_expr
 from o2c_pipeline.netsuite.queries import key_expr as _key_expr
 from o2c_pipeline.netsuite.queries import literal as suiteql_literal
@@ -86,7 +87,7 @@ class Pipeline:
         events = [
             e
             for e in result.get_asset_materialization_events()
-            if e.asset_key == dg.AssetKey([ent.system, ent.name])
+            if e.asset_key == table_key(ent.table)
         ]
         return merged_metadata(events)[ent.table]  # a range: the days' figures summed
 

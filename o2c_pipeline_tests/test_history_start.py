@@ -59,7 +59,7 @@ def test_the_earliest_day_is_asked_once_and_recorded(pipeline_env):
 def test_each_day_of_a_range_carries_its_own_figures(pipeline_env):
     today = open_partition_key()
     start = (dt.date.fromisoformat(today) - dt.timedelta(days=6)).isoformat()
-    key = dg.AssetKey(["salesforce", "order_items"])
+    key = dg.AssetKey(["salesforce", "sf_order_items"])
     job = dg.Definitions(
         assets=EXTRACT_ASSETS,
         jobs=[dg.define_asset_job("one", selection=dg.AssetSelection.assets(key))],

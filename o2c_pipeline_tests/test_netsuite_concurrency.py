@@ -15,6 +15,7 @@ from o2c_pipeline.assets import EXTRACT_ASSETS
 from o2c_pipeline.assets.partition_figures import merged_metadata
 from o2c_pipeline.cli.run import execute
 from o2c_pipeline.definitions import build_resources
+from o2c_pipeline.keys import table_key
 from o2c_pipeline.partitions import open_partition_key
 from o2c_pipeline.sync.context import sync_context
 from o2c_pipeline.sync.deals import sales_order_body
@@ -38,7 +39,7 @@ def test_netsuite_entities_are_read_together_within_the_account_limits(
 ) -> None:
     sandbox.knobs.update({"latency_ms": 40, "ns_concurrency_limit": ACCOUNT_LIMIT})
     monkeypatch.setenv("NETSUITE_CONCURRENCY_LIMIT", str(ACCOUNT_LIMIT + 1))  # one for sensors
-    keys = [dg.AssetKey(["netsuite", name]) for name in ENTITIES]
+    keys = [table_key(f"netsuite.{name}") for name in ENTITIES]
     job = dg.define_asset_job("netsuite_together", selection=dg.AssetSelection.assets(*keys))
     defs = dg.Definitions(assets=EXTRACT_ASSETS, jobs=[job], resources=build_resources())
     resolved = defs.resolve_job_def("netsuite_together")

@@ -292,6 +292,13 @@ def _extract_asset(entity: Entity, system: Any) -> dg.AssetsDefinition:
     return _extract
 
 
+#: How long an extract asset may go without a materialization: the UI shows it as degraded
+#: (warn) after a missed daily run, as stale (fail) after a day and a half.
+FRESHNESS_POLICY = dg.FreshnessPolicy.time_window(
+    fail_window=dt.timedelta(hours=36), warn_window=dt.timedelta(hours=25)
+)
+
+
 def asset_attributes(entity: Entity) -> dict[str, Any]:
     """What an extract asset is, whether its own step or a spec of a shared one."""
     return {
@@ -302,6 +309,7 @@ def asset_attributes(entity: Entity) -> dict[str, Any]:
         "group_name": entity.system,
         "kinds": {entity.system, "duckdb"},
         "partitions_def": DAILY,
+        "freshness_policy": FRESHNESS_POLICY,
         "tags": {**O2C_SYNC_TAG, **EXTRACT_TAG, **entity.tags},
         "metadata": asset_metadata(entity),
     }

@@ -23,6 +23,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from o2c_pipeline import keys
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.runner import Extraction
 from o2c_pipeline.warehouse import Warehouse, cast_expr, table_ref
@@ -38,7 +39,7 @@ def merged_metadata(events: Iterable[Any]) -> dict[str, dict[str, Any]]:
     order: the per-day and step figures summed, every other entry as the last event has it."""
     merged: dict[str, dict[str, Any]] = {}
     for event in events:
-        table = ".".join(event.asset_key.path)
+        table = keys.name_of(event.asset_key)
         row = merged.setdefault(table, {})
         for name, entry in event.materialization.metadata.items():
             value = getattr(entry, "value", entry)

@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from o2c_pipeline import keys
 from o2c_pipeline.assets import partition_figures as figures
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.runner import Extraction
@@ -170,8 +171,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             )
 
     def load_input(self, context: dg.InputContext) -> WarehouseTable:
-        key = context.asset_key.path
-        table = ".".join(key[-2:])
+        table = keys.name_of(context.asset_key)
         window = None
         if context.has_asset_partitions:
             tw = context.asset_partitions_time_window

@@ -86,7 +86,7 @@ class RunProgress:
                     row["wall_s"] = entry.timestamp - self.step_start.get(step, entry.timestamp)
         elif kind == DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.step_materialization_data.materialization
-            name = ".".join(materialization.asset_key.path)
+            name = keys.name_of(materialization.asset_key)
             metadata = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
             self.assets[name] = {"step": step, "wall_s": None, **metadata}
 
@@ -210,7 +210,7 @@ def summary_rows(
 
     events = result.get_asset_materialization_events()
     merged = merged_metadata(events)
-    step_of = {".".join(e.asset_key.path): e.step_key or "" for e in events}
+    step_of = {keys.name_of(e.asset_key): e.step_key or "" for e in events}
     return [
         {
             "table": table,

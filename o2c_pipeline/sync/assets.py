@@ -1,4 +1,4 @@
-"""Dagster definitions of the sync: one asset per flow (keys ``sync/<flow>``), the warehouse mirror
+"""Dagster definitions of the sync: one asset per flow (keys ``sync/<source>_to_<target>``, :func:`~o2c_pipeline.keys.flow_key`), the warehouse mirror
 of the sync's tables, and the DLQ replay job. Everything is generated from :data:`FLOWS`; a flow's
 dependencies are the tables it declares it reads and the flows it runs after."""
 
@@ -99,9 +99,12 @@ def _flow_asset(flow: type[Flow]) -> dg.AssetsDefinition:
         netsuite: NetSuiteResource,
         checkpoints: CheckpointStore,
     ) -> dg.MaterializeResult:
+        label = keys.flow_key(flow.name).to_user_string()
         flow_mode = mode(flow.name)
         if flow_mode == "off":
-            context.log.info(f"sync/{flow.name} is off in the configuration file (flows:)")
+            context.log.info(
+                f"{label} (flow {flow.name}) is off in the configuration file (flows:)"
+            )
             return dg.MaterializeResult(metadata={"mode": "off"})
         dry_run = config.dry_run or flow_mode == "plan"
         ctx = _context(context, salesforce, netsuite, checkpoints, dry_run=dry_run)
@@ -110,8 +113,8 @@ def _flow_asset(flow: type[Flow]) -> dg.AssetsDefinition:
         if ctx.plan is not None:
             store_plan(ctx.warehouse, ctx.plan, flow.name, run_id=ctx.run_id, now=ctx.clock())
             metadata.update(ctx.plan.metadata(flow.name))
-            context.log.info(f"sync/{flow.name} plan: {ctx.plan.summary(flow.name)}")
-        context.log.info(f"sync/{flow.name}: {stats.metadata()}")
+            context.log.info(f"{label} plan: {ctx.plan.summary(flow.name)}")
+        context.log.info(f"{label}: {stats.metadata()}")
         return dg.MaterializeResult(metadata={**metadata, **dlq_metadata(ctx.store, flow.name)})
 
     return _flow

@@ -10,7 +10,7 @@ import duckdb
 from o2c_pipeline.checks import FRESH, ROW_COUNT, UNIQUE
 from o2c_pipeline.partitions import open_partition_key
 
-CUSTOMERS = dg.AssetKey(["netsuite", "customers"])
+CUSTOMERS = dg.AssetKey(["netsuite", "ns_customers"])
 
 
 def run_checks(

@@ -71,7 +71,7 @@ def test_killing_the_run_process_leaves_no_step_process(
     env["O2C_START_DATE"] = open_partition_key()
     run = subprocess.Popen(
         [sys.executable, "-W", "ignore", "-m", "dagster", "asset", "materialize", "-m",
-         "o2c_pipeline.definitions", "--select", "salesforce/accounts,netsuite/customers",
+         "o2c_pipeline.definitions", "--select", "salesforce/sf_accounts,netsuite/ns_customers",
          "--partition", open_partition_key()],
         env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -41,8 +41,8 @@ FORKSERVER = {
     }
 }
 NETSUITE_ASSETS = [
-    "netsuite/customers",
-    "netsuite/invoices",
+    "netsuite/ns_customers",
+    "netsuite/ns_invoices",
 ]  # with their checks: 4 NetSuite ops a run
 
 
@@ -116,7 +116,7 @@ def test_runs_and_a_sensor_tick_share_the_postgres_instance(postgres_dagster_hom
         (request,) = defs.resolve_sensor_def("netsuite_changes").evaluate_tick(context).run_requests
 
         def run(partition: str) -> bool:
-            selection = [dg.AssetKey(["netsuite", "customers"])]
+            selection = [dg.AssetKey(["netsuite", "ns_customers"])]
             return job.execute_in_process(
                 instance=instance, partition_key=partition, asset_selection=selection
             ).success
@@ -126,7 +126,7 @@ def test_runs_and_a_sensor_tick_share_the_postgres_instance(postgres_dagster_hom
         assert {r.tags["dagster/partition"] for r in runs} == {request.partition_key, yesterday}
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         materialized = instance.fetch_materializations(
-            dg.AssetKey(["netsuite", "customers"]), limit=10
+            dg.AssetKey(["netsuite", "ns_customers"]), limit=10
         ).records
         assert {m.partition_key for m in materialized} == {request.partition_key, yesterday}
 

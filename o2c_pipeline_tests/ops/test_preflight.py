@@ -205,7 +205,7 @@ def test_a_dagster_run_stops_before_its_first_step(env, tmp_path):
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-W", "ignore", "-m", "dagster", "asset", "materialize", "-m",
-         "o2c_pipeline.definitions", "--select", "salesforce/accounts", "--partition", "2026-01-05"],
+         "o2c_pipeline.definitions", "--select", "salesforce/sf_accounts", "--partition", "2026-01-05"],
         env={**os.environ, **stopped}, cwd=tmp_path, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     seconds = time.monotonic() - started

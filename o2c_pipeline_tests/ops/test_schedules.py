@@ -35,8 +35,13 @@ def test_daily_invoice_payment_batch_is_one_run_over_yesterday_and_today(defs, i
     assert request.tags[RANGE_END_TAG] == "2026-03-01"
     assert request.run_key == "invoice_payment_batch:2026-03-01"
     keys = selected_keys(defs, "invoice_payment_batch")
-    assert {"sync/invoices", "sync/payments", "netsuite/invoices", "netsuite/payments"} <= keys
-    assert "sync/orders" not in keys  # other flows keep their own cadence
+    assert {
+        "sync/invoices_to_sf",
+        "sync/payments_to_sf",
+        "netsuite/ns_invoices",
+        "netsuite/ns_payments",
+    } <= keys
+    assert "sync/orders_to_ns" not in keys  # other flows keep their own cadence
     # the range is valid for the job's partitions
     partitions = defs.resolve_job_def("invoice_payment_batch").partitions_def
     assert partitions.has_partition_key("2026-02-28") and partitions.has_partition_key("2026-03-01")
@@ -47,8 +52,8 @@ def test_hourly_item_price_sync_loads_today_then_syncs_products(defs, instance):
     assert request.partition_key == "2026-03-01"
     assert request.run_key == "item_price_sync:2026-03-01T06"
     keys = selected_keys(defs, "item_price_sync")
-    assert {"sync/products", "netsuite/items"} <= keys
-    assert not any(k.startswith("sync/") and k != "sync/products" for k in keys)
+    assert {"sync/items_to_sf", "netsuite/ns_items"} <= keys
+    assert not any(k.startswith("sync/") and k != "sync/items_to_sf" for k in keys)
 
 
 def test_nightly_reconciliation_runs_every_check_and_no_materialization(defs, instance):

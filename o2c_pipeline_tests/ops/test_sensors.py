@@ -14,6 +14,7 @@ import requests
 import sqlalchemy as sa
 from dagster._core.test_utils import create_run_for_test
 
+from o2c_pipeline import keys
 from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.netsuite.queries import changes_query as netsuite_probe_query
 from o2c_pipeline.partitions import open_partition_key
@@ -25,7 +26,7 @@ PAST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def entity_keys(system: str) -> set[dg.AssetKey]:
-    return {dg.AssetKey([e.system, e.name]) for e in ENTITIES if e.system == system}
+    return {keys.table_key(e.table) for e in ENTITIES if e.system == system}
 
 
 def evaluate(
@@ -86,7 +87,7 @@ def test_netsuite_probe_is_one_call_and_selects_only_changed_entities(defs, inst
     checkpoints.set_watermark("netsuite.customers", PAST, force=True)
     changed = evaluate(defs, instance, "netsuite_changes", cursor=quiet.cursor)
     (request,) = changed.run_requests
-    assert request.asset_selection == [dg.AssetKey(["netsuite", "customers"])]
+    assert request.asset_selection == [dg.AssetKey(["netsuite", "ns_customers"])]
     changes = json.loads(changed.cursor)["changes"]
     assert changes["netsuite.customers"] > 0
     assert counters(sandbox)["calls"]["netsuite"]["suiteql"] == before + 2
@@ -110,7 +111,7 @@ def test_salesforce_probe_counts_since_each_watermark(defs, instance, sandbox):
 
     checkpoints.set_watermark("salesforce.accounts", PAST, force=True)
     (request,) = evaluate(defs, instance, "salesforce_changes").run_requests
-    assert request.asset_selection == [dg.AssetKey(["salesforce", "accounts"])]
+    assert request.asset_selection == [dg.AssetKey(["salesforce", "sf_accounts"])]
 
 
 def test_sensor_waits_while_its_previous_run_is_in_flight(defs, instance):

@@ -24,6 +24,7 @@ import pytest
 import requests
 import yaml
 
+from o2c_pipeline import keys
 from o2c_pipeline.cli.run import execute
 from o2c_pipeline.cli.sync import format_plan, plan_run_config, planned_rows
 from o2c_pipeline.definitions import build_definitions
@@ -150,7 +151,7 @@ def test_plan_makes_no_write_and_apply_writes_exactly_the_plan(world: World) -> 
             assert json.loads(changes), f"{flow}: a planned write that changes nothing"
     assert "->" in format_plan(rows)
     meta = {
-        m.materialization.asset_key.path[1]: m.materialization.metadata
+        keys.name_of(m.materialization.asset_key).split(".", 1)[1]: m.materialization.metadata
         for m in result.get_asset_materialization_events()
         if m.materialization.asset_key.path[0] == "sync"
     }
@@ -174,7 +175,9 @@ def test_flows_in_plan_mode_never_write(world: World) -> None:
     assert world.writes() == before
     assert len(world.store.frame(audit_table)) == audit_before
     modes = {
-        m.materialization.asset_key.path[1]: m.materialization.metadata["mode"].value
+        keys.name_of(m.materialization.asset_key).split(".", 1)[1]: m.materialization.metadata[
+            "mode"
+        ].value
         for m in result.get_asset_materialization_events()
         if m.materialization.asset_key.path[0] == "sync" and "mode" in m.materialization.metadata
     }
@@ -184,7 +187,7 @@ def test_flows_in_plan_mode_never_write(world: World) -> None:
     world.configure(flows={"default": "on", "fulfillments": "off"})
     result = world.cycle(days=1)
     flows = {
-        m.materialization.asset_key.path[1]: m.materialization.metadata
+        keys.name_of(m.materialization.asset_key).split(".", 1)[1]: m.materialization.metadata
         for m in result.get_asset_materialization_events()
         if m.materialization.asset_key.path[0] == "sync"
     }

@@ -19,7 +19,7 @@ from o2c_pipeline.warehouse import Warehouse
 from o2c_sandbox.customize import netsuite_field, salesforce_field
 from o2c_sandbox.schema import NsColumn, SfField
 
-TABLES = ("salesforce/accounts", "netsuite/customers")
+TABLES = ("salesforce/sf_accounts", "netsuite/ns_customers")
 JOB = dg.define_asset_job(
     "fields_under_test",
     selection=dg.AssetSelection.assets(
@@ -92,7 +92,7 @@ def test_a_field_added_in_the_source_is_loaded_and_one_removed_is_kept(
         ]
         # every field the describe reports is there from the first load, beyond the core
         assert "OwnerId" in {c[0] for c in warehouse.query("DESCRIBE salesforce.accounts_current")}
-        assert first["salesforce/accounts"]["columns_added"] == "none"
+        assert first["salesforce/sf_accounts"]["columns_added"] == "none"
 
         with (
             salesforce_field(private_sandbox, "Account", REGION),
@@ -107,9 +107,9 @@ def test_a_field_added_in_the_source_is_loaded_and_one_removed_is_kept(
             assert _delta(before, after, "salesforce", "describe") == 1
             assert _delta(before, after, "netsuite", "metadata") == 1
             assert _delta(before, after, "netsuite", "suiteql") <= 1 + 3  # the probe, then the load
-            assert added["salesforce/accounts"]["columns_added"] == "Region__c"
-            assert added["netsuite/customers"]["columns_added"] == "custentity_o2c_tier"
-            assert added["salesforce/accounts"]["mode"] == "incremental"
+            assert added["salesforce/sf_accounts"]["columns_added"] == "Region__c"
+            assert added["netsuite/ns_customers"]["columns_added"] == "custentity_o2c_tier"
+            assert added["salesforce/sf_accounts"]["mode"] == "incremental"
             regions = warehouse.query(
                 'SELECT "Id", "Region__c" FROM salesforce.accounts_current '
                 'WHERE "Region__c" IS NOT NULL ORDER BY 1'
@@ -120,7 +120,7 @@ def test_a_field_added_in_the_source_is_loaded_and_one_removed_is_kept(
             )
             assert regions == [(a, "EMEA") for a in sorted(accounts)]
             assert tiers == [(int(c), "Gold") for c in sorted(customers, key=int)]
-            schema = added["salesforce/accounts"]["dagster/column_schema"]
+            schema = added["salesforce/sf_accounts"]["dagster/column_schema"]
             assert "Region__c" in {c.name for c in schema.columns}
 
         # stamps have whole seconds: an edit in the second of the last one would carry the
@@ -128,8 +128,8 @@ def test_a_field_added_in_the_source_is_loaded_and_one_removed_is_kept(
         time.sleep(1.05 - time.time() % 1)
         _touch(live, accounts[:1], customers[:1], tier=False)  # the fields are gone now
         removed = loads.run()
-    assert removed["salesforce/accounts"]["columns_vanished"] == "Region__c"
-    assert removed["netsuite/customers"]["columns_vanished"] == "custentity_o2c_tier"
+    assert removed["salesforce/sf_accounts"]["columns_vanished"] == "Region__c"
+    assert removed["netsuite/ns_customers"]["columns_vanished"] == "custentity_o2c_tier"
     # the column stays; the record edited since has no value any more, the others keep theirs
     regions = dict(warehouse.query('SELECT "Id", "Region__c" FROM salesforce.accounts_current'))
     assert regions[accounts[0]] is None and regions[accounts[1]] == "EMEA"

@@ -45,7 +45,7 @@ entities:
   netsuite.subscriptions:
     table: {RECORD_TYPE}
 """
-ASSETS = ("salesforce/subscriptions", "netsuite/subscriptions")
+ASSETS = ("salesforce/sf_subscriptions", "netsuite/ns_subscriptions")
 CHECKS = ("matches_source_count", "open_partition_fresh", "unique_keys")
 
 

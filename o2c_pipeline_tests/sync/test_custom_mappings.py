@@ -127,7 +127,7 @@ def test_custom_mappings_reach_netsuite_once_and_a_miss_is_dead_lettered(
             }
             defs = build_definitions()
             job = defs.resolve_job_def("o2c_sync").get_subset(
-                asset_selection={dg.AssetKey(["salesforce", "accounts"]), dg.AssetKey(["netsuite", "customers"])}
+                asset_selection={dg.AssetKey(["salesforce", "sf_accounts"]), dg.AssetKey(["netsuite", "ns_customers"])}
             )  # fmt: skip
             today = open_partition_key()
             assert execute(job, dg.DagsterInstance.ephemeral(), start=today, end=today, progress=False).success  # fmt: skip

@@ -66,9 +66,10 @@ def test_asset_dependencies_are_the_declared_reads_and_flows() -> None:
         assert next(iter(asset.specs)).description == flow.description
     # what the hand-kept list used to miss: invoices read orders and accounts too
     invoices = by_key[keys.flow_key("invoices")].dependency_keys
-    assert {dg.AssetKey(["salesforce", "orders"]), dg.AssetKey(["salesforce", "accounts"])} <= set(
-        invoices
-    )
+    assert {
+        dg.AssetKey(["salesforce", "sf_orders"]),
+        dg.AssetKey(["salesforce", "sf_accounts"]),
+    } <= set(invoices)
 
 
 def test_a_flow_cannot_read_a_table_it_did_not_declare(ctx) -> None:

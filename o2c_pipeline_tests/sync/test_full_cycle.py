@@ -22,6 +22,7 @@ import dagster as dg
 import pytest
 import requests
 
+from o2c_pipeline import keys
 from o2c_pipeline.cli.run import execute
 from o2c_pipeline.definitions import build_definitions
 from o2c_pipeline.partitions import open_partition_key
@@ -70,7 +71,7 @@ class PrivateWorld:
             progress=False,
         )
         metadata = {
-            m.materialization.asset_key.path[1]: {
+            keys.name_of(m.materialization.asset_key).split(".", 1)[1]: {
                 k: v.value for k, v in m.materialization.metadata.items()
             }
             for m in result.get_asset_materialization_events()

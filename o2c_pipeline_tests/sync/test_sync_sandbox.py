@@ -21,6 +21,7 @@ import requests
 
 from o2c_pipeline.cli.run import execute
 from o2c_pipeline.definitions import build_definitions
+from o2c_pipeline.keys import table_key
 from o2c_pipeline.partitions import open_partition_key
 from o2c_pipeline.resources.factory import build_resources
 from o2c_pipeline.sync import flows
@@ -50,7 +51,7 @@ class World:
         defs = build_definitions(self.env)
         job = defs.resolve_job_def("o2c_sync").get_subset(
             asset_selection={
-                dg.AssetKey(["salesforce" if n in SF_NAMES else "netsuite", n]) for n in names
+                table_key(f"{'salesforce' if n in SF_NAMES else 'netsuite'}.{n}") for n in names
             }
         )
         today = open_partition_key()
@@ -374,7 +375,7 @@ def test_dagster_assets_report_per_run_metadata(world: World) -> None:
     resources = {
         k: v for k, v in defs.resources.items() if k in ("salesforce", "netsuite", "checkpoints")
     }
-    review = next(a for a in ASSETS if a.key == dg.AssetKey(["sync", "review_queue"]))
+    review = next(a for a in ASSETS if a.key == dg.AssetKey(["sync", "credits_to_queue"]))
     result = dg.materialize([review], resources=resources, instance=dg.DagsterInstance.ephemeral())
     (mat,) = result.get_asset_materialization_events()
     metadata = {k: v.value for k, v in mat.materialization.metadata.items()}
