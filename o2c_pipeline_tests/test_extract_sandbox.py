@@ -101,6 +101,11 @@ class Pipeline:
     def versions(self, ent: Entity) -> set[tuple]:
         return set(self.warehouse.query(f"SELECT * EXCLUDE (_loaded_at) FROM {ent.table}"))
 
+    def columns(self, ent: Entity) -> list[str]:
+        """The columns of :meth:`versions`, declared and discovered (custom fields) alike."""
+        described = self.warehouse.query(f"DESCRIBE SELECT * EXCLUDE (_loaded_at) FROM {ent.table}")
+        return [row[0] for row in described]
+
     def identities(self, ent: Entity) -> set[tuple]:
         """The versions held, as (group, key, stamp, deleted)."""
         columns = ", ".join(
@@ -259,6 +264,26 @@ def _new_versions(pipe: Pipeline, before: dict[str, set], ent: Entity) -> set:
     }
 
 
+def _formula_only(pipe: Pipeline, before: dict[str, set], ent: Entity) -> set:
+    """Records whose new version differs from the one held at the same stamp in formula fields
+    only: Salesforce moves no stamp when a cross-object formula's source changes (an order's
+    ``TEXT(Account.Industry)`` after its account's industry changed), so a look-back that re-reads
+    such a record rightly keeps its new value."""
+    with dg.build_resources(build_resources()) as live:
+        described = getattr(live.salesforce.client(), ent.source).describe()["fields"]
+    formulas = {f["name"] for f in described if f.get("calculated")}
+    columns = pipe.columns(ent)
+    gi, si = ent.column_names.index(ent.group_column), ent.column_names.index(ent.cursor)
+    held = {(row[gi], row[si]): row for row in before[ent.table]}
+    found = set()
+    for row in pipe.versions(ent) - before[ent.table]:
+        old = held.get((row[gi], row[si]))
+        changed = {c for c, a, b in zip(columns, old or (), row, strict=False) if a != b}
+        if old is not None and changed and changed <= formulas:
+            found.add(row[gi])
+    return found
+
+
 def test_a_delta_run_picks_up_exactly_the_changed_and_deleted_records(pipeline: Pipeline) -> None:
     before = {ent.table: pipeline.versions(ent) for ent in ENTITIES}
     changes = _sandbox_post(pipeline.env, "advance", {"steps": 1})
@@ -279,9 +304,8 @@ def test_a_delta_run_picks_up_exactly_the_changed_and_deleted_records(pipeline: 
             ent.table,
             meta,
         )
-        assert _new_versions(pipeline, before, ent) == touched.get(f"sf.{ent.source}", set()), (
-            ent.table
-        )
+        new = _new_versions(pipeline, before, ent) - _formula_only(pipeline, before, ent)
+        assert new == touched.get(f"sf.{ent.source}", set()), ent.table
     customers = entity("netsuite.customers")
     assert _new_versions(pipeline, before, customers) == touched.get("ns.customer", set())
     transactions = [e for e in NETSUITE_ENTITIES if e.source.startswith("transaction t")]
