@@ -41,14 +41,40 @@ def _is_asset_event(event: Any) -> bool:
     return event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS
 
 
+def _asset_events_of(storage: Any, events: Sequence[Any]) -> list[Any]:
+    """The batch's asset events; the others (e.g. check evaluations planned) are stored first,
+    one by one, on Dagster's own path."""
+    for event in events:
+        if not _is_asset_event(event):
+            storage.store_event(event)
+    return [e for e in events if _is_asset_event(e)]
+
+
+def _index_asset_events(
+    storage: Any, conn: Any, events: Sequence[Any], inserts: Sequence[Any]
+) -> None:
+    """Within the index transaction ``conn``: the events' rows (``inserts``, one per event), their
+    tags, and the asset rows, as ``store_event`` writes them. An asset's row keeps the latest
+    event of each kind, so the batch's last one settles it."""
+    ids = []
+    for insert in inserts:
+        with db_result(conn, insert) as result:
+            ids.append(result.inserted_primary_key[0])
+    storage._store_asset_event_tags(conn, list(events), ids)
+    last: dict[tuple[Any, Any], tuple[Any, int]] = {}
+    for event, event_id in zip(events, ids, strict=True):
+        kind = (event.dagster_event.asset_key, event.dagster_event_type)
+        last.pop(kind, None)
+        last[kind] = (event, event_id)
+    for event, event_id in last.values():
+        storage._store_asset_event(conn, event, event_id)
+
+
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     """Dagster's SQLite event log; a batch of asset events is one transaction per file."""
 
     def store_event_batch(self, events: Sequence[Any]) -> None:
-        others = [e for e in events if not _is_asset_event(e)]
-        for event in others:  # e.g. check evaluations planned: Dagster's own path, one by one
-            self.store_event(event)
-        events = [e for e in events if _is_asset_event(e)]
+        events = _asset_events_of(self, events)
         if not events:
             return
         inserts = [self.prepare_insert_event(e) for e in events]  # serialized once per event
@@ -60,19 +86,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 for insert in run_inserts:
                     conn.execute(insert)
         with self.index_transaction() as conn:
-            ids = []
-            for insert in inserts:
-                with db_result(conn, insert) as result:
-                    ids.append(result.inserted_primary_key[0])
-            self._store_asset_event_tags(conn, list(events), ids)
-            # the asset's row keeps the latest event of each kind: the batch's last one settles it
-            last: dict[tuple[Any, Any], tuple[Any, int]] = {}
-            for event, event_id in zip(events, ids, strict=True):
-                kind = (event.dagster_event.asset_key, event.dagster_event_type)
-                last.pop(kind, None)
-                last[kind] = (event, event_id)
-            for event, event_id in last.values():
-                self._store_asset_event(conn, event, event_id)
+            _index_asset_events(self, conn, events, inserts)
 
 
 class BatchedSqliteStorage(DagsterSqliteStorage):
@@ -102,24 +116,12 @@ class BatchedInMemoryEventLogStorage(InMemoryEventLogStorage):
     is one transaction, with the rows, tags and asset rows its ``store_event`` writes."""
 
     def store_event_batch(self, events: Sequence[Any]) -> None:
-        for event in (e for e in events if not _is_asset_event(e)):
-            self.store_event(event)
-        events = [e for e in events if _is_asset_event(e)]
+        events = _asset_events_of(self, events)
         if not events:
             return
+        inserts = [self.prepare_insert_event(e) for e in events]
         with self.index_transaction() as conn:
-            ids = []
-            for event in events:
-                with db_result(conn, self.prepare_insert_event(event)) as result:
-                    ids.append(result.inserted_primary_key[0])
-            self._store_asset_event_tags(conn, list(events), ids)
-            last: dict[tuple[Any, Any], tuple[Any, int]] = {}
-            for event, event_id in zip(events, ids, strict=True):
-                kind = (event.dagster_event.asset_key, event.dagster_event_type)
-                last.pop(kind, None)
-                last[kind] = (event, event_id)
-            for event, event_id in last.values():
-                self._store_asset_event(conn, event, event_id)
+            _index_asset_events(self, conn, events, inserts)
         for event in events:  # as store_event: the storage id advances, watchers are told
             self._storage_id += 1
             for handler in list(self._handlers[event.run_id]):

@@ -27,15 +27,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from o2c_pipeline import config, settings
-from o2c_pipeline.resources.checkpoints import UtcDateTime, checkpoint_metadata, shared_engine
+from o2c_pipeline.resources.checkpoints import UtcDateTime, checkpoint_table, shared_engine
 
 #: how far back the partitions reach while the sources' earliest day is not yet recorded
 UNRECORDED_DAYS = 366
 RECORD_NAME = "history_start"
 
-facts_table = sa.Table(
+facts_table = checkpoint_table(
     "o2c_facts",
-    checkpoint_metadata,
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("value", sa.String(300), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),

@@ -31,7 +31,7 @@ from o2c_pipeline.entities import ENTITIES
 from o2c_pipeline.jobs import o2c_extract
 from o2c_pipeline.partitions import open_partition_key
 from o2c_pipeline.pools import ensure_pool_limits
-from o2c_pipeline.resources.checkpoints import CheckpointStore, Watermark, checkpoint_metadata
+from o2c_pipeline.resources.checkpoints import CheckpointStore, Watermark, checkpoint_table
 from o2c_pipeline.resources.secrets import scrub
 from o2c_pipeline.sync.assets import sync_dlq_replay
 from o2c_pipeline.sync.store import SyncStore
@@ -192,9 +192,8 @@ def dlq_redrive(
 # Run failures: a table where users look, the run's event log, and an optional webhook
 # ---------------------------------------------------------------------------------------------
 
-run_failures_table = sa.Table(
+run_failures_table = checkpoint_table(
     "o2c_run_failures",
-    checkpoint_metadata,
     sa.Column("run_id", sa.String(64), primary_key=True),
     sa.Column("job_name", sa.String(255), nullable=False),
     sa.Column("partition", sa.String(64)),

@@ -30,7 +30,12 @@ from o2c_pipeline.assets.warehouse_io import WarehouseResource
 from o2c_pipeline.config import Sla
 from o2c_pipeline.config import load as load_config
 from o2c_pipeline.pools import DUCKDB_WAREHOUSE
-from o2c_pipeline.resources.checkpoints import CheckpointStore, UtcDateTime, checkpoint_metadata
+from o2c_pipeline.resources.checkpoints import (
+    CheckpointStore,
+    UtcDateTime,
+    checkpoint_metadata,
+    checkpoint_table,
+)
 from o2c_pipeline.sync.config import SyncSettings
 from o2c_pipeline.sync.store import SyncStore
 from o2c_pipeline.warehouse import Warehouse
@@ -39,9 +44,8 @@ SAMPLE = 50
 OVERDUE_COLUMNS = ("record", "label", "since", "due", "dlq_reason")
 
 #: records already alerted, per SLA: a breach is sent once, not on every evaluation
-sla_alerts_table = sa.Table(
+sla_alerts_table = checkpoint_table(
     "o2c_sla_alerts",
-    checkpoint_metadata,
     sa.Column("sla", sa.String(64), primary_key=True),
     sa.Column("record", sa.String(255), primary_key=True),
     sa.Column("alerted_at", UtcDateTime(), nullable=False),

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from o2c_pipeline.config import EntityConfig
 from o2c_pipeline.entities import Column, Entity
-from o2c_pipeline.resources.checkpoints import CheckpointStore, UtcDateTime, checkpoint_metadata
+from o2c_pipeline.resources.checkpoints import CheckpointStore, UtcDateTime, checkpoint_table
 
 #: a NetSuite column's queryability is probed again after this long
 VERDICT_TTL = dt.timedelta(days=7)
@@ -131,9 +131,8 @@ def discover(
 # NetSuite: which columns SuiteQL takes, remembered
 # ---------------------------------------------------------------------------------------------
 
-column_verdicts_table = sa.Table(
+column_verdicts_table = checkpoint_table(
     "o2c_source_columns",
-    checkpoint_metadata,
     sa.Column("entity", sa.String(200), primary_key=True),
     sa.Column("column_name", sa.String(200), primary_key=True),
     sa.Column("queryable", sa.Boolean, nullable=False),

@@ -33,12 +33,8 @@ from o2c_pipeline.netsuite.errors import NetSuiteApiError
 from o2c_pipeline.netsuite.governor import RATE_WINDOW_S, AccountGovernor, account_governor
 from o2c_pipeline.netsuite.paging import items_of
 from o2c_pipeline.resources.api_client import ApiClientResource
-from o2c_pipeline.resources.http import CallCounter, build_session
+from o2c_pipeline.resources.http import CallCounter
 from o2c_pipeline.resources.retry import is_network_error, parse_retry_after
-from o2c_pipeline.resources.secrets import (
-    install_log_scrubbing,
-    register_secrets,
-)
 from o2c_pipeline.resources.tokens import TOKENS
 
 log = logging.getLogger(__name__)
@@ -61,9 +57,6 @@ class _Runtime:
         self.counter = counter
         self.governor = governor
         self.m2m = m2m
-
-
-_RUNTIME_LOCK = threading.Lock()
 
 
 class NetSuiteResource(ApiClientResource):
@@ -116,7 +109,6 @@ class NetSuiteResource(ApiClientResource):
     )
     max_retries: int = Field(default=6, description="Retries of a transient failure.")
 
-    _runtime_state: _Runtime | None = PrivateAttr(default=None)
     _schemas: dict[str, dict[str, Any] | None] = PrivateAttr(default_factory=dict)
     _schemas_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -150,57 +142,35 @@ class NetSuiteResource(ApiClientResource):
         if missing:
             raise ValueError(f"NetSuite auth_flow {self.auth_flow!r} needs {', '.join(missing)}")
 
-    def _runtime(self) -> _Runtime:
-        if self._runtime_state is None:
-            with _RUNTIME_LOCK:
-                if self._runtime_state is None:
-                    self._validate()
-                    install_log_scrubbing()
-                    register_secrets([self.consumer_secret, self.token_secret])
-                    counter = CallCounter()
-                    session = build_session(
-                        ca_bundle=self.ca_bundle,
-                        counter=counter,
-                        connect_timeout_s=self.connect_timeout_s,
-                        read_timeout_s=self.read_timeout_s,
-                        pool_size=max(self.concurrency_limit, 1) * 2,
-                    )
-                    m2m = None
-                    if self.auth_flow == "oauth2_m2m":
-                        m2m = ClientCredentials(
-                            self.token_url,
-                            self.client_id or "",
-                            self.certificate_id or "",
-                            self.private_key_file or "",
-                            self.oauth_scope,
-                        )
-                    else:
-                        session.auth = tba(
-                            self.account_id,
-                            self.consumer_key or "",
-                            self.consumer_secret or "",
-                            self.token_id or "",
-                            self.token_secret or "",
-                        )
-                    governor = account_governor(
-                        self.account_id,
-                        concurrency_limit=self.concurrency_limit,
-                        rate_per_s=self.rate_limit_per_s,
-                        window_s=self.rate_window_s,
-                        margin=self.rate_safety_margin,
-                    )
-                    self._runtime_state = _Runtime(session, counter, governor, m2m)
-        return self._runtime_state
+    def _pool_size(self) -> int:
+        return max(self.concurrency_limit, 1) * 2
 
-    @property
-    def api_calls(self) -> int:
-        """HTTP requests this instance sent, retries included; token requests are ``auth_calls``."""
-        return self._runtime().counter.value
-
-    @property
-    def auth_calls(self) -> int:
-        """Requests to the OAuth 2.0 token endpoint."""
-        return self._runtime().counter.auth_value
+    def _start(self, session: requests.Session, counter: CallCounter) -> _Runtime:
+        m2m = None
+        if self.auth_flow == "oauth2_m2m":
+            m2m = ClientCredentials(
+                self.token_url,
+                self.client_id or "",
+                self.certificate_id or "",
+                self.private_key_file or "",
+                self.oauth_scope,
+            )
+        else:
+            session.auth = tba(
+                self.account_id,
+                self.consumer_key or "",
+                self.consumer_secret or "",
+                self.token_id or "",
+                self.token_secret or "",
+            )
+        governor = account_governor(
+            self.account_id,
+            concurrency_limit=self.concurrency_limit,
+            rate_per_s=self.rate_limit_per_s,
+            window_s=self.rate_window_s,
+            margin=self.rate_safety_margin,
+        )
+        return _Runtime(session, counter, governor, m2m)
 
     def _bearer(self, runtime: _Runtime) -> BearerAuth:
         """The current OAuth 2.0 access token, requested when none is live (a transient failure

@@ -1,5 +1,5 @@
 """Where the pipeline remembers how far it got: watermarks per stream, plus any table another
-module declares on :data:`checkpoint_metadata` (the sync's dead-letter queue and ledger).
+module declares with :func:`checkpoint_table` (the sync's dead-letter queue and ledger).
 
 SQLAlchemy keeps one code path for the embedded SQLite file (the default, in WAL mode so readers
 never block the writer) and a shared PostgreSQL server. Watermarks only move forward: the upsert
@@ -48,11 +48,17 @@ class UtcDateTime(sa.types.TypeDecorator):
 
 
 checkpoint_metadata = sa.MetaData()
-"""Every checkpoint-store table; other modules may add theirs (created on first use)."""
+"""Every checkpoint-store table; other modules add theirs with :func:`checkpoint_table`."""
 
-watermark_table = sa.Table(
+
+def checkpoint_table(name: str, *columns: sa.Column, **options: Any) -> sa.Table:
+    """A table of the checkpoint store, declared on :data:`checkpoint_metadata`: it lives where
+    the watermarks do and is created with them on first use (:func:`shared_engine`)."""
+    return sa.Table(name, checkpoint_metadata, *columns, **options)
+
+
+watermark_table = checkpoint_table(
     "o2c_watermarks",
-    checkpoint_metadata,
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("modstamp", UtcDateTime(), nullable=False),
     # tie-breaker among records sharing one modstamp ('' rather than NULL so it compares)

@@ -9,6 +9,7 @@ token, and the call is repeated at once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -19,7 +20,7 @@ from urllib.parse import quote_plus
 
 import pyarrow as pa
 import requests
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 from simple_salesforce import Salesforce
 from simple_salesforce.bulk2 import Operation
 from simple_salesforce.exceptions import (
@@ -29,11 +30,7 @@ from simple_salesforce.exceptions import (
 )
 
 from o2c_pipeline.resources.api_client import ApiClientResource
-from o2c_pipeline.resources.http import CallCounter, build_session
-from o2c_pipeline.resources.secrets import (
-    install_log_scrubbing,
-    register_secrets,
-)
+from o2c_pipeline.resources.http import CallCounter
 from o2c_pipeline.resources.tokens import TOKENS
 from o2c_pipeline.salesforce.auth import Credentials, Token
 from o2c_pipeline.salesforce.bulk import Bulk2Jobs
@@ -60,9 +57,6 @@ class _Runtime:
         self.counter = counter
         self.client: Salesforce | None = None
         self.client_token: Token | None = None
-
-
-_RUNTIME_LOCK = threading.Lock()
 
 
 def _collection_call(method: str, doc: str, *, idempotent: bool = True) -> Callable[..., Any]:
@@ -120,26 +114,12 @@ class SalesforceResource(ApiClientResource):
     )
     pool_size: int = Field(default=16, description="HTTP connections kept per host.")
 
-    _runtime_state: _Runtime | None = PrivateAttr(default=None)
-
     # -- plumbing --------------------------------------------------------------------------------
-    def _runtime(self) -> _Runtime:
-        if self._runtime_state is None:
-            with _RUNTIME_LOCK:
-                if self._runtime_state is None:
-                    self._validate()
-                    install_log_scrubbing()
-                    register_secrets([self.client_secret, self.password, self.private_key])
-                    counter = CallCounter()
-                    session = build_session(
-                        ca_bundle=self.ca_bundle,
-                        counter=counter,
-                        connect_timeout_s=self.connect_timeout_s,
-                        read_timeout_s=self.read_timeout_s,
-                        pool_size=self.pool_size,
-                    )
-                    self._runtime_state = _Runtime(session, counter)
-        return self._runtime_state
+    def _pool_size(self) -> int:
+        return self.pool_size
+
+    def _start(self, session: requests.Session, counter: CallCounter) -> _Runtime:
+        return _Runtime(session, counter)
 
     def _validate(self) -> None:
         problems = self.credentials().problems()
@@ -149,32 +129,15 @@ class SalesforceResource(ApiClientResource):
             raise ValueError(f"api_version is a bare number like 62.0, not {self.api_version!r}")
 
     def credentials(self) -> Credentials:
+        """What a login needs: the fields of the same names."""
         return Credentials(
-            login_url=self.login_url,
-            auth_flow=self.auth_flow,
-            client_id=self.client_id,
-            client_secret=self.client_secret,
-            username=self.username,
-            password=self.password,
-            private_key_file=self.private_key_file,
-            private_key=self.private_key,
-            jwt_audience=self.jwt_audience,
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(Credentials)}
         )
 
     @property
     def call_counter(self) -> CallCounter:
         """The counter of every request this instance sends (see ``SOURCE_TALLY``)."""
         return self._runtime().counter
-
-    @property
-    def api_calls(self) -> int:
-        """API requests this instance sent, retries included; logins are ``auth_calls``."""
-        return self._runtime().counter.value
-
-    @property
-    def auth_calls(self) -> int:
-        """Requests to the OAuth token endpoint (not counted against the org's API limits)."""
-        return self._runtime().counter.auth_value
 
     def client(self) -> Salesforce:
         """A simple-salesforce client on the current session (logging in if needed)."""

@@ -29,25 +29,24 @@ from o2c_pipeline.sync.flow import Flow, Target
 from o2c_pipeline.sync.mapping import DataError, _number
 from o2c_pipeline.sync.netsuite_setup import SETUP_TABLES, NetSuiteSetup
 from o2c_pipeline.sync.run import Pending
-from o2c_pipeline.sync.writers import write_netsuite
-
-#: What every sales-order flow reads besides its own records (subclasses add theirs).
-SALES_ORDER_LOOKUPS = (
-    "netsuite.sales_orders",
-    "salesforce.products",
-    "salesforce.accounts",
-    "netsuite.items",
-    "netsuite.customers",
-    *SETUP_TABLES,
-)
+from o2c_pipeline.sync.writers import upsert_netsuite
 
 
 class SalesOrderFlow(Flow):
+    """A subclass's first feed is its deals' table, the second their lines' (linked by the deal's
+    id); further feeds are its own."""
+
     writes = Target("netsuite", "salesOrder")
+    lookups = (
+        "netsuite.sales_orders",
+        "salesforce.products",
+        "salesforce.accounts",
+        "netsuite.items",
+        "netsuite.customers",
+        *SETUP_TABLES,
+    )
     #: the ``sales_order_trigger`` value that names this kind of deal
     trigger: ClassVar[str]
-    lines_table: ClassVar[str]
-    line_link: ClassVar[str]
 
     # -- what differs per kind of deal ------------------------------------------------------------
     def prefix(self) -> str:
@@ -101,8 +100,10 @@ class SalesOrderFlow(Flow):
 
     def _plan_new(self, deals: Sequence[dict[str, Any]]) -> None:
         """Lines, items, customers and NetSuite's setup for the deals to create."""
-        for line in self.lookup(self.lines_table, self.line_link, [self.key_of(d) for d in deals]):
-            self.lines.setdefault(str(line[self.line_link]), []).append(line)
+        lines_feed = self.feeds[1]
+        link = lines_feed.link_column
+        for line in self.lookup(lines_feed.table, link, [self.key_of(d) for d in deals]):
+            self.lines.setdefault(str(line[link]), []).append(line)
         every_line = [li for lines in self.lines.values() for li in lines]
         products = self.index(
             "salesforce.products", "Id", [li.get("Product2Id") for li in every_line]
@@ -197,11 +198,7 @@ class SalesOrderFlow(Flow):
         )
 
     def write(self, pending: list[Pending]) -> None:
-        self.linked(write_netsuite(self.run, pending, self._upsert, operation="upsert"))
-
-    def _upsert(self, p: Pending) -> str:
-        body = {k: v for k, v in p.payload.items() if k != "externalId"}
-        return self.ctx.netsuite.upsert_record("salesOrder", p.payload["externalId"], body)
+        self.linked(upsert_netsuite(self.run, self.writes.object, pending))
 
     def sales_orders_in_netsuite(self, external_ids: Sequence[str]) -> dict[str, str]:
         """external id -> sales order id, asked of NetSuite itself (one SuiteQL read): the

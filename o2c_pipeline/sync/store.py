@@ -21,12 +21,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from o2c_pipeline.resources.checkpoints import UtcDateTime, checkpoint_metadata
+from o2c_pipeline.resources.checkpoints import UtcDateTime, checkpoint_metadata, checkpoint_table
 from o2c_pipeline.resources.secrets import scrub
 
-ledger_table = sa.Table(
+ledger_table = checkpoint_table(
     "sync_ledger",
-    checkpoint_metadata,
     sa.Column("flow", sa.String(64), primary_key=True),
     sa.Column("source_id", sa.String(255), primary_key=True),
     sa.Column("target_id", sa.String(255)),
@@ -35,9 +34,8 @@ ledger_table = sa.Table(
     sa.Column("written_at", UtcDateTime(), nullable=False),
 )
 
-dlq_table = sa.Table(
+dlq_table = checkpoint_table(
     "sync_dlq",
-    checkpoint_metadata,
     sa.Column("flow", sa.String(64), primary_key=True),
     sa.Column("source_id", sa.String(255), primary_key=True),
     sa.Column("record_ids", sa.Text, nullable=False),  # JSON: every id that identifies the record
@@ -55,9 +53,8 @@ dlq_table = sa.Table(
     sa.Column("next_retry_at", UtcDateTime(), nullable=False),
 )
 
-audit_table = sa.Table(
+audit_table = checkpoint_table(
     "sync_audit",
-    checkpoint_metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", UtcDateTime(), nullable=False),
     sa.Column("run_id", sa.String(64)),
@@ -75,9 +72,8 @@ audit_table = sa.Table(
     sa.Column("message", sa.Text),
 )
 
-review_table = sa.Table(
+review_table = checkpoint_table(
     "sync_review_queue",
-    checkpoint_metadata,
     sa.Column("netsuite_id", sa.String(32), primary_key=True),
     sa.Column("record_type", sa.String(32), nullable=False),  # creditMemo | customerRefund
     sa.Column("tran_id", sa.String(64)),

@@ -4,9 +4,11 @@ branches on the system beyond which API to call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
 
+from o2c_pipeline.netsuite.resource import NetSuiteResource
 from o2c_pipeline.resources.errors import ApiError
 from o2c_pipeline.salesforce.errors import bulk_row_error, record_error
 from o2c_pipeline.salesforce.resource import COMPOSITE_BATCH
@@ -153,3 +155,23 @@ def write_netsuite(
                 batch = []
     run.succeeded(batch, operation=operation)
     return ok
+
+
+def upsert_netsuite(run: FlowRun, record_type: str, pendings: Sequence[Pending]) -> list[Pending]:
+    """:func:`write_netsuite` of upserts: each payload by its ``externalId``."""
+    netsuite = run.ctx.netsuite
+    return write_netsuite(
+        run,
+        pendings,
+        lambda p: upsert_by_external_id(netsuite, record_type, p.payload),
+        operation="upsert",
+    )
+
+
+def upsert_by_external_id(
+    netsuite: NetSuiteResource, record_type: str, payload: Mapping[str, Any]
+) -> str:
+    """Create or update the record of ``payload``'s ``externalId`` with the rest of the payload;
+    returns its internal id."""
+    body = {k: v for k, v in payload.items() if k != "externalId"}
+    return netsuite.upsert_record(record_type, payload["externalId"], body)

@@ -21,7 +21,7 @@ from o2c_pipeline.sync.feed import Feed
 from o2c_pipeline.sync.flow import Flow, Target
 from o2c_pipeline.sync.mapping import DataError, contact_body, same_contact
 from o2c_pipeline.sync.run import Pending
-from o2c_pipeline.sync.writers import write_netsuite
+from o2c_pipeline.sync.writers import upsert_by_external_id, write_netsuite
 
 
 def _person(contact: Mapping[str, Any]) -> tuple[str, str]:
@@ -124,5 +124,4 @@ class Contacts(Flow):
         if (adopted := self.adopted.get(p.source_id)) is not None:
             self.ctx.netsuite.update_record("contact", adopted, p.payload)
             return adopted
-        body = {k: v for k, v in p.payload.items() if k != "externalId"}
-        return self.ctx.netsuite.upsert_record("contact", p.payload["externalId"], body)
+        return upsert_by_external_id(self.ctx.netsuite, "contact", p.payload)

@@ -16,7 +16,7 @@ from o2c_pipeline.sync.flow import Flow, Target, WriteBack
 from o2c_pipeline.sync.mapping import customer_body, same_customer, strip_prefix
 from o2c_pipeline.sync.netsuite_setup import SETUP_TABLES, NetSuiteSetup
 from o2c_pipeline.sync.run import Pending
-from o2c_pipeline.sync.writers import write_netsuite
+from o2c_pipeline.sync.writers import upsert_netsuite
 
 
 class Customers(Flow):
@@ -60,11 +60,7 @@ class Customers(Flow):
         return {"subsidiary": subsidiary, "currency": currency}
 
     def write(self, pending: list[Pending]) -> None:
-        self.linked(write_netsuite(self.run, pending, self._upsert, operation="upsert"))
-
-    def _upsert(self, p: Pending) -> str:
-        body = {k: v for k, v in p.payload.items() if k != "externalId"}
-        return self.ctx.netsuite.upsert_record("customer", p.payload["externalId"], body)
+        self.linked(upsert_netsuite(self.run, self.writes.object, pending))
 
     def existing_targets(self, account_ids: Sequence[str]) -> dict[str, str]:
         """Customers the warehouse holds under the accounts' external ids."""

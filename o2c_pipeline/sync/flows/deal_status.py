@@ -8,18 +8,17 @@ payment status, once the order is shipped or billed (the Order has its own statu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from o2c_pipeline.sync.deals import opportunity_status_fields
 from o2c_pipeline.sync.feed import Feed
-from o2c_pipeline.sync.flow import Flow, Target
+from o2c_pipeline.sync.flow import Target
 from o2c_pipeline.sync.links import salesforce_opportunity_ids
-from o2c_pipeline.sync.run import Pending
-from o2c_pipeline.sync.writers import write_salesforce
+from o2c_pipeline.sync.status_flow import SalesOrderStatusFlow
 
 
-class DealStatus(Flow):
+class DealStatus(SalesOrderStatusFlow):
     name = "deal_status"
     writes = Target("salesforce", "Opportunity")
     feeds = (
@@ -29,42 +28,20 @@ class DealStatus(Flow):
     )
     lookups = ("salesforce.orders", "salesforce.opportunities")
     after = ("opportunities",)
+    target_table = "salesforce.opportunities"
+    known_targets_only = (
+        True  # a sales order of an Opportunity not landed is no deal from Salesforce
+    )
 
-    def plan(self, sales_orders: Sequence[dict[str, Any]]) -> None:
-        ids = [self.key_of(so) for so in sales_orders]
-        self.children: dict[str, dict[str, list[dict[str, Any]]]] = {"ship": {}, "bill": {}}
-        for kind, table in (("ship", "netsuite.fulfillments"), ("bill", "netsuite.invoices")):
-            for row in self.lookup(table, "createdfrom", ids):
-                self.children[kind].setdefault(str(row["createdfrom"]), []).append(row)
-        self.opportunity_of = salesforce_opportunity_ids(self, sales_orders)
-        self.opportunities = self.index(
-            "salesforce.opportunities", "Id", self.opportunity_of.values()
+    def target_ids(self, sales_orders: Sequence[dict[str, Any]]) -> dict[str, str]:
+        return salesforce_opportunity_ids(self, sales_orders)
+
+    def status_fields(
+        self, sales_order: dict[str, Any], children: Mapping[str, list[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        return opportunity_status_fields(
+            sales_order,
+            children["netsuite.fulfillments"],
+            children["netsuite.invoices"],
+            self.settings,
         )
-        super().plan(sales_orders)
-
-    def map(self, so: dict[str, Any]) -> Pending | None:
-        so_id = self.key_of(so)
-        opp_id = self.opportunity_of.get(so_id)
-        if opp_id is None or opp_id not in self.opportunities:
-            self.run.skip(so_id)  # not a deal from Salesforce
-            return None
-        p = self.prepare(
-            so,
-            {"salesOrder.id": so_id, "Opportunity.Id": opp_id},
-            lambda: {
-                "Id": opp_id,
-                **opportunity_status_fields(
-                    so,
-                    self.children["ship"].get(so_id, []),
-                    self.children["bill"].get(so_id, []),
-                    self.settings,
-                ),
-            },
-        )
-        if p is not None and len(p.payload) == 1:  # shipped and billed nothing yet
-            self.run.skip(so_id)
-            return None
-        return self.changed(p, opp_id, self.opportunities.get(opp_id))
-
-    def write(self, pending: list[Pending]) -> None:
-        write_salesforce(self.run, "Opportunity", pending, key_field="Id", operation="update")

@@ -15,7 +15,7 @@ from typing import Any
 from o2c_pipeline.sync.feed import Feed
 from o2c_pipeline.sync.flow import WriteBack
 from o2c_pipeline.sync.mapping import DataError, is_true, strip_prefix
-from o2c_pipeline.sync.sales_order_flow import SALES_ORDER_LOOKUPS, SalesOrderFlow
+from o2c_pipeline.sync.sales_order_flow import SalesOrderFlow
 
 
 class Opportunities(SalesOrderFlow):
@@ -26,11 +26,8 @@ class Opportunities(SalesOrderFlow):
         Feed("salesforce.opportunity_line_items", "OpportunityId"),
         Feed("salesforce.orders", "OpportunityId"),
     )
-    lookups = SALES_ORDER_LOOKUPS
     after = ("customers", "products", "orders")
     write_back = WriteBack("Opportunity", "NetSuite_Sales_Order_ID__c")
-    lines_table = "salesforce.opportunity_line_items"
-    line_link = "OpportunityId"
 
     def prefix(self) -> str:
         return self.settings.opportunity_external_id_prefix

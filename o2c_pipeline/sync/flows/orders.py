@@ -15,18 +15,15 @@ from typing import Any
 from o2c_pipeline.sync.feed import Feed
 from o2c_pipeline.sync.flow import WriteBack
 from o2c_pipeline.sync.mapping import DataError
-from o2c_pipeline.sync.sales_order_flow import SALES_ORDER_LOOKUPS, SalesOrderFlow
+from o2c_pipeline.sync.sales_order_flow import SalesOrderFlow
 
 
 class Orders(SalesOrderFlow):
     name = "orders"
     trigger = "orders"
     feeds = (Feed("salesforce.orders"), Feed("salesforce.order_items", "OrderId"))
-    lookups = SALES_ORDER_LOOKUPS
     after = ("customers", "products")
     write_back = WriteBack("Order", "NetSuite_Sales_Order_ID__c")
-    lines_table = "salesforce.order_items"
-    line_link = "OrderId"
 
     def prefix(self) -> str:
         return self.settings.sales_order_external_id_prefix
