@@ -64,6 +64,8 @@ class Warehouse(ReconciliationReads, ABC):
     BACKENDS: ClassVar[list[type[Warehouse]]] = []
     #: How ``column IN (text values)`` is written with one array parameter.
     IN_TEXT_ARRAY: ClassVar[str]
+    #: Whether a session is the only one (no other commit can run beside it).
+    EXCLUSIVE: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

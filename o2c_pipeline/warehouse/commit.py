@@ -4,7 +4,8 @@ supplies the connection, the bulk load, the casts and the locks).
 
 The work is set-based and skips what a load cannot need: a first load of its days writes every
 staged version without comparing it with held ones, and a first load of the table computes the
-current rows from the staged versions alone (the versions table holds nothing else of them).
+current rows from the staged versions alone (the versions table holds nothing else of them;
+where sessions are exclusive, DuckDB).
 """
 
 from __future__ import annotations
@@ -103,13 +104,10 @@ def commit(
             in_partitions = 'v."_partition" IN (SELECT DISTINCT "_partition" FROM _stage)'
             held = s.run(f"SELECT 1 FROM {versions} v WHERE {in_partitions} LIMIT 1")
             new = changed = staged
-            # a table holding nothing yet: the current rows follow from the staged versions
-            fresh = not held and not s.run(f"SELECT 1 FROM {versions} LIMIT 1")
+            # a table holding nothing yet: the current rows follow from the staged versions (where
+            # no other session can add versions of the same groups before this one commits)
+            fresh = wh.EXCLUSIVE and not held and not s.run(f"SELECT 1 FROM {versions} LIMIT 1")
             if held:  # else a first load of these days: every staged version is new
-                ((new,),) = s.run(
-                    f"SELECT count(*) FROM _stage s WHERE NOT EXISTS "
-                    f"(SELECT 1 FROM {versions} v WHERE {in_partitions} AND {same_version})"
-                )
                 # versions held with identical values stay untouched (a re-run is a no-op)
                 same = " AND ".join(f"v.{c} IS NOT DISTINCT FROM s.{c}" for c in columns)
                 s.run(
@@ -120,7 +118,12 @@ def commit(
                 s.run("DROP TABLE _stage")
                 s.run("ALTER TABLE _changed RENAME TO _stage")
                 ((changed,),) = s.run("SELECT count(*) FROM _stage")
-                if changed:
+                new = 0
+                if changed:  # a new version is a changed one: counted among those alone
+                    ((new,),) = s.run(
+                        f"SELECT count(*) FROM _stage s WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {versions} v WHERE {in_partitions} AND {same_version})"
+                    )
                     s.run(
                         f"DELETE FROM {versions} v USING _stage s "
                         f"WHERE {same_version} AND {in_partitions}"

@@ -46,6 +46,7 @@ class DuckDBWarehouse(Warehouse):
     """A DuckDB file with serialized, short-lived connections."""
 
     IN_TEXT_ARRAY = "IN (SELECT unnest(?::VARCHAR[]))"
+    EXCLUSIVE = True  # the file lock
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
