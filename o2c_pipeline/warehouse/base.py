@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.runner import Extraction
 from o2c_pipeline.extract.windows import Window
+from o2c_pipeline.warehouse import commit
 from o2c_pipeline.warehouse.reconcile import ReconciliationReads
 from o2c_pipeline.warehouse.tables import (
     BOOKKEEPING,
@@ -63,6 +64,8 @@ class Warehouse(ReconciliationReads, ABC):
     BACKENDS: ClassVar[list[type[Warehouse]]] = []
     #: How ``column IN (text values)`` is written with one array parameter.
     IN_TEXT_ARRAY: ClassVar[str]
+    #: Whether a session is the only one (no other commit can run beside it).
+    EXCLUSIVE: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,10 +95,6 @@ class Warehouse(ReconciliationReads, ABC):
         """A short-lived connection (DuckDB: under the file lock)."""
 
     @abstractmethod
-    def transaction(self, s: Session) -> AbstractContextManager[None]:
-        """One transaction on ``s``: committed on success, rolled back on any failure."""
-
-    @abstractmethod
     def lock(self, s: Session, *names: str) -> None:
         """Hold ``names`` until the transaction ends (a no-op where the session is exclusive)."""
 
@@ -123,10 +122,12 @@ class Warehouse(ReconciliationReads, ABC):
         """Where an extraction stages its Parquet files before the commit."""
 
     @abstractmethod
-    def insert_rows(
-        self, s: Session, qualified: str, columns: Sequence[str], rows: list[dict]
-    ) -> None:
-        """Insert (few) Python rows, for the sync mirror."""
+    def insert_into(self, s: Any, target: str, columns: Sequence[str], rows: list[dict]) -> None:
+        """Insert (few) Python rows into the quoted table ``target``, for the sync mirror."""
+
+    def alive(self, s: Any) -> bool:
+        """Whether ``s`` can still take a ROLLBACK (a server may have closed it)."""
+        return True
 
     def ping(self, timeout_s: float = 5.0) -> None:
         """Raise if the warehouse cannot be reached (a server); nothing for an embedded file."""
@@ -138,6 +139,24 @@ class Warehouse(ReconciliationReads, ABC):
         """Called once ``_stage`` holds the load (e.g. to give the planner its statistics)."""
 
     # -- shared SQL ------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self, s: Session) -> Iterator[None]:
+        """One transaction on ``s``: committed on success, rolled back on any failure."""
+        s.run("BEGIN")
+        try:
+            yield
+        except BaseException:
+            if self.alive(s):
+                s.run("ROLLBACK")
+            raise
+        s.run("COMMIT")
+
+    def insert_rows(
+        self, s: Session, qualified: str, columns: Sequence[str], rows: list[dict]
+    ) -> None:
+        """Insert (few) Python rows into ``schema.table``, for the sync mirror."""
+        self.insert_into(s, table_ref(qualified), columns, rows)
+
     def cast_expr(self, column: str, type_: str) -> str:
         """:func:`~o2c_pipeline.warehouse.tables.cast_expr` in this backend's type names."""
         return cast_expr(column, type_, self.sql_type)
@@ -200,17 +219,6 @@ class Warehouse(ReconciliationReads, ABC):
         )
 
     # -- writes ----------------------------------------------------------------------------------
-    def identity(self, entity: Entity) -> str:
-        """``v`` (held) and ``s`` (staged) are the same version. The group and the stamp are never
-        NULL (a deletion names its group; the stamp gives the partition), so they join by
-        equality, which both engines hash; the key is NULL in a line deletion."""
-        key, grp, cursor = q(entity.key), q(entity.group_column), q(entity.cursor)
-        exact = " AND ".join(f"v.{c} = s.{c}" for c in dict.fromkeys((grp, cursor, '"_deleted"')))
-        exact += ' AND v."_version_reason" IS NOT DISTINCT FROM s."_version_reason"'
-        if key == grp:
-            return exact
-        return f"{exact} AND v.{key} IS NOT DISTINCT FROM s.{key}"
-
     def commit(
         self,
         extraction: Extraction,
@@ -223,124 +231,13 @@ class Warehouse(ReconciliationReads, ABC):
 
         The staged files are bulk-loaded and cast in the database; the partitions the load touches
         are locked (other partitions commit concurrently where the backend allows it), then the
-        current rows of the touched groups under a lock on the table's current state."""
-        entity = extraction.entity
-        loaded_at = naive_utc(loaded_at or dt.datetime.now(dt.UTC))
-        key, grp, cursor = q(entity.key), q(entity.group_column), q(entity.cursor)
-        versions, current = table_ref(entity.table), table_ref(entity.current_table)
-        identity = self.identity(entity)
-        columns = [q(c) for c in entity.column_names]
-        all_columns = ", ".join(
-            [*columns, '"_deleted"', '"_partition"', '"_loaded_at"', '"_version_reason"']
-        )
-        with self.session() as s:
-            change = self.ensure_tables(s, entity)
-            with self.transaction(s):
-                if extraction.files:
-                    raw = self.load_temp(s, "_raw", extraction.files, entity.column_names)
-                    casts = ", ".join(
-                        f"{self.cast_expr(c.name, change.type_of(c.name, c.type))} AS {q(c.name)}"
-                        for c in entity.columns
-                    )
-                    deleted = '"_deleted"'
-                    if entity.deleted_flag:  # e.g. Salesforce IsDeleted (queryAll)
-                        flag = entity.column(entity.deleted_flag)
-                        deleted = f'("_deleted" OR coalesce({self.cast_expr(flag.name, flag.type)}, false))'
-                    s.run(
-                        f"""CREATE TEMP TABLE _stage AS
-                        SELECT DISTINCT ON ({grp}, {key}, {cursor}, "_deleted") *,
-                            CAST({cursor} AS DATE) AS "_partition", CAST(? AS TIMESTAMP) AS "_loaded_at",
-                            CAST(? AS VARCHAR) AS "_version_reason"
-                        FROM (SELECT {casts}, {deleted} AS "_deleted" FROM {raw}) r""",
-                        [loaded_at, reason],
-                    )
-                else:
-                    s.run(
-                        f"CREATE TEMP TABLE _stage AS SELECT {all_columns} FROM {versions} LIMIT 0"
-                    )
-                self.staged(s)
-                partitions = [
-                    str(p) for (p,) in s.run('SELECT DISTINCT "_partition" FROM _stage ORDER BY 1')
-                ]
-                self.lock(s, *(f"{entity.table}/{p}" for p in partitions))
-                ((staged, deletes, max_stamp),) = s.run(
-                    f'SELECT count(*), count(*) FILTER (WHERE "_deleted"), max({cursor}) FROM _stage'
-                )
-                in_partitions = 'v."_partition" IN (SELECT DISTINCT "_partition" FROM _stage)'
-                held = s.run(f"SELECT 1 FROM {versions} v WHERE {in_partitions} LIMIT 1")
-                new = changed = staged
-                if held:  # else a first load of these days: every staged version is new
-                    ((new,),) = s.run(
-                        f"SELECT count(*) FROM _stage s WHERE NOT EXISTS "
-                        f"(SELECT 1 FROM {versions} v WHERE {in_partitions} AND {identity})"
-                    )
-                    # versions held with identical values stay untouched (a re-run is a no-op)
-                    same = " AND ".join(f"v.{c} IS NOT DISTINCT FROM s.{c}" for c in columns)
-                    s.run(
-                        f"CREATE TEMP TABLE _changed AS SELECT * FROM _stage s WHERE NOT EXISTS "
-                        f"(SELECT 1 FROM {versions} v WHERE {in_partitions} AND {identity} AND {same})"
-                    )
-                    s.run("DROP TABLE _stage")
-                    s.run("ALTER TABLE _changed RENAME TO _stage")
-                    ((changed,),) = s.run("SELECT count(*) FROM _stage")
-                    if changed:
-                        s.run(
-                            f"DELETE FROM {versions} v USING _stage s "
-                            f"WHERE {identity} AND {in_partitions}"
-                        )
-                if changed:
-                    s.run(
-                        f"INSERT INTO {versions} ({all_columns}) SELECT {all_columns} FROM _stage"
-                    )
-                    self.lock(s, f"{entity.current_table}")
-                    self._refresh_current(s, entity)
-                s.run("DROP TABLE _stage")
-            ((table_rows,),) = s.run(f"SELECT count(*) FROM {versions}")
-            ((current_rows,),) = s.run(f"SELECT count(*) FROM {current}")
-        return CommitResult(
-            int(staged),
-            int(new),
-            int(changed),
-            int(deletes),
-            max_stamp,
-            int(table_rows),
-            int(current_rows),
-            change,
-        )
+        current rows of the touched groups under a lock on the table's current state. The SQL is
+        in :mod:`.commit`."""
+        return commit.commit(self, extraction, loaded_at=loaded_at, reason=reason)
 
-    def _refresh_current(self, s: Session, entity: Entity) -> None:
-        """Recompute the current rows of every group the staged load touched.
-
-        A group's newest stamp decides: if a deletion carries it the group is gone, otherwise its
-        rows at that stamp are live (for a record, its newest version; for transaction lines, the
-        lines of the newest snapshot, so a line dropped from an order drops out too).
-        """
-        grp, cursor = q(entity.group_column), q(entity.cursor)
-        versions, current = table_ref(entity.table), table_ref(entity.current_table)
-        names = [q(c) for c in entity.column_names] + [
-            '"_partition"',
-            '"_loaded_at"',
-            '"_version_reason"',
-        ]
-        kept = ", ".join(names)
-        s.run(f"DELETE FROM {current} WHERE {grp} IN (SELECT DISTINCT {grp} FROM _stage)")
-        # one window sort over the touched groups' versions: the group's newest stamp, and its
-        # newest deletion's; a key is live at most once (versions are unique per group, key, stamp)
-        s.run(
-            f"""INSERT INTO {current} ({kept})
-            SELECT {kept} FROM (
-                SELECT *, max({cursor}) OVER (PARTITION BY {grp}) AS _top,
-                    max(CASE WHEN "_deleted" THEN {cursor} END) OVER (PARTITION BY {grp}) AS _dead,
-                    -- a formula refresh is a second version at the same stamp: the later wins
-                    row_number() OVER (
-                        PARTITION BY {grp}, {q(entity.key)}, {cursor}, "_deleted"
-                        ORDER BY "_loaded_at" DESC
-                    ) AS _nth
-                FROM {versions} WHERE {grp} IN (SELECT DISTINCT {grp} FROM _stage)
-            ) touched
-            WHERE {cursor} = _top AND NOT "_deleted" AND (_dead IS NULL OR _dead < _top)
-              AND _nth = 1"""
-        )
+    def _refresh_current(self, s: Session, entity: Entity, *, fresh: bool = False) -> None:
+        """Recompute the current rows of every group ``_stage`` touched (:mod:`.commit`)."""
+        commit.refresh_current(s, entity, fresh=fresh)
 
     # -- reads -----------------------------------------------------------------------------------
     def holds_all(self, entity: Entity, identities: pa.Table, window: Window) -> bool:

@@ -68,7 +68,7 @@ def _placeholders(sql: str) -> str:
 
 
 class PostgresSession:
-    """A psycopg2 connection in autocommit mode; :meth:`PostgresWarehouse.transaction` opens
+    """A psycopg2 connection in autocommit mode; :meth:`Warehouse.transaction` opens
     explicit transactions, so reads outside one hold no snapshot."""
 
     def __init__(self, conn: Any) -> None:
@@ -222,16 +222,8 @@ class PostgresWarehouse(Warehouse):
         finally:
             conn.close()
 
-    @contextmanager
-    def transaction(self, s: PostgresSession) -> Iterator[None]:  # type: ignore[override]
-        s.run("BEGIN")
-        try:
-            yield
-        except BaseException:
-            if not s.conn.closed:
-                s.run("ROLLBACK")
-            raise
-        s.run("COMMIT")
+    def alive(self, s: Any) -> bool:
+        return not s.conn.closed
 
     def lock(self, s: PostgresSession, *names: str) -> None:  # type: ignore[override]
         """Advisory locks held to the end of the transaction, taken in one order (no deadlock
@@ -305,18 +297,11 @@ class PostgresWarehouse(Warehouse):
         """Local to the step's process (a pod's own disk): staged, committed, removed."""
         return Path(tempfile.gettempdir()) / "o2c-staging" / label
 
-    def insert_rows(
-        self,
-        s: PostgresSession,  # type: ignore[override]
-        qualified: str,
-        columns: Sequence[str],
-        rows: list[dict],
-    ) -> None:
-        schema, name = qualified.split(".", 1)
+    def insert_into(self, s: Any, target: str, columns: Sequence[str], rows: list[dict]) -> None:
         names = ", ".join(q(c) for c in columns)
         psycopg2.extras.execute_values(
             s.cur,
-            f"INSERT INTO {q(schema)}.{q(name)} ({names}) VALUES %s",
+            f"INSERT INTO {target} ({names}) VALUES %s",
             [tuple(row.get(c) for c in columns) for row in rows],
             page_size=1000,
         )
