@@ -404,10 +404,12 @@ def _watermarks() -> dict[str, dt.datetime]:
 def test_a_delta_run_with_nothing_changed_makes_one_call_per_entity(pipeline: Pipeline) -> None:
     pipeline.run(TODAY)  # catch up with whatever earlier tests changed
     versions = {ent.table: pipeline.versions(ent) for ent in ENTITIES}
-    loaded_at = pipeline.warehouse.query(
-        "SELECT max(_loaded_at) FROM netsuite.sales_order_lines UNION ALL "
-        "SELECT max(_loaded_at) FROM salesforce.accounts"
+    # one row of two columns: UNION ALL leaves the order of its rows to the engine's threads
+    newest_loads = (
+        "SELECT (SELECT max(_loaded_at) FROM netsuite.sales_order_lines), "
+        "(SELECT max(_loaded_at) FROM salesforce.accounts)"
     )
+    loaded_at = pipeline.warehouse.query(newest_loads)
     marks, calls = _watermarks(), _api_calls(pipeline.env)
     started = time.monotonic()
     result = pipeline.run(TODAY)
@@ -429,13 +431,7 @@ def test_a_delta_run_with_nothing_changed_makes_one_call_per_entity(pipeline: Pi
     assert seconds < 10, f"a quiet delta run of {len(ENTITIES)} entities took {seconds:.1f}s"
     assert {ent.table: pipeline.versions(ent) for ent in ENTITIES} == versions
     assert _watermarks() == marks
-    assert (
-        pipeline.warehouse.query(
-            "SELECT max(_loaded_at) FROM netsuite.sales_order_lines UNION ALL "
-            "SELECT max(_loaded_at) FROM salesforce.accounts"
-        )
-        == loaded_at
-    )
+    assert pipeline.warehouse.query(newest_loads) == loaded_at
 
 
 def test_a_late_commit_restamping_a_record_inside_the_lookback_is_not_missed(

@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -37,6 +37,7 @@ from o2c_pipeline.warehouse.tables import (
     CURRENT_BOOKKEEPING,
     CommitResult,
     SchemaChange,
+    Session,
     cast_expr,
     mirror_type,
     naive_utc,
@@ -45,14 +46,6 @@ from o2c_pipeline.warehouse.tables import (
 )
 
 __all__ = ["BOOKKEEPING", "CommitResult", "SchemaChange", "Session", "Warehouse", "q", "table_ref"]
-
-
-class Session(Protocol):
-    """One connection, as the shared SQL uses it (``?`` placeholders on every backend)."""
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
-
-    def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict]: ...
 
 
 class Warehouse(ReconciliationReads, ABC):

@@ -11,14 +11,46 @@ where sessions are exclusive, DuckDB).
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import ClassVar, Protocol
 
 from o2c_pipeline.entities import Entity
 from o2c_pipeline.extract.runner import Extraction
-from o2c_pipeline.warehouse.tables import CommitResult, naive_utc, q, table_ref
+from o2c_pipeline.warehouse.tables import (
+    CommitResult,
+    SchemaChange,
+    Session,
+    naive_utc,
+    q,
+    table_ref,
+)
 
-if TYPE_CHECKING:
-    from o2c_pipeline.warehouse.base import Session, Warehouse
+
+class Warehouse(Protocol):
+    """What the commit needs of a backend (:class:`o2c_pipeline.warehouse.base.Warehouse`
+    implements it), so that this module does not import the one that uses it."""
+
+    EXCLUSIVE: ClassVar[bool]
+
+    def session(self) -> AbstractContextManager[Session]: ...
+
+    def transaction(self, s: Session) -> AbstractContextManager[None]: ...
+
+    def ensure_tables(self, s: Session, entity: Entity) -> SchemaChange: ...
+
+    def load_temp(
+        self, s: Session, name: str, files: Sequence[Path], columns: Sequence[str]
+    ) -> str: ...
+
+    def cast_expr(self, column: str, type_: str) -> str: ...
+
+    def staged(self, s: Session) -> None: ...
+
+    def lock(self, s: Session, *names: str) -> None: ...
+
+    def _refresh_current(self, s: Session, entity: Entity, *, fresh: bool = False) -> None: ...
 
 
 def identity(entity: Entity) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -53,6 +54,14 @@ def cast_expr(column: str, type_: str, sql_type: Callable[[str], str] = str) -> 
 
 def naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+class Session(Protocol):
+    """One connection, as the shared SQL uses it (``?`` placeholders on every backend)."""
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]: ...
+
+    def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict]: ...
 
 
 @dataclass(frozen=True)
