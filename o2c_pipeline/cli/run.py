@@ -134,9 +134,17 @@ def execute(
     )
 
     def run_job() -> dg.ExecuteInProcessResult:
-        return job.execute_in_process(
-            run_config=run_config, instance=instance, run_id=run_id, raise_on_error=False, **kwargs
-        )
+        # one process runs every step: its DuckDB file stays open between back-to-back sessions
+        from o2c_pipeline.warehouse.duckdb import lingering
+
+        with lingering():
+            return job.execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                **kwargs,
+            )
 
     terminal = _terminal() if progress else None
     if terminal is None:
