@@ -339,6 +339,10 @@ def run(
         from o2c_pipeline import history as history_start
         from o2c_pipeline.definitions import build_definitions
 
+        if not answers.done():
+            # pyarrow imports pandas at the first array it builds (the probes' answers): while
+            # the pre-flight's calls are out, its half second costs nothing
+            import pandas  # noqa: F401
         problems = answers.result()
     if problems:
         raise click.ClickException(str(preflight.PreflightError(problems)))
