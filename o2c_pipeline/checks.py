@@ -1,6 +1,7 @@
 """Asset checks: is each extracted table complete, fresh and well-keyed, and does the sync hold?
 
-Per extracted entity (one op per entity, generated from :data:`~o2c_pipeline.entities.ENTITIES`):
+Per extracted entity (one op per system for all of its entities, ``<system>_checks``, generated
+from :data:`~o2c_pipeline.entities.ENTITIES`; a run evaluates the selected ones):
 
 - ``matches_source_count``: rows in ``<table>_current`` whose stamp falls in the checked window
   equal the source's own count for that window (SOQL ``COUNT()`` / SuiteQL ``COUNT(*)``);
@@ -141,12 +142,10 @@ def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def build_entity_checks(entity: Entity) -> dg.AssetChecksDefinition:
-    """Row count, freshness and key uniqueness of one extracted entity, in one op. The system's
-    resource varies with the entity, hence ``required_resource_keys`` (see the extract assets)."""
+def entity_check_specs(entity: Entity) -> list[dg.AssetCheckSpec]:
+    """Row count, freshness and key uniqueness of one extracted entity."""
     key = keys.table_key(entity.table)
-    system = SYSTEMS[entity.system]
-    specs = [
+    return [
         dg.AssetCheckSpec(
             ROW_COUNT,
             asset=key,
@@ -161,30 +160,57 @@ def build_entity_checks(entity: Entity) -> dg.AssetChecksDefinition:
         ),
     ]
 
+
+def build_system_checks(system_name: str, entities: Sequence[Entity]) -> dg.AssetChecksDefinition:
+    """The entity checks of every one of a system's ``entities``, in one op (one step for a run,
+    however many entities it selects: a step costs its launch and events whatever it checks).
+    The system's resource varies with the system, hence ``required_resource_keys`` (see the
+    extract assets). An entity whose checks raise does not keep the others' from being
+    evaluated; the step then fails with its error (its checks show as failed to execute)."""
+    system = SYSTEMS[system_name]
+    by_key = {keys.table_key(e.table): e for e in entities}
+
     @dg.multi_asset_check(
-        name=f"{entity.system}_{entity.name}_checks",
-        specs=specs,
+        name=f"{system_name}_checks",
+        specs=[spec for e in entities for spec in entity_check_specs(e)],
         can_subset=True,
         pool=system.pool.name,
         required_resource_keys={system.resource_key, keys.WAREHOUSE},
     )
     def _checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         now = dt.datetime.now(dt.UTC)
-        selected = {k.name for k in context.selected_asset_check_keys}
+        selected: dict[dg.AssetKey, set[str]] = {}
+        for check_key in context.selected_asset_check_keys:
+            selected.setdefault(check_key.asset_key, set()).add(check_key.name)
         warehouse = getattr(context.resources, keys.WAREHOUSE).warehouse()
-        if ROW_COUNT in selected:
-            label, window = checked_window(context, now)
-            source = source_of(context.resources, entity.system).count(entity, window)
-            yield _count_result(entity, label, source, warehouse.count_in_window(entity, window))
-        if FRESH in selected:
-            yield _freshness_result(context.instance, entity, now)
-        if UNIQUE in selected:
-            yield _unique_result(warehouse, entity)
+        failures: list[tuple[Entity, Exception]] = []
+        for asset_key, entity in by_key.items():
+            names = selected.get(asset_key, set())
+            try:
+                if ROW_COUNT in names:
+                    label, window = checked_window(context, now)
+                    source = source_of(context.resources, entity.system).count(entity, window)
+                    loaded = warehouse.count_in_window(entity, window)
+                    yield _count_result(entity, label, source, loaded)
+                if FRESH in names:
+                    yield _freshness_result(context.instance, entity, now)
+                if UNIQUE in names:
+                    yield _unique_result(warehouse, entity)
+            except Exception as exc:  # noqa: BLE001 - raised below, after the other entities
+                context.log.error(f"checks of {entity.table} failed: {exc!r}")
+                failures.append((entity, exc))
+        if failures:
+            entity, exc = failures[0]
+            tables = ", ".join(e.table for e, _ in failures)
+            raise RuntimeError(f"checks could not be evaluated for {tables}") from exc
 
     return _checks
 
 
-ENTITY_CHECKS = [build_entity_checks(e) for e in ENTITIES]
+ENTITY_CHECKS = [
+    build_system_checks(name, [e for e in ENTITIES if e.system == name])
+    for name in sorted({e.system for e in ENTITIES})
+]
 
 
 # ---------------------------------------------------------------------------------------------

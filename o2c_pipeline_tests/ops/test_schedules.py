@@ -64,7 +64,7 @@ def test_nightly_reconciliation_runs_every_check_and_no_materialization(defs, in
     # per entity three, the sync's four, the three O2C stage SLAs
     assert len(job.asset_layer.asset_graph.asset_check_keys) == 3 * len(ENTITIES) + 4 + 3
     ops = {node.name for node in job.graph.node_defs}
-    assert {"netsuite_customers_checks", "sync__audit_log_dead_letter_queue_drained"} <= ops
+    assert {"netsuite_checks", "sync__audit_log_dead_letter_queue_drained"} <= ops
 
 
 def test_default_statuses_keep_write_back_off(defs):
