@@ -8,6 +8,7 @@ is one run. On a terminal a live table follows the assets; a per-table summary c
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import sys
 import threading
@@ -129,6 +130,12 @@ def execute(
     """Run ``job`` over ``[start, end]`` as one run; with ``progress`` and a terminal, a live
     table follows its assets (silent when not a TTY)."""
     run_id = str(uuid.uuid4())
+    if "pandas" not in sys.modules:
+        # pyarrow imports pandas at the first array it builds: on a thread, it loads while the
+        # run is planned and its first calls are out instead of inside the first step
+        threading.Thread(
+            target=importlib.import_module, args=("pandas",), name="o2c-preload", daemon=True
+        ).start()
     kwargs: dict[str, Any] = (
         {"partition_key": start} if start == end else {"tags": partition_tags(start, end)}
     )
