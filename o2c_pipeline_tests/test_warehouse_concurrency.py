@@ -103,3 +103,34 @@ def test_two_processes_writing_the_same_partition_serialize_into_one_result(
     warehouse = open_warehouse(url)
     assert warehouse.row_counts(ACCOUNTS) == (2000, 2000)
     assert warehouse.duplicate_keys(ACCOUNTS, 5) == []
+
+
+def test_a_lingering_duckdb_file_lets_another_process_in_once_idle(tmp_path: Path) -> None:
+    """Inside ``lingering`` back-to-back sessions share one open of the file; another process
+    that wants it waits no longer than the linger, and the file is let go when the block ends."""
+    from o2c_pipeline.warehouse.duckdb import LINGER_S, lingering
+
+    path = tmp_path / "warehouse.duckdb"
+    wh = open_warehouse(str(path))
+    reader = (
+        "import sys, time; from o2c_pipeline.warehouse import open_warehouse; "
+        "t = time.monotonic(); open_warehouse(sys.argv[1]).query('SELECT 1'); "
+        "print(time.monotonic() - t)"
+    )
+    with lingering():
+        wh.query("CREATE TABLE t AS SELECT 1 AS x")
+        assert wh.query("SELECT count(*) FROM t") == [(1,)]
+        other = subprocess.run(
+            [sys.executable, "-c", reader, str(path)], capture_output=True, text=True, timeout=60
+        )
+        assert other.returncode == 0, other.stderr
+        # the other process got the file once this one had been idle for the linger
+        assert float(other.stdout.strip()) < LINGER_S + 5
+        assert wh.query("SELECT x FROM t") == [(1,)]  # and this one opens it again
+    raw = "import duckdb, sys; print(duckdb.connect(sys.argv[1]).execute('SELECT x FROM t').fetchall())"
+    # closed with the block: even a process that takes no lock opens it at once
+    plain = subprocess.run(
+        [sys.executable, "-c", raw, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip() == "[(1,)]"
