@@ -110,9 +110,16 @@ def _open_file(path: Path) -> _OpenFile:
         return _open_files[path]
 
 
-def _close_all() -> None:
+def _close_all(wait_s: float | None = None) -> None:
+    """Close every file held open; with ``wait_s``, skip one whose session does not end within
+    it (at exit: a daemon thread stuck in a session must not keep the process alive)."""
     for open_file in list(_open_files.values()):
-        open_file.close()
+        if not open_file.mutex.acquire(timeout=-1 if wait_s is None else wait_s):
+            continue
+        try:
+            open_file.close()
+        finally:
+            open_file.mutex.release()
 
 
 def _forget_parents_files() -> None:
@@ -120,7 +127,7 @@ def _forget_parents_files() -> None:
     _open_files.clear()
 
 
-atexit.register(_close_all)
+atexit.register(_close_all, wait_s=5.0)
 os.register_at_fork(after_in_child=_forget_parents_files)
 
 
