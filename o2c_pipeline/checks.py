@@ -25,7 +25,7 @@ from o2c_pipeline import keys
 from o2c_pipeline.assets.warehouse_io import WarehouseResource
 from o2c_pipeline.config import load as load_config
 from o2c_pipeline.entities import ENTITIES, Entity
-from o2c_pipeline.extract.windows import Window
+from o2c_pipeline.extract.windows import Window, reads_from
 from o2c_pipeline.partitions import DAILY, open_partition_key
 from o2c_pipeline.resources.checkpoints import CheckpointStore
 from o2c_pipeline.sla import SLA_CHECKS
@@ -174,6 +174,7 @@ def build_entity_checks(entity: Entity) -> dg.AssetChecksDefinition:
         warehouse = getattr(context.resources, keys.WAREHOUSE).warehouse()
         if ROW_COUNT in selected:
             label, window = checked_window(context, now)
+            window = Window(reads_from(entity.master_data, window.start, DAILY.start), window.end)
             source = source_of(context.resources, entity.system).count(entity, window)
             yield _count_result(entity, label, source, warehouse.count_in_window(entity, window))
         if FRESH in selected:

@@ -68,6 +68,9 @@ class Entity:
     deleted_record_types: tuple[str, ...] = ()
     #: NetSuite: the record type whose metadata catalog entry lists the fields beyond the core.
     record_type: str | None = None
+    #: reference data a transaction points to (accounts, products, customers, items...): its
+    #: history is never cut at the start date (see :func:`o2c_pipeline.extract.windows.reads_from`)
+    master_data: bool = False
     tags: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -46,6 +46,23 @@ class Window:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"
 
 
+#: before any source's first record: where master data's first partition reads from
+BEGINNING = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def reads_from(master_data: bool, start: dt.datetime, first_partition: dt.datetime) -> dt.datetime:
+    """Where a partition (range) beginning at ``start`` reads from.
+
+    A start date later than the sources' first record bounds the history of transactions, not
+    of what they point to: the first partition of master data (accounts, contacts, products;
+    customers, items, subsidiaries, currencies) also holds every record stamped before it, so a
+    deal in the history always finds its customer and items, however long ago they last changed.
+    """
+    if master_data and start <= first_partition:
+        return BEGINNING
+    return start
+
+
 def parse_stamp(value: str) -> dt.datetime:
     """A stamp as either source writes it (``2024-01-01T00:00:00.000+0000``, ``...Z`` or SuiteQL's
     ``2024-01-01 00:00:00``), as aware UTC."""

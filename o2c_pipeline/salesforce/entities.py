@@ -19,11 +19,13 @@ SF_SYSTEM_COLUMNS = (
 )
 
 
-def _sf_entity(name: str, sobject: str, description: str, *fields: Column) -> Entity:
+def _sf_entity(
+    name: str, sobject: str, description: str, *fields: Column, master_data: bool = False
+) -> Entity:
     """An sObject: the system fields, then ``fields``; deletions come through queryAll."""
     columns = SF_SYSTEM_COLUMNS + fields
     return Entity("salesforce", name, sobject, columns, "Id", "SystemModstamp", description,
-                  deleted_flag="IsDeleted")  # fmt: skip
+                  deleted_flag="IsDeleted", master_data=master_data)  # fmt: skip
 
 
 SALESFORCE_ENTITIES: tuple[Entity, ...] = (
@@ -46,6 +48,7 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         sf_column(
             "NetSuite_Customer_ID__c", description="NetSuite customer internal id (external id)"
         ),
+        master_data=True,
     ),
     _sf_entity(
         "contacts",
@@ -56,6 +59,7 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         sf_column("LastName"),
         sf_column("Email"),
         sf_column("Phone"),
+        master_data=True,
     ),
     _sf_entity(
         "opportunities",
@@ -103,6 +107,7 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         sf_column("Family"),
         sf_column("IsActive", "boolean"),
         sf_column("NetSuite_Item_ID__c", description="NetSuite item internal id (external id)"),
+        master_data=True,
     ),
     _sf_entity(
         "orders",
