@@ -174,7 +174,7 @@ def build_entity_checks(entity: Entity) -> dg.AssetChecksDefinition:
         warehouse = getattr(context.resources, keys.WAREHOUSE).warehouse()
         if ROW_COUNT in selected:
             label, window = checked_window(context, now)
-            window = Window(reads_from(entity.master_data, window.start, DAILY.start), window.end)
+            window = Window(reads_from(entity.full_history, window.start, DAILY.start), window.end)
             source = source_of(context.resources, entity.system).count(entity, window)
             yield _count_result(entity, label, source, warehouse.count_in_window(entity, window))
         if FRESH in selected:

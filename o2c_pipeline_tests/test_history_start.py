@@ -100,12 +100,13 @@ def test_each_day_of_a_range_carries_its_own_figures(pipeline_env):
     assert tracker.assets["salesforce.order_items"]["rows"] == total["rows"]
 
 
-def test_a_later_start_date_bounds_transactions_not_master_data(
+def test_a_later_start_date_bounds_transactions_not_what_they_need(
     pipeline_env, tmp_path, monkeypatch
 ):
     """With a start date later than the sources' first record, the first partition of master data
-    (accounts here) also holds everything stamped before it, so old customers are there for new
-    deals; transactions (orders) keep to the days. The source-count check agrees on both."""
+    (accounts here) and of Salesforce's line items also holds everything stamped before it, so
+    old customers, and the old lines of deals won since, are there; transactions (orders) keep
+    to the days. The source-count check agrees on each."""
     start = dt.date.fromisoformat(open_partition_key()) - dt.timedelta(days=6)
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -125,6 +126,11 @@ def test_a_later_start_date_bounds_transactions_not_master_data(
     assert before_start > 0 and accounts > before_start  # the backlog, and the days after it
     ((first_order_day,),) = warehouse.query("SELECT min(_partition) FROM salesforce.orders")
     assert first_order_day >= start
+    ((old_lines,),) = warehouse.query(
+        "SELECT count(*) FROM salesforce.opportunity_line_items_current WHERE _partition < ?",
+        [start],
+    )
+    assert old_lines > 0
 
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:
@@ -151,6 +157,6 @@ def test_a_later_start_date_bounds_transactions_not_master_data(
         for e in by_kind["ASSET_CHECK_EVALUATION"]
         if e.check_name == "matches_source_count"
     }
-    for asset in ("salesforce/sf_accounts", "salesforce/sf_orders"):
+    for asset in ("salesforce/sf_accounts", "salesforce/sf_opp_lines", "salesforce/sf_orders"):
         assert counts[asset].passed, (asset, counts[asset].metadata)
     assert counts["salesforce/sf_accounts"].metadata["source_count"].value == accounts

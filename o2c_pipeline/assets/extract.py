@@ -118,7 +118,7 @@ def delta_of(
 ) -> Delta:
     now = dt.datetime.now(dt.UTC)
     time_window = context.partition_time_window
-    start = reads_from(entity.master_data, time_window.start, DAILY.start)
+    start = reads_from(entity.full_history, time_window.start, DAILY.start)
     partition_window = Window(start, time_window.end)
     mark = checkpoints.get_watermark(entity.watermark_key)
     window, incremental = plan_window(

@@ -99,8 +99,9 @@ def held_per_day(
 
 
 def fold_before(first: dt.date | None, by_day: dict[dt.date, tuple]) -> dict[dt.date, tuple]:
-    """``by_day`` with the days before ``first`` added into it: master data's first partition
-    holds the records stamped before the history start (summed; a stamp: the newest)."""
+    """``by_day`` with the days before ``first`` added into it: the first partition of a
+    full-history entity holds the records stamped before the history start (summed; a stamp:
+    the newest)."""
     if first is None or all(day >= first for day in by_day):
         return by_day
     folded: dict[dt.date, tuple] = {}

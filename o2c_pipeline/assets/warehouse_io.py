@@ -109,12 +109,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         loaded_at = dt.datetime.now(dt.UTC)
         partitions = list(context.asset_partition_keys) if context.has_asset_partitions else []
         days = None  # the days whose versions the figures count: the backlog's too on the first
-        first_day = backlog_from = None  # master data's first partition holds a backlog
+        first_day = backlog_from = None  # a full-history entity's first partition holds a backlog
         if partitions:
             first_day = dt.date.fromisoformat(partitions[0])
             first_start = context.asset_partitions_time_window.start
             read_from = reads_from(
-                entity.master_data, first_start, context.asset_partitions_def.start
+                entity.full_history, first_start, context.asset_partitions_def.start
             )
             backlog_from = read_from if read_from < first_start else None
             days = (read_from.date(), dt.date.fromisoformat(partitions[-1]))
@@ -186,11 +186,11 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             tw = context.asset_partitions_time_window
             first = context.asset_partitions_def.start
-            window = (reads_from(_is_master_data(table), tw.start, first), tw.end)
+            window = (reads_from(_reads_full_history(table), tw.start, first), tw.end)
         return WarehouseTable(self.path, table, f"{table}_current", window)
 
 
-def _is_master_data(table: str) -> bool:
-    """Whether ``table`` is an extracted entity's and holds master data (sync tables do not)."""
+def _reads_full_history(table: str) -> bool:
+    """Whether ``table`` is an extracted entity's read whole (sync tables are not)."""
     entity = entity_of(table)
-    return entity is not None and entity.master_data
+    return entity is not None and entity.full_history
