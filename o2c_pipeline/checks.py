@@ -26,7 +26,7 @@ from o2c_pipeline import keys
 from o2c_pipeline.assets.warehouse_io import WarehouseResource
 from o2c_pipeline.config import load as load_config
 from o2c_pipeline.entities import ENTITIES, Entity
-from o2c_pipeline.extract.windows import Window
+from o2c_pipeline.extract.windows import Window, reads_from
 from o2c_pipeline.partitions import DAILY, open_partition_key
 from o2c_pipeline.resources.checkpoints import CheckpointStore
 from o2c_pipeline.sla import SLA_CHECKS
@@ -189,6 +189,9 @@ def build_system_checks(system_name: str, entities: Sequence[Entity]) -> dg.Asse
             try:
                 if ROW_COUNT in names:
                     label, window = checked_window(context, now)
+                    window = Window(
+                        reads_from(entity.full_history, window.start, DAILY.start), window.end
+                    )
                     source = source_of(context.resources, entity.system).count(entity, window)
                     loaded = warehouse.count_in_window(entity, window)
                     yield _count_result(entity, label, source, loaded)

@@ -102,9 +102,14 @@ def configured_entities(
 ENTITIES: tuple[Entity, ...] = configured_entities(config.load())
 
 
+def entity_of(table: str) -> Entity | None:
+    """The entity whose warehouse table is ``table`` (e.g. ``netsuite.sales_orders``), or None."""
+    return next((e for e in ENTITIES if e.table == table), None)
+
+
 def entity(table: str) -> Entity:
     """Look an entity up by its warehouse table name, e.g. ``netsuite.sales_orders``."""
-    for e in ENTITIES:
-        if e.table == table:
-            return e
-    raise KeyError(table)
+    found = entity_of(table)
+    if found is None:
+        raise KeyError(table)
+    return found

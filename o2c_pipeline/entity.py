@@ -68,6 +68,10 @@ class Entity:
     deleted_record_types: tuple[str, ...] = ()
     #: NetSuite: the record type whose metadata catalog entry lists the fields beyond the core.
     record_type: str | None = None
+    #: read whole whatever the start date (:func:`o2c_pipeline.extract.windows.reads_from`): master
+    #: data a transaction points to (accounts, products, customers, items...), and Salesforce's
+    #: line items, whose deal moves its stamp without moving theirs
+    full_history: bool = False
     tags: dict[str, str] = field(default_factory=dict)
 
     @property

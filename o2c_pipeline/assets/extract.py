@@ -38,7 +38,7 @@ from o2c_pipeline.entities import ENTITIES, Entity
 from o2c_pipeline.extract.columns import ColumnVerdicts, discover
 from o2c_pipeline.extract.plan import FetchTuning, Source
 from o2c_pipeline.extract.runner import extract
-from o2c_pipeline.extract.windows import Window
+from o2c_pipeline.extract.windows import Window, reads_from
 from o2c_pipeline.jobs import EXTRACT_TAG, O2C_SYNC_TAG
 from o2c_pipeline.partitions import DAILY, is_open
 from o2c_pipeline.resources.checkpoints import CheckpointStore
@@ -118,7 +118,8 @@ def delta_of(
 ) -> Delta:
     now = dt.datetime.now(dt.UTC)
     time_window = context.partition_time_window
-    partition_window = Window(time_window.start, time_window.end)
+    start = reads_from(entity.full_history, time_window.start, DAILY.start)
+    partition_window = Window(start, time_window.end)
     mark = checkpoints.get_watermark(entity.watermark_key)
     window, incremental = plan_window(
         partition_window, mark.modstamp if mark else None, config, now

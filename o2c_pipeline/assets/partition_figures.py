@@ -39,16 +39,20 @@ def merged_metadata(events: Iterable[Any]) -> dict[str, dict[str, Any]]:
     order: the per-day and step figures summed, every other entry as the last event has it."""
     merged: dict[str, dict[str, Any]] = {}
     for event in events:
-        table = keys.name_of(event.asset_key)
-        row = merged.setdefault(table, {})
-        for name, entry in event.materialization.metadata.items():
-            value = getattr(entry, "value", entry)
-            summed = name in DAY_FIELDS or name in STEP_SUMS
-            if summed and isinstance(value, int | float) and not isinstance(value, bool):
-                row[name] = row.get(name, 0) + value
-            else:
-                row[name] = value
+        add_figures(merged.setdefault(keys.name_of(event.asset_key), {}), event.materialization)
     return merged
+
+
+def add_figures(row: dict[str, Any], materialization: Any) -> None:
+    """One more materialization of an asset into ``row``: its per-day and step figures added,
+    every other entry as this one has it (a range run's total, however many days it spans)."""
+    for name, entry in materialization.metadata.items():
+        value = getattr(entry, "value", entry)
+        summed = name in DAY_FIELDS or name in STEP_SUMS
+        if summed and isinstance(value, int | float) and not isinstance(value, bool):
+            row[name] = row.get(name, 0) + value
+        else:
+            row[name] = value
 
 
 @dataclass
@@ -94,9 +98,31 @@ def held_per_day(
     return {day: (int(n), int(w)) for day, n, w in rows}
 
 
-def _window(day: dt.date) -> str:
-    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    return f"[{start.isoformat()}, {(start + dt.timedelta(days=1)).isoformat()})"
+def fold_before(first: dt.date | None, by_day: dict[dt.date, tuple]) -> dict[dt.date, tuple]:
+    """``by_day`` with the days before ``first`` added into it: the first partition of a
+    full-history entity holds the records stamped before the history start (summed; a stamp:
+    the newest)."""
+    if first is None or all(day >= first for day in by_day):
+        return by_day
+    folded: dict[dt.date, tuple] = {}
+    for day, figures in sorted(by_day.items()):
+        day = max(day, first)
+        held = folded.get(day)
+        folded[day] = figures if held is None else tuple(map(_combine, held, figures))
+    return folded
+
+
+def _combine(a: Any, b: Any) -> Any:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a + b
+    return max((v for v in (a, b) if v is not None), default=None)
+
+
+def _window(day: dt.date, start: dt.datetime | None = None) -> str:
+    """The day's window, from ``start`` when it reaches back before the day (a backlog)."""
+    day_begins = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    end = day_begins + dt.timedelta(days=1)
+    return f"[{(start or day_begins).isoformat()}, {end.isoformat()})"
 
 
 def per_day(
@@ -104,8 +130,10 @@ def per_day(
     staged: dict[dt.date, tuple[int, int, dt.datetime | None]],
     before: dict[dt.date, tuple[int, int]],
     after: dict[dt.date, tuple[int, int]],
+    first_reads_from: dt.datetime | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The metadata of each partition key's own day."""
+    """The metadata of each partition key's own day (the first key's window from
+    ``first_reads_from`` when it holds a backlog: see :func:`fold_before`)."""
     figures: dict[dt.date, DayFigures] = defaultdict(DayFigures)
     for day, (rows, deletes, newest) in staged.items():
         figures[day].rows, figures[day].deletes, figures[day].newest = rows, deletes, newest
@@ -114,7 +142,7 @@ def per_day(
     for day, (held, written) in after.items():
         figures[day].held_after, figures[day].written = held, written
     out: dict[str, dict[str, Any]] = {}
-    for key in partition_keys:
+    for i, key in enumerate(partition_keys):
         day = dt.date.fromisoformat(key)
         f = figures.get(day, DayFigures())
         metadata: dict[str, Any] = {
@@ -122,7 +150,7 @@ def per_day(
             "versions": max(f.held_after - f.held_before, 0),
             "written": f.written,
             "deletes": f.deletes,
-            "window": _window(day),
+            "window": _window(day, first_reads_from if i == 0 else None),
             "dagster/row_count": f.held_after,
         }
         if f.newest is not None:

@@ -22,8 +22,9 @@ from pydantic import Field
 
 from o2c_pipeline import keys
 from o2c_pipeline.assets import partition_figures as figures
-from o2c_pipeline.entities import Entity
+from o2c_pipeline.entities import Entity, entity_of
 from o2c_pipeline.extract.runner import Extraction
+from o2c_pipeline.extract.windows import reads_from
 from o2c_pipeline.warehouse import BOOKKEEPING, CommitResult, Warehouse, open_warehouse
 
 
@@ -107,11 +108,16 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         started = time.monotonic()
         loaded_at = dt.datetime.now(dt.UTC)
         partitions = list(context.asset_partition_keys) if context.has_asset_partitions else []
-        days = (
-            (dt.date.fromisoformat(partitions[0]), dt.date.fromisoformat(partitions[-1]))
-            if partitions
-            else None
-        )
+        days = None  # the days whose versions the figures count: the backlog's too on the first
+        first_day = backlog_from = None  # a full-history entity's first partition holds a backlog
+        if partitions:
+            first_day = dt.date.fromisoformat(partitions[0])
+            first_start = context.asset_partitions_time_window.start
+            read_from = reads_from(
+                entity.full_history, first_start, context.asset_partitions_def.start
+            )
+            backlog_from = read_from if read_from < first_start else None
+            days = (read_from.date(), dt.date.fromisoformat(partitions[-1]))
         naive_loaded = loaded_at.replace(tzinfo=None)
         staged: dict = {}
         before: dict = {}
@@ -161,7 +167,11 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 }
             )
             return
-        per_day = figures.per_day(partitions, staged, before, after)
+        per_day = figures.per_day(
+            partitions,
+            *(figures.fold_before(first_day, f) for f in (staged, before, after)),
+            first_reads_from=backlog_from,
+        )
         step_context = context.step_context
         for key, metadata in per_day.items():
             if key == partitions[-1]:
@@ -175,5 +185,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         window = None
         if context.has_asset_partitions:
             tw = context.asset_partitions_time_window
-            window = (tw.start, tw.end)
+            first = context.asset_partitions_def.start
+            window = (reads_from(_reads_full_history(table), tw.start, first), tw.end)
         return WarehouseTable(self.path, table, f"{table}_current", window)
+
+
+def _reads_full_history(table: str) -> bool:
+    """Whether ``table`` is an extracted entity's read whole (sync tables are not)."""
+    entity = entity_of(table)
+    return entity is not None and entity.full_history

@@ -86,10 +86,12 @@ class RunProgress:
                 if row["step"] == step:
                     row["wall_s"] = entry.timestamp - self.step_start.get(step, entry.timestamp)
         elif kind == DagsterEventType.ASSET_MATERIALIZATION:
+            from o2c_pipeline.assets.partition_figures import add_figures
+
             materialization = event.step_materialization_data.materialization
             name = keys.name_of(materialization.asset_key)
-            metadata = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-            self.assets[name] = {"step": step, "wall_s": None, **metadata}
+            row = self.assets.setdefault(name, {"step": step, "wall_s": None})
+            add_figures(row, materialization)  # a range run: one materialization per day
 
     def renderable(self, height: int = 24) -> Any:
         """The assets materialized last (as many as fit ``height`` lines), under a title that

@@ -77,6 +77,16 @@ def failure_rows(store: CheckpointStore, limit: int) -> list[dict[str, Any]]:
     ]
 
 
+def _partitions_of(tags: dict[str, str]) -> str | None:
+    """The run's partition, or its range as ``first..last`` (a history run or a backfill)."""
+    if keys.PARTITION_TAG in tags:
+        return tags[keys.PARTITION_TAG]
+    first, last = tags.get(keys.RANGE_START_TAG), tags.get(keys.RANGE_END_TAG)
+    if first and last and first != last:
+        return f"{first}..{last}"
+    return first
+
+
 def run_rows(limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """Last runs and pool limits from the Dagster instance, or None without DAGSTER_HOME."""
     if not settings.value("DAGSTER_HOME"):
@@ -90,8 +100,7 @@ def run_rows(limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | 
                 "run_id": r.dagster_run.run_id[:8],
                 "job": r.dagster_run.job_name,
                 "status": r.dagster_run.status.value,
-                "partition": r.dagster_run.tags.get(keys.PARTITION_TAG)
-                or r.dagster_run.tags.get(keys.RANGE_START_TAG),
+                "partition": _partitions_of(r.dagster_run.tags),
                 "trigger": r.dagster_run.tags.get(keys.SENSOR_TAG)
                 or r.dagster_run.tags.get(keys.SCHEDULE_TAG)
                 or ("backfill" if keys.BACKFILL_TAG in r.dagster_run.tags else "manual"),

@@ -85,11 +85,15 @@ def echo(grid: Table, *, stderr: bool = False) -> None:
     one the text columns give way first, then lines wrap rather than figures vanish."""
     out = console(stderr=stderr)
     needed = Measurement.get(out, out.options.update_width(100_000), grid)
-    if not out.is_terminal:
-        out.width = max(PLAIN_WIDTH, needed.maximum)
-    else:
+    if out.is_terminal:
         out.width = max(out.width, needed.minimum)
-    out.print(grid)
+        out.print(grid)
+        return
+    out.width = max(PLAIN_WIDTH, needed.maximum)
+    with out.capture() as captured:
+        out.print(grid)
+    # plain text for scripts and files: no padding after the last cell of a line
+    out.file.write("".join(f"{line.rstrip()}\n" for line in captured.get().splitlines()))
 
 
 def text_table(

@@ -46,6 +46,26 @@ class Window:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"
 
 
+#: before any source's first record: where a full-history entity's first partition reads from
+BEGINNING = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def reads_from(full_history: bool, start: dt.datetime, first_partition: dt.datetime) -> dt.datetime:
+    """Where a partition (range) beginning at ``start`` reads from.
+
+    A start date later than the sources' first record bounds the history of transactions, not
+    of what they need: the first partition of a ``full_history`` entity also holds every record
+    stamped before it. Master data (accounts, contacts, products; customers, items,
+    subsidiaries, currencies), so that a deal in the history finds its customer and items however
+    long ago they last changed; and Salesforce's line items, since a deal opened before the start
+    date and won after it carries a new stamp while its lines keep their old ones (NetSuite's
+    lines carry their transaction's stamp).
+    """
+    if full_history and start <= first_partition:
+        return BEGINNING
+    return start
+
+
 def parse_stamp(value: str) -> dt.datetime:
     """A stamp as either source writes it (``2024-01-01T00:00:00.000+0000``, ``...Z`` or SuiteQL's
     ``2024-01-01 00:00:00``), as aware UTC."""

@@ -45,6 +45,7 @@ def _ns_record(
     the table's rows are not deleted through ``deletedrecord``)."""
     alias = source.split()[-1]
     types = (record_types,) if isinstance(record_types, str) else record_types
+    extra.setdefault("full_history", True)  # master data; transactions: see _ns_transactions
     return Entity("netsuite", name, source, columns, "id", "lastmodifieddate", description,
                   alias=alias, deleted_record_types=types, record_type=types[0] if types else None,
                   **extra)  # fmt: skip
@@ -73,7 +74,9 @@ def _ns_transactions(
     """Transactions of one type (``transaction.type``), with the columns every type has."""
     where = (f"t.type = '{type_code}'",)
     columns = _TRANSACTION_COLUMNS + extra
-    return _ns_record(name, "transaction t", record_type, description, *columns, where=where)
+    return _ns_record(
+        name, "transaction t", record_type, description, *columns, where=where, full_history=False
+    )
 
 
 NETSUITE_ENTITIES: tuple[Entity, ...] = (

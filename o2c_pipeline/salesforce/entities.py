@@ -19,11 +19,13 @@ SF_SYSTEM_COLUMNS = (
 )
 
 
-def _sf_entity(name: str, sobject: str, description: str, *fields: Column) -> Entity:
+def _sf_entity(
+    name: str, sobject: str, description: str, *fields: Column, full_history: bool = False
+) -> Entity:
     """An sObject: the system fields, then ``fields``; deletions come through queryAll."""
     columns = SF_SYSTEM_COLUMNS + fields
     return Entity("salesforce", name, sobject, columns, "Id", "SystemModstamp", description,
-                  deleted_flag="IsDeleted")  # fmt: skip
+                  deleted_flag="IsDeleted", full_history=full_history)  # fmt: skip
 
 
 SALESFORCE_ENTITIES: tuple[Entity, ...] = (
@@ -46,6 +48,7 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         sf_column(
             "NetSuite_Customer_ID__c", description="NetSuite customer internal id (external id)"
         ),
+        full_history=True,
     ),
     _sf_entity(
         "contacts",
@@ -56,6 +59,7 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         sf_column("LastName"),
         sf_column("Email"),
         sf_column("Phone"),
+        full_history=True,
     ),
     _sf_entity(
         "opportunities",
@@ -92,6 +96,7 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         sf_column("UnitPrice", "double"),
         sf_column("TotalPrice", "double"),
         sf_column("ServiceDate", "date"),
+        full_history=True,  # the deal's stamp moves, its lines' do not
     ),
     _sf_entity(
         "products",
@@ -103,6 +108,7 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         sf_column("Family"),
         sf_column("IsActive", "boolean"),
         sf_column("NetSuite_Item_ID__c", description="NetSuite item internal id (external id)"),
+        full_history=True,
     ),
     _sf_entity(
         "orders",
@@ -132,6 +138,7 @@ SALESFORCE_ENTITIES: tuple[Entity, ...] = (
         sf_column("Quantity", "double"),
         sf_column("UnitPrice", "double"),
         sf_column("TotalPrice", "double"),
+        full_history=True,  # the deal's stamp moves, its lines' do not
     ),
     _sf_entity(
         "invoices",

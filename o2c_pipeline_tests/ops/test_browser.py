@@ -12,9 +12,11 @@ The history is narrowed to a week (``O2C_START_DATE``) so the walk stays within 
    ``sync/orders_to_ns`` shows the DLQ by error code and the replay command;
 4. the asset graph, left to right, every group expanded and fit to the view (the canvas'
    double-click, then zoomed out until every node is drawn: the graph draws only the nodes in its
-   viewport) in a page larger than the others, shows the group names and all the nodes; it is
-   the README's screenshot
-   (docs/asset-graph.png, rewritten when O2C_UPDATE_SCREENSHOT=1).
+   viewport) in a page tall enough for Dagster's layout (the groups stack, each drawn left to
+   right), with every node and every group's title inside the viewport; the picture of the graph
+   alone, clipped to its groups, is the README's screenshot (docs/asset-graph.png, rewritten when
+   O2C_UPDATE_SCREENSHOT=1);
+5. zoomed in, the nodes show their kinds: the Salesforce logo and the NetSuite and DuckDB tags.
 """
 
 from __future__ import annotations
@@ -54,15 +56,19 @@ SYNC_SELECTION = [
     "sync/orders_to_ns",
 ]
 VIEWPORT = {"width": 2400, "height": 1400}
-#: the whole graph's page: room for every node at the zoom the fit reaches (it stops at Dagster's
-#: minimum zoom), drawn at a scale that keeps the picture README-sized (2160x1800 pixels)
-GRAPH_VIEWPORT = {"width": 3600, "height": 3000}
-GRAPH_SCALE = 0.6
+#: the whole graph's page: Dagster stacks the three groups (each laid out left to right), so the
+#: page is tall; the fit then draws every name large enough to read in the picture at this scale
+GRAPH_VIEWPORT = {"width": 1600, "height": 5600}
+GRAPH_SCALE = 0.75
+#: the smallest a node's name may be drawn in the README's picture, in its pixels
+READABLE_NAME_PX = 9
 #: the UI's own setting (Lineage -> the graph's settings), stored per browser: left to right
 GRAPH_DIRECTION = "localStorage.setItem('asset-graph-direction', JSON.stringify('horizontal'))"
-#: the graph's viewport: the element that holds the graph's SVG
-CANVAS = 'div:has(> svg[class*="svgContainer"])'
+#: the graph's viewport (what the user sees of the graph; the SVG inside it is panned and zoomed)
+CANVAS = "[data-svg-viewport]"
 NODE_BOXES = '[class*="_assetNodeBox__"], [class*="_minimalAssetNodeBox__"]'
+GROUP_OUTLINES = '[class*="_groupOutlineBox_"]'
+GROUPS = ("salesforce", "netsuite", "sync")
 
 
 @pytest.fixture(autouse=True)
@@ -142,8 +148,8 @@ def launch_backfill_by_clicks(page, url: str, asset: str, days: list[str]) -> No
 
 def show_whole_graph(page, url: str, asset_count: int) -> None:
     """Lineage with every group open, fit to the view by the canvas' double-click (which toggles
-    between the detail zoom and the fit: double-click until every node is drawn; the graph draws
-    only the nodes inside its viewport)."""
+    between the detail zoom and the fit), then zoomed out until every node is drawn (the graph
+    draws only the nodes inside its viewport)."""
     page.goto(f"{url}/asset-groups")
     dismiss_newsletter(page)
     canvas = page.locator(CANVAS)
@@ -157,8 +163,10 @@ def show_whole_graph(page, url: str, asset_count: int) -> None:
         page.wait_for_timeout(1000)
     assert collapsed.count() == 0, "a group stayed collapsed"
     page.wait_for_timeout(1500)
-    # an empty spot of the canvas: right of the groups, left of the zoom controls
-    page.mouse.dblclick(page.viewport_size["width"] - 100, 250)
+    # an empty spot: the layout's margin at the viewport's top left corner (a double-click on a
+    # group would fold it)
+    view = canvas.bounding_box()
+    page.mouse.dblclick(view["x"] + 8, view["y"] + 8)
     page.wait_for_timeout(2000)
     zoom_out = page.get_by_role("img", name="zoom_out").first
     for _ in range(20):  # then out, down to Dagster's minimum zoom if need be
@@ -169,21 +177,41 @@ def show_whole_graph(page, url: str, asset_count: int) -> None:
     page.wait_for_timeout(1500)
 
 
-def nodes_outside(page) -> list[str]:
-    """The graph's nodes not wholly inside its viewport (their labels)."""
+def group_titles(page) -> dict[str, dict | None]:
+    """Each group's title on the canvas (not the side panel's list), by name: its box or None."""
+    canvas = page.locator(CANVAS)
+    return {g: canvas.get_by_text(g, exact=True).first.bounding_box() for g in GROUPS}
+
+
+def drawn_outside(page) -> list[str]:
+    """The nodes (their names) and group titles not wholly inside the graph's viewport."""
     view = page.locator(CANVAS).bounding_box()
-    outside = []
-    for node in page.locator(NODE_BOXES).all():
-        box = node.bounding_box()
-        inside = box is not None and (
+
+    def inside(box: dict | None) -> bool:
+        return box is not None and (
             box["x"] >= view["x"]
             and box["y"] >= view["y"]
             and box["x"] + box["width"] <= view["x"] + view["width"]
             and box["y"] + box["height"] <= view["y"] + view["height"]
         )
-        if not inside:
-            outside.append(node.inner_text().strip() or "?")
-    return outside
+
+    outside = [
+        node.inner_text().strip() or "?"
+        for node in page.locator(NODE_BOXES).all()
+        if not inside(node.bounding_box())
+    ]
+    return outside + [f"group {g}" for g, box in group_titles(page).items() if not inside(box)]
+
+
+def graph_clip(page, margin: float = 24) -> dict[str, float]:
+    """The region of the page the groups' outlines cover, with a margin: the graph alone."""
+    boxes = [b for b in (o.bounding_box() for o in page.locator(GROUP_OUTLINES).all()) if b]
+    boxes += [b for b in group_titles(page).values() if b]
+    x0 = min(b["x"] for b in boxes) - margin
+    y0 = min(b["y"] for b in boxes) - margin
+    x1 = max(b["x"] + b["width"] for b in boxes) + margin
+    y1 = max(b["y"] + b["height"] for b in boxes) + margin
+    return {"x": max(x0, 0), "y": max(y0, 0), "width": x1 - max(x0, 0), "height": y1 - max(y0, 0)}
 
 
 def test_first_hour_in_the_ui(dagster_dev, chromium_path, tmp_path):
@@ -256,7 +284,9 @@ def test_first_hour_in_the_ui(dagster_dev, chromium_path, tmp_path):
             page.get_by_text(by_day[day]["window"], exact=True).first.wait_for()
             page.goto(f"{dagster_dev.url}/assets/{EXTRACT}")
             page.get_by_role("button", name="Plots").click()
-            page.get_by_text("rows", exact=True).first.wait_for()
+            rows_plot = page.get_by_text("rows", exact=True).first
+            rows_plot.wait_for()
+            rows_plot.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "plots.png"))
 
             # 3. the sync run's dead letters on sync/orders_to_ns
@@ -271,7 +301,7 @@ def test_first_hour_in_the_ui(dagster_dev, chromium_path, tmp_path):
             page.get_by_text("o2c dlq replay --flow orders").first.wait_for()
             page.screenshot(path=str(tmp_path / "sync-orders.png"))
 
-            # 4. the whole graph, left to right, every node drawn
+            # 4. the whole graph, left to right, every node and group title drawn in the view
             page.screenshot(path=str(tmp_path / "last.png"))
             page.close()
             page = browser.new_page(viewport=GRAPH_VIEWPORT, device_scale_factor=GRAPH_SCALE)
@@ -279,15 +309,33 @@ def test_first_hour_in_the_ui(dagster_dev, chromium_path, tmp_path):
             page.add_init_script(GRAPH_DIRECTION)
             show_whole_graph(page, dagster_dev.url, asset_count)
             assert page.locator(NODE_BOXES).count() == asset_count
-            assert not nodes_outside(page), nodes_outside(page)
-            for group in ("salesforce", "netsuite", "sync"):  # on the graph's side panel
-                page.get_by_text(group, exact=True).first.wait_for()
+            assert not drawn_outside(page), drawn_outside(page)
+            titles = group_titles(page)
+            sync_x = titles.pop("sync")["x"]
+            assert all(sync_x > box["x"] for box in titles.values()), titles  # sources first
+            name = page.locator(NODE_BOXES).get_by_text("sf_orders", exact=True).first
+            name_px = name.bounding_box()["height"] * GRAPH_SCALE
+            assert name_px >= READABLE_NAME_PX, f"names drawn {name_px:.1f} px high"
             screenshot = (
                 README_SCREENSHOT
                 if os.environ.get("O2C_UPDATE_SCREENSHOT") == "1"
                 else tmp_path / "asset-graph.png"
             )
-            page.screenshot(path=str(screenshot))
+            page.screenshot(path=str(screenshot), clip=graph_clip(page))
+
+            # 5. zoomed in, each node shows its kinds: the systems, with Dagster's logos
+            zoom_in = page.get_by_role("img", name="zoom_in").first
+            full_nodes = page.locator('[class*="_assetNodeBox__"]')
+            for _ in range(10):
+                if full_nodes.count():
+                    break
+                zoom_in.click()
+                page.wait_for_timeout(500)
+            assert full_nodes.count(), "no node drawn in detail"
+            canvas = page.locator(CANVAS)
+            canvas.get_by_role("img", name="salesforce").first.wait_for()
+            for kind in ("netsuite", "duckdb"):
+                canvas.get_by_text(re.compile(rf"^{kind}$", re.I)).first.wait_for()
         finally:
             page.screenshot(path=str(tmp_path / "last.png"))
             (tmp_path / "last.html").write_text(page.content())
