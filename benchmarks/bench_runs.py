@@ -13,7 +13,8 @@ sandbox with the flags' latency and NetSuite limits, each from an empty warehous
   ``max(N x latency / concurrency, floor((N - 1) / (rate x 60)) x 60 s + latency)``. Measure it
   on a world no run has synced yet (``--rebuild``, or a new ``--state-dir``), as a user's first
   run is: on a synced one the sync writes nothing and the floor is a few seconds;
-- a delta run with nothing changed (``o2c run --extract-only``, every entity): calls and wall;
+- a delta run with nothing changed (``o2c run --extract-only``, every entity): calls and wall,
+  after one delta has read back what the history run's sync wrote to both systems;
 - where the seconds of the history run go (its event log): process start to run start (imports,
   pre-flight, definitions, planned events), fetching, committing and recording, checks, the rest.
 
@@ -187,6 +188,15 @@ def measure_runs(args: argparse.Namespace, sut: SandboxUnderTest, report: Report
     for name, seconds in parts.items():
         report.add(f"  where: {name}", seconds, "s")
 
+    # the first delta after a sync reads back what the sync itself wrote (new NetSuite records,
+    # NetSuite ids on Salesforce records): changes, not "nothing changed"; the next one is quiet
+    settle = timed(sut, env, o2c, "run", "--extract-only", "--no-progress")
+    report.add(
+        "delta after the sync (reads back its writes)",
+        settle.seconds,
+        "s",
+        note=f"{calls(settle)} calls",
+    )
     delta = timed(sut, env, o2c, "run", "--extract-only", "--no-progress")
     per_entity = calls(delta) / len(ENTITIES)
     report.add(
