@@ -180,9 +180,13 @@ class SalesforceService(Service):
                 subrequests = json.loads(request.get_data() or b"{}").get("compositeRequest")
             except (ValueError, AttributeError):
                 subrequests = None
-            if isinstance(subrequests, list) and subrequests and all(
-                isinstance(s, dict) and str(s.get("method", "")).upper() == "GET"
-                for s in subrequests
+            if (
+                isinstance(subrequests, list)
+                and subrequests
+                and all(
+                    isinstance(s, dict) and str(s.get("method", "")).upper() == "GET"
+                    for s in subrequests
+                )
             ):
                 return "composite_read"
         return super().family(endpoint, request)
